@@ -1,0 +1,126 @@
+//! [`InMemoryStore`]: a [`SnapshotStore`] in process memory, for tests and examples.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use dashmap::DashMap;
+
+use crate::store::{validate_actor_id, validate_batch};
+use crate::{ActorSnapshot, Event, EventStore, SnapshotStore, StoreError, VersionConflictError};
+
+/// A store that keeps everything in memory and loses it when dropped.
+///
+/// Writers to different actors do not contend on one lock: actors are spread over the
+/// shards of a [`DashMap`], and a save holds only its actor's shard for the time of a
+/// version check and a push. Clones of the store are not shared; wrap it in an `Arc` to
+/// share it.
+///
+/// # Examples
+///
+/// ```
+/// use aether_core::{Event, EventStore, InMemoryStore};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = InMemoryStore::new();
+/// let event = Event {
+///     id: "evt-1".into(),
+///     event_type: "Opened".into(),
+///     actor_id: "account-1".into(),
+///     command_id: None,
+///     version: 1,
+///     data: serde_json::json!({ "owner": "Ada" }),
+///     timestamp: chrono::Utc::now(),
+/// };
+/// store.save_event(&event).await.unwrap();
+/// assert_eq!(store.get_latest_version("account-1").await.unwrap(), 1);
+/// assert!(store.save_event(&event).await.unwrap_err().is_version_conflict());
+/// # });
+/// ```
+#[derive(Default)]
+pub struct InMemoryStore {
+    events: DashMap<String, Vec<Event>>,
+    snapshots: DashMap<String, ActorSnapshot>,
+}
+
+impl InMemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl fmt::Debug for InMemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemoryStore")
+            .field("actors", &self.events.len())
+            .field("snapshots", &self.snapshots.len())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl EventStore for InMemoryStore {
+    async fn save_events(&self, events: &[Event]) -> Result<(), StoreError> {
+        let Some(actor_id) = validate_batch(events)? else {
+            return Ok(());
+        };
+        let first = events[0].version;
+        let mut history = self.events.entry(actor_id.to_owned()).or_default();
+        let current = history.last().map_or(0, |e| e.version);
+        if first <= current {
+            return Err(VersionConflictError {
+                actor_id: actor_id.to_owned(),
+                attempted_version: first,
+                current_version: current,
+            }
+            .into());
+        }
+        history.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn get_events(
+        &self,
+        actor_id: &str,
+        from_version: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        validate_actor_id(actor_id, from_version)?;
+        Ok(self.events.get(actor_id).map_or_else(Vec::new, |history| {
+            let start = history.partition_point(|e| e.version < from_version);
+            history[start..].to_vec()
+        }))
+    }
+
+    async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
+        validate_actor_id(actor_id, 0)?;
+        Ok(self
+            .events
+            .get(actor_id)
+            .and_then(|history| history.last().map(|e| e.version))
+            .unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl SnapshotStore for InMemoryStore {
+    async fn get_latest_snapshot(
+        &self,
+        actor_id: &str,
+    ) -> Result<Option<ActorSnapshot>, StoreError> {
+        validate_actor_id(actor_id, 0)?;
+        Ok(self.snapshots.get(actor_id).map(|s| s.clone()))
+    }
+
+    async fn save_snapshot(&self, snapshot: &ActorSnapshot) -> Result<(), StoreError> {
+        validate_actor_id(&snapshot.actor_id, snapshot.version)?;
+        self.snapshots
+            .entry(snapshot.actor_id.clone())
+            .and_modify(|latest| {
+                if snapshot.version >= latest.version {
+                    *latest = snapshot.clone();
+                }
+            })
+            .or_insert_with(|| snapshot.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! The store conformance suite: the behaviour every [`EventStore`](crate::EventStore) and
+//! [`SnapshotStore`](crate::SnapshotStore) must have, as tests a store author runs with
+//! one macro.
+//!
+//! Enable the `testkit` feature in your dev-dependencies, then, in a test file:
+//!
+//! ```ignore
+//! // tests/conformance.rs of a crate that implements `MyStore`
+//! aether_core::snapshot_store_conformance!(my_store::MyStore::new());
+//! ```
+//!
+//! The macro writes one `#[tokio::test]` per behaviour, named after it
+//! (`save_event_rejects_equal_version`, `racing_writers_win_each_version_once`, ...), so a
+//! failure names what broke. The argument is an expression evaluated afresh in each test,
+//! inside an async function, so it may `.await` (to connect, or to make a fresh table or
+//! schema per test so that tests never see each other's data):
+//!
+//! ```ignore
+//! aether_core::snapshot_store_conformance!(my_store::MyStore::connect(&fresh_url()).await.unwrap());
+//! ```
+//!
+//! A store without snapshots runs [`event_store_conformance!`](crate::event_store_conformance)
+//! instead. The crate using the macros needs `tokio` (features `macros`, `rt-multi-thread`)
+//! as a dev-dependency.
+//!
+//! The cases themselves are public async functions in [`cases`], each taking the store in
+//! an `Arc`, for authors who want to call them from their own harness.
+
+pub mod cases;
+mod vectors;
+
+pub use vectors::{seed_vectors, SeedVectors, SEED_JSON};
+
+/// Writes the event-store conformance tests (everything but snapshots) for the store
+/// made by the given expression. See the [module docs](crate::testkit).
+#[macro_export]
+macro_rules! event_store_conformance {
+    ($make:expr) => {
+        $crate::__conformance_cases!($make;
+            unknown_actor_has_version_zero,
+            unknown_actor_has_no_events,
+            save_event_then_read_back,
+            save_event_rejects_equal_version,
+            save_event_rejects_lower_version,
+            save_event_rejects_zero_and_negative_versions,
+            gaps_are_allowed,
+            save_events_is_atomic,
+            save_events_conflict_stores_nothing,
+            save_events_rejects_mixed_actors,
+            save_events_rejects_non_increasing_versions,
+            save_events_empty_batch_does_nothing,
+            get_events_from_is_inclusive_and_ascending,
+            stored_events_are_immutable,
+            empty_actor_id_is_rejected,
+            seed_vectors_round_trip_through_store,
+            long_history_read_from_the_middle,
+            fifty_actors_written_concurrently,
+            special_actor_ids_are_kept_apart_and_intact,
+            racing_writers_win_each_version_once
+        );
+    };
+}
+
+/// Writes the whole conformance suite, event and snapshot cases, for the store made by
+/// the given expression. See the [module docs](crate::testkit).
+#[macro_export]
+macro_rules! snapshot_store_conformance {
+    ($make:expr) => {
+        $crate::event_store_conformance!($make);
+        $crate::__conformance_cases!($make;
+            unknown_actor_has_no_snapshot,
+            snapshot_round_trips,
+            latest_snapshot_is_highest_version,
+            snapshots_are_per_actor,
+            snapshot_with_empty_actor_id_is_rejected
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($make:expr; $($case:ident),* $(,)?) => {$(
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            let store = ::std::sync::Arc::new($make);
+            $crate::testkit::cases::$case(store).await;
+        }
+    )*};
+}
