@@ -1,0 +1,1 @@
+//! The nats store for aether (in progress).

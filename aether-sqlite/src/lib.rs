@@ -1,0 +1,1 @@
+//! The sqlite store for aether (in progress).
