@@ -1,0 +1,354 @@
+//! [`ActorRef`]: the handle through which commands reach an actor.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::AskError;
+use crate::mailbox::{Envelope, Terminal};
+use crate::runtime::{stored_actor_id, Registry};
+use crate::{EventSourced, Runtime};
+
+/// Options for one ask: a command id for idempotency, a timeout.
+///
+/// ```
+/// use std::time::Duration;
+/// use aether_runtime::AskOptions;
+///
+/// let options = AskOptions::new()
+///     .command_id("payment-7f3a")
+///     .timeout(Duration::from_secs(2));
+/// # drop(options);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+pub struct AskOptions {
+    command_id: Option<String>,
+    timeout: Option<Duration>,
+    no_wait: bool,
+}
+
+impl AskOptions {
+    /// No command id, the actor type's default timeout, wait for mailbox capacity.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Tags the command with an id, stored in each of its events' `command_id`. If the
+    /// actor has already persisted events for this id (within its
+    /// [idempotency window](crate::ActorConfig::idempotency_window)), the command is not
+    /// applied again and the ask fails with [`AskError::Duplicate`].
+    pub fn command_id(mut self, id: impl Into<String>) -> Self {
+        self.command_id = Some(id.into());
+        self
+    }
+
+    /// Gives up waiting after `timeout` (for mailbox capacity and the reply together)
+    /// with [`AskError::Timeout`]; overrides the configured
+    /// [`ask_timeout`](crate::ActorConfig::ask_timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Fails with [`AskError::MailboxFull`] instead of waiting when the mailbox is full.
+    pub fn no_wait(mut self) -> Self {
+        self.no_wait = true;
+        self
+    }
+}
+
+/// A handle to one event-sourced actor: cheap to clone, `Send + Sync`, valid across
+/// passivation (a command to a passivated actor starts it again).
+///
+/// Get one from [`Runtime::actor`].
+pub struct ActorRef<A: EventSourced> {
+    runtime: Runtime,
+    registry: Arc<Registry<A>>,
+    id: Arc<str>,
+    stored_id: Arc<str>,
+}
+
+impl<A: EventSourced> Clone for ActorRef<A> {
+    fn clone(&self) -> Self {
+        ActorRef {
+            runtime: self.runtime.clone(),
+            registry: Arc::clone(&self.registry),
+            id: Arc::clone(&self.id),
+            stored_id: Arc::clone(&self.stored_id),
+        }
+    }
+}
+
+impl<A: EventSourced> fmt::Debug for ActorRef<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorRef")
+            .field("actor_type", &A::ACTOR_TYPE)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+/// How a message enters the mailbox.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Wait,
+    NoWait,
+}
+
+type Reply<A> = Result<<A as EventSourced>::Reply, AskError<<A as EventSourced>::Error>>;
+
+impl<A: EventSourced> ActorRef<A> {
+    pub(crate) fn new(runtime: Runtime, registry: Arc<Registry<A>>, id: &str) -> Self {
+        ActorRef {
+            runtime,
+            registry,
+            stored_id: stored_actor_id::<A>(id).into(),
+            id: id.into(),
+        }
+    }
+
+    /// The actor's id, as given to [`Runtime::actor`].
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The actor's id as stored: `"{ACTOR_TYPE}|{id}"`.
+    pub fn stored_id(&self) -> &str {
+        &self.stored_id
+    }
+
+    /// The runtime this actor lives in.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Sends a command and waits for the reply: waits for mailbox capacity, then for the
+    /// command's events to be persisted and applied. Uses the actor type's
+    /// [`ask_timeout`](crate::ActorConfig::ask_timeout), if any.
+    ///
+    /// # Errors
+    ///
+    /// Every variant of [`AskError`]; [`AskError::Rejected`] carries the domain's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the returned future is dropped after the command entered the mailbox, the
+    /// command still runs; only the reply is lost.
+    pub async fn ask(&self, command: A::Command) -> Reply<A> {
+        self.ask_with(command, AskOptions::new()).await
+    }
+
+    /// [`ask`](ActorRef::ask) with a timeout for this call.
+    ///
+    /// # Errors
+    ///
+    /// As [`ask`](ActorRef::ask), and [`AskError::Timeout`] when no reply came in time.
+    pub async fn ask_timeout(&self, command: A::Command, timeout: Duration) -> Reply<A> {
+        self.ask_with(command, AskOptions::new().timeout(timeout))
+            .await
+    }
+
+    /// Sends a command if the mailbox has room, else fails at once with
+    /// [`AskError::MailboxFull`]; then waits for the reply.
+    ///
+    /// # Errors
+    ///
+    /// As [`ask`](ActorRef::ask).
+    pub async fn try_ask(&self, command: A::Command) -> Reply<A> {
+        self.ask_with(command, AskOptions::new().no_wait()).await
+    }
+
+    /// [`ask`](ActorRef::ask) with [`AskOptions`]: a command id (idempotency), a
+    /// timeout, no waiting for capacity.
+    ///
+    /// # Errors
+    ///
+    /// As [`ask`](ActorRef::ask), and [`AskError::Duplicate`] for a command id the actor
+    /// has already applied.
+    pub async fn ask_with(&self, command: A::Command, options: AskOptions) -> Reply<A> {
+        let timeout = options.timeout.or(self.registry.config.ask_timeout);
+        let mode = if options.no_wait {
+            Mode::NoWait
+        } else {
+            Mode::Wait
+        };
+        let exchange = async {
+            let (tx, rx) = oneshot::channel();
+            self.send(
+                Envelope {
+                    command,
+                    command_id: options.command_id,
+                    reply: Some(tx),
+                },
+                mode,
+            )
+            .await?;
+            match rx.await {
+                Ok(reply) => reply,
+                Err(_) => Err(self.ended_error()),
+            }
+        };
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
+        let result = match timeout {
+            None => exchange.await,
+            Some(after) => match tokio::time::timeout(after, exchange).await {
+                Ok(reply) => reply,
+                Err(_) => Err(AskError::Timeout {
+                    actor_id: self.stored_id.to_string(),
+                    after,
+                }),
+            },
+        };
+        #[cfg(feature = "metrics")]
+        crate::obs::ask_latency(A::ACTOR_TYPE, started.elapsed());
+        result
+    }
+
+    /// Sends a command without waiting for its outcome (waits only for mailbox
+    /// capacity). A failure of the command is traced at `warn` level.
+    ///
+    /// # Errors
+    ///
+    /// Only when the command could not be queued: [`AskError::ShuttingDown`],
+    /// [`AskError::Stopped`], [`AskError::StartFailed`].
+    pub async fn tell(&self, command: A::Command) -> Result<(), AskError<A::Error>> {
+        self.send(
+            Envelope {
+                command,
+                command_id: None,
+                reply: None,
+            },
+            Mode::Wait,
+        )
+        .await
+    }
+
+    /// Like [`tell`](ActorRef::tell), but fails with [`AskError::MailboxFull`] instead of
+    /// waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`tell`](ActorRef::tell), plus [`AskError::MailboxFull`].
+    pub fn try_tell(&self, command: A::Command) -> Result<(), AskError<A::Error>> {
+        let mut envelope = Box::new(Envelope {
+            command,
+            command_id: None,
+            reply: None,
+        });
+        for _ in 0..MAX_DELIVERY_ATTEMPTS {
+            let acquired = self.acquire()?;
+            match acquired.cell.tx.try_send(envelope) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    return Err(AskError::MailboxFull {
+                        actor_id: self.stored_id.to_string(),
+                    })
+                }
+                Err(mpsc::error::TrySendError::Closed(returned)) => {
+                    self.on_closed(&acquired)?;
+                    envelope = returned;
+                }
+            }
+        }
+        Err(self.ended_error())
+    }
+
+    /// Makes sure the actor's task is running (used by [`Runtime::actor`]).
+    pub(crate) fn ensure_started(&self) {
+        // Acquiring spawns the task when none runs; releasing it at once is harmless.
+        drop(self.acquire());
+    }
+
+    fn acquire(&self) -> Result<crate::mailbox::Acquired<A>, AskError<A::Error>> {
+        if self.runtime.is_shutting_down() {
+            return Err(AskError::ShuttingDown {
+                actor_id: self.stored_id.to_string(),
+            });
+        }
+        let acquired = self
+            .registry
+            .acquire(&self.runtime, &self.id, &self.stored_id)?;
+        if let Some(terminal) = acquired.cell.shared.terminal.get() {
+            return Err(self.terminal_error(terminal));
+        }
+        Ok(acquired)
+    }
+
+    async fn send(&self, envelope: Envelope<A>, mode: Mode) -> Result<(), AskError<A::Error>> {
+        let mut envelope = Box::new(envelope);
+        for _ in 0..MAX_DELIVERY_ATTEMPTS {
+            let acquired = self.acquire()?;
+            let returned = match mode {
+                Mode::Wait => match acquired.cell.tx.send(envelope).await {
+                    Ok(()) => return Ok(()),
+                    Err(mpsc::error::SendError(returned)) => returned,
+                },
+                Mode::NoWait => match acquired.cell.tx.try_send(envelope) {
+                    Ok(()) => return Ok(()),
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        return Err(AskError::MailboxFull {
+                            actor_id: self.stored_id.to_string(),
+                        })
+                    }
+                    Err(mpsc::error::TrySendError::Closed(returned)) => returned,
+                },
+            };
+            self.on_closed(&acquired)?;
+            envelope = returned;
+        }
+        Err(self.ended_error())
+    }
+
+    /// The mailbox was closed under us: report why, or forget the dead cell so the next
+    /// attempt starts a fresh task.
+    fn on_closed(
+        &self,
+        acquired: &crate::mailbox::Acquired<A>,
+    ) -> Result<(), AskError<A::Error>> {
+        if let Some(terminal) = acquired.cell.shared.terminal.get() {
+            return Err(self.terminal_error(terminal));
+        }
+        if self.runtime.is_shutting_down() {
+            return Err(AskError::ShuttingDown {
+                actor_id: self.stored_id.to_string(),
+            });
+        }
+        // The task ended without a reason (aborted): start a new one.
+        self.registry
+            .remove_generation(&self.id, acquired.cell.generation);
+        Ok(())
+    }
+
+    fn terminal_error(&self, terminal: &Terminal) -> AskError<A::Error> {
+        match terminal {
+            Terminal::StartFailed(err) => AskError::StartFailed(err.clone()),
+            Terminal::Stopped { version, reason } => AskError::Stopped {
+                actor_id: self.stored_id.to_string(),
+                version: *version,
+                reason: reason.clone(),
+            },
+        }
+    }
+
+    /// The error for a reply channel dropped without an answer: the task was aborted.
+    fn ended_error(&self) -> AskError<A::Error> {
+        if self.runtime.is_shutting_down() {
+            AskError::ShuttingDown {
+                actor_id: self.stored_id.to_string(),
+            }
+        } else {
+            AskError::Stopped {
+                actor_id: self.stored_id.to_string(),
+                version: 0,
+                reason: "the actor task ended before replying".to_owned(),
+            }
+        }
+    }
+}
+
+/// How often a command is offered to a fresh task when the previous one vanished.
+const MAX_DELIVERY_ATTEMPTS: usize = 3;

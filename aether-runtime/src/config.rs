@@ -1,0 +1,93 @@
+//! Runtime configuration: [`RuntimeBuilder`] and per-actor-type [`ActorConfig`].
+
+use std::time::Duration;
+
+/// Settings that may differ per actor type. Start from the runtime's defaults
+/// ([`RuntimeBuilder`]) and override some with [`RuntimeBuilder::configure`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ActorConfig {
+    /// Commands an actor's mailbox holds before `ask` waits (and `try_ask` fails).
+    pub mailbox_capacity: usize,
+    /// Take a snapshot every this many events; `None`: never. Ignored when the runtime's
+    /// store keeps no snapshots.
+    pub snapshot_every: Option<u64>,
+    /// Stop an actor that received nothing for this long, freeing its memory; the next
+    /// command starts it again from the store. `None`: never.
+    pub passivate_after: Option<Duration>,
+    /// How many times a command is decided again after a version conflict (another
+    /// writer) before the caller gets [`AskError::Conflict`](crate::AskError::Conflict).
+    pub conflict_retries: u32,
+    /// Timeout applied to `ask`; `None`: wait as long as it takes.
+    pub ask_timeout: Option<Duration>,
+    /// Command ids are remembered for events within this many versions of the latest,
+    /// so a repeated command id is recognised ([`AskError::Duplicate`](crate::AskError::Duplicate)).
+    /// Rebuilt from the stored events on start. 0 turns duplicate detection off.
+    pub idempotency_window: u64,
+    /// Panics tolerated within [`panic_window`](ActorConfig::panic_window) before the
+    /// actor stops for good.
+    pub max_panics: u32,
+    /// The window over which panics are counted.
+    pub panic_window: Duration,
+}
+
+impl Default for ActorConfig {
+    fn default() -> Self {
+        ActorConfig {
+            mailbox_capacity: 64,
+            snapshot_every: None,
+            passivate_after: Some(Duration::from_secs(300)),
+            conflict_retries: 3,
+            ask_timeout: None,
+            idempotency_window: 1_000,
+            max_panics: 3,
+            panic_window: Duration::from_secs(60),
+        }
+    }
+}
+
+impl ActorConfig {
+    /// Sets [`mailbox_capacity`](ActorConfig::mailbox_capacity) (at least 1).
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox_capacity = capacity.max(1);
+        self
+    }
+
+    /// Sets [`snapshot_every`](ActorConfig::snapshot_every); 0 means never.
+    pub fn snapshot_every(mut self, events: u64) -> Self {
+        self.snapshot_every = (events > 0).then_some(events);
+        self
+    }
+
+    /// Sets [`passivate_after`](ActorConfig::passivate_after).
+    pub fn passivate_after(mut self, idle: Option<Duration>) -> Self {
+        self.passivate_after = idle;
+        self
+    }
+
+    /// Sets [`conflict_retries`](ActorConfig::conflict_retries).
+    pub fn conflict_retries(mut self, retries: u32) -> Self {
+        self.conflict_retries = retries;
+        self
+    }
+
+    /// Sets [`ask_timeout`](ActorConfig::ask_timeout).
+    pub fn ask_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.ask_timeout = timeout;
+        self
+    }
+
+    /// Sets [`idempotency_window`](ActorConfig::idempotency_window).
+    pub fn idempotency_window(mut self, versions: u64) -> Self {
+        self.idempotency_window = versions;
+        self
+    }
+
+    /// Sets [`max_panics`](ActorConfig::max_panics) within
+    /// [`panic_window`](ActorConfig::panic_window).
+    pub fn max_panics(mut self, panics: u32, window: Duration) -> Self {
+        self.max_panics = panics;
+        self.panic_window = window;
+        self
+    }
+}

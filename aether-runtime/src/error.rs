@@ -1,0 +1,302 @@
+//! Errors a caller of an actor can get, as one enum to match on: [`AskError`].
+
+use std::time::Duration;
+
+use aether_core::{StoreError, VersionConflictError};
+
+/// Why an [`ask`](crate::ActorRef::ask) (or `tell`) did not produce a reply.
+///
+/// `E` is the actor's own domain error ([`EventSourced::Error`](crate::EventSourced::Error)),
+/// carried unchanged in [`Rejected`](AskError::Rejected). Every variant names the actor
+/// (its id as stored, `"{ACTOR_TYPE}|{id}"`) and, where one is involved, the version.
+///
+/// # Examples
+///
+/// ```ignore
+/// match account.ask(Withdraw(500)).await {
+///     Ok(()) => {}
+///     Err(AskError::Rejected { error: AccountError::Insufficient { .. }, .. }) => { /* tell the user */ }
+///     Err(err) if err.is_retryable() => { /* back off and retry */ }
+///     Err(err) => return Err(err.into()),
+/// }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AskError<E> {
+    /// The domain refused the command ([`EventSourced::decide`](crate::EventSourced::decide)
+    /// returned an error). Nothing was persisted.
+    #[error("actor {actor_id:?} at version {version} rejected the command: {error}")]
+    Rejected {
+        /// The actor.
+        actor_id: String,
+        /// The actor's version when it decided.
+        version: i64,
+        /// The domain's own error.
+        error: E,
+    },
+
+    /// Another writer kept winning: the command still conflicted after the configured
+    /// number of retries. Nothing of this command was persisted.
+    #[error("actor {actor_id:?}: command still conflicted after {attempts} attempts: {conflict}")]
+    Conflict {
+        /// The actor.
+        actor_id: String,
+        /// How many times the command was decided and tried.
+        attempts: u32,
+        /// The last conflict.
+        conflict: VersionConflictError,
+    },
+
+    /// The store failed. If it failed while persisting, the events may or may not be
+    /// stored (a lost acknowledgement); the actor reloads from the store before its
+    /// next command, so its state always matches what is stored.
+    #[error("actor {actor_id:?} at version {version}: store error: {source}")]
+    Store {
+        /// The actor.
+        actor_id: String,
+        /// The actor's version when the store failed.
+        version: i64,
+        /// The store's error.
+        source: StoreError,
+    },
+
+    /// An event produced by the command could not be encoded as JSON. Nothing was
+    /// persisted.
+    #[error("actor {actor_id:?} at version {version}: cannot encode event {event_type:?}: {reason}")]
+    Encode {
+        /// The actor.
+        actor_id: String,
+        /// The version the event would have had.
+        version: i64,
+        /// The event's type.
+        event_type: String,
+        /// The encoder's message.
+        reason: String,
+    },
+
+    /// The mailbox was full (only from `try_ask` / `try_tell`, which do not wait).
+    #[error("actor {actor_id:?}: mailbox full")]
+    MailboxFull {
+        /// The actor.
+        actor_id: String,
+    },
+
+    /// No reply within the timeout. The command may still be executed later: use a
+    /// command id (`ask_with`) to make retrying it safe.
+    #[error("actor {actor_id:?}: no reply within {after:?}")]
+    Timeout {
+        /// The actor.
+        actor_id: String,
+        /// The timeout that elapsed.
+        after: Duration,
+    },
+
+    /// `decide` or `apply` panicked. The actor rebuilt its state from the store and goes
+    /// on serving, unless it panicked too often (then later asks get
+    /// [`Stopped`](AskError::Stopped)).
+    #[error("actor {actor_id:?} at version {version} panicked: {message}")]
+    Panicked {
+        /// The actor.
+        actor_id: String,
+        /// The actor's version when it panicked.
+        version: i64,
+        /// The panic's message, when it was a string.
+        message: String,
+    },
+
+    /// The actor could not start: its history could not be read or decoded.
+    #[error(transparent)]
+    StartFailed(#[from] StartError),
+
+    /// The actor stopped for good (it panicked too often); it answers every ask with
+    /// this error until the runtime is restarted.
+    #[error("actor {actor_id:?} at version {version} stopped: {reason}")]
+    Stopped {
+        /// The actor.
+        actor_id: String,
+        /// Its last version.
+        version: i64,
+        /// Why it stopped.
+        reason: String,
+    },
+
+    /// The runtime is shutting down (or has shut down) and takes no new commands.
+    #[error("actor {actor_id:?}: the runtime is shutting down")]
+    ShuttingDown {
+        /// The actor.
+        actor_id: String,
+    },
+
+    /// The command carried a command id the actor has already persisted events for; it
+    /// was not applied again.
+    #[error("actor {actor_id:?}: command {command_id:?} was already applied (at version {version})")]
+    Duplicate {
+        /// The actor.
+        actor_id: String,
+        /// The repeated command id.
+        command_id: String,
+        /// The version of the last event the earlier command produced.
+        version: i64,
+    },
+}
+
+impl<E> AskError<E> {
+    /// The actor this error concerns, as stored (`"{ACTOR_TYPE}|{id}"`).
+    pub fn actor_id(&self) -> &str {
+        match self {
+            AskError::Rejected { actor_id, .. }
+            | AskError::Conflict { actor_id, .. }
+            | AskError::Store { actor_id, .. }
+            | AskError::Encode { actor_id, .. }
+            | AskError::MailboxFull { actor_id }
+            | AskError::Timeout { actor_id, .. }
+            | AskError::Panicked { actor_id, .. }
+            | AskError::Stopped { actor_id, .. }
+            | AskError::ShuttingDown { actor_id }
+            | AskError::Duplicate { actor_id, .. } => actor_id,
+            AskError::StartFailed(err) => &err.actor_id,
+        }
+    }
+
+    /// Whether the actor panicked handling this command (like tokio's
+    /// `JoinError::is_panic`).
+    pub fn is_panic(&self) -> bool {
+        matches!(self, AskError::Panicked { .. })
+    }
+
+    /// The domain's error, if the command was rejected.
+    pub fn rejection(&self) -> Option<&E> {
+        match self {
+            AskError::Rejected { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The domain's error by value, if the command was rejected.
+    pub fn into_rejection(self) -> Option<E> {
+        match self {
+            AskError::Rejected { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Whether the same ask may succeed if tried again later: a full mailbox, a timeout,
+    /// a conflict, a store failure, a failed start.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            AskError::MailboxFull { .. }
+                | AskError::Timeout { .. }
+                | AskError::Conflict { .. }
+                | AskError::Store { .. }
+                | AskError::StartFailed(_)
+        )
+    }
+
+    /// Maps the domain error type, keeping every other variant.
+    pub fn map_rejection<F>(self, f: impl FnOnce(E) -> F) -> AskError<F> {
+        match self {
+            AskError::Rejected {
+                actor_id,
+                version,
+                error,
+            } => AskError::Rejected {
+                actor_id,
+                version,
+                error: f(error),
+            },
+            AskError::Conflict {
+                actor_id,
+                attempts,
+                conflict,
+            } => AskError::Conflict {
+                actor_id,
+                attempts,
+                conflict,
+            },
+            AskError::Store {
+                actor_id,
+                version,
+                source,
+            } => AskError::Store {
+                actor_id,
+                version,
+                source,
+            },
+            AskError::Encode {
+                actor_id,
+                version,
+                event_type,
+                reason,
+            } => AskError::Encode {
+                actor_id,
+                version,
+                event_type,
+                reason,
+            },
+            AskError::MailboxFull { actor_id } => AskError::MailboxFull { actor_id },
+            AskError::Timeout { actor_id, after } => AskError::Timeout { actor_id, after },
+            AskError::Panicked {
+                actor_id,
+                version,
+                message,
+            } => AskError::Panicked {
+                actor_id,
+                version,
+                message,
+            },
+            AskError::StartFailed(err) => AskError::StartFailed(err),
+            AskError::Stopped {
+                actor_id,
+                version,
+                reason,
+            } => AskError::Stopped {
+                actor_id,
+                version,
+                reason,
+            },
+            AskError::ShuttingDown { actor_id } => AskError::ShuttingDown { actor_id },
+            AskError::Duplicate {
+                actor_id,
+                command_id,
+                version,
+            } => AskError::Duplicate {
+                actor_id,
+                command_id,
+                version,
+            },
+        }
+    }
+}
+
+/// An actor could not start: its snapshot or an event could not be read or decoded.
+///
+/// Every ask waiting for the actor gets this error; the next ask tries to start it
+/// again (the store may have been down).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("actor {actor_id:?} failed to start at version {version}{}: {reason}",
+    event_type.as_ref().map(|t| format!(" (event type {t:?})")).unwrap_or_default())]
+pub struct StartError {
+    /// The actor, as stored.
+    pub actor_id: String,
+    /// The version of the record that failed (the snapshot's, or the event's), or the
+    /// version read from when the store failed.
+    pub version: i64,
+    /// The stored event type, when an event failed to decode.
+    pub event_type: Option<String>,
+    /// What went wrong.
+    pub reason: String,
+    /// The store's error, when the store failed.
+    pub store_error: Option<StoreError>,
+}
+
+/// The runtime did not finish shutting down before the deadline; the remaining actor
+/// tasks were aborted.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("runtime shutdown deadline of {deadline:?} passed with {remaining} actor tasks still running; they were aborted")]
+pub struct ShutdownTimeout {
+    /// The deadline given.
+    pub deadline: Duration,
+    /// How many actor tasks were still running.
+    pub remaining: usize,
+}

@@ -1,0 +1,52 @@
+//! Metrics through the `metrics` facade (feature `metrics`); no-ops without it.
+//!
+//! Names: `aether_commands_total{actor_type, outcome}`, `aether_events_persisted_total`,
+//! `aether_conflicts_total`, `aether_rehydrations_total`, `aether_passivations_total`
+//! (all with `actor_type`), and the histogram `aether_ask_seconds{actor_type}`.
+
+#[cfg(feature = "metrics")]
+mod enabled {
+    use std::time::Duration;
+
+    pub(crate) fn command(actor_type: &'static str, outcome: &'static str) {
+        metrics::counter!("aether_commands_total", "actor_type" => actor_type, "outcome" => outcome)
+            .increment(1);
+    }
+    pub(crate) fn events_persisted(actor_type: &'static str, n: usize) {
+        metrics::counter!("aether_events_persisted_total", "actor_type" => actor_type)
+            .increment(n as u64);
+    }
+    pub(crate) fn conflict(actor_type: &'static str) {
+        metrics::counter!("aether_conflicts_total", "actor_type" => actor_type).increment(1);
+    }
+    pub(crate) fn rehydration(actor_type: &'static str) {
+        metrics::counter!("aether_rehydrations_total", "actor_type" => actor_type).increment(1);
+    }
+    pub(crate) fn passivation(actor_type: &'static str) {
+        metrics::counter!("aether_passivations_total", "actor_type" => actor_type).increment(1);
+    }
+    pub(crate) fn ask_latency(actor_type: &'static str, elapsed: Duration) {
+        metrics::histogram!("aether_ask_seconds", "actor_type" => actor_type)
+            .record(elapsed.as_secs_f64());
+    }
+}
+
+#[cfg(feature = "metrics")]
+pub(crate) use enabled::*;
+
+#[cfg(not(feature = "metrics"))]
+mod disabled {
+    #[inline(always)]
+    pub(crate) fn command(_: &'static str, _: &'static str) {}
+    #[inline(always)]
+    pub(crate) fn events_persisted(_: &'static str, _: usize) {}
+    #[inline(always)]
+    pub(crate) fn conflict(_: &'static str) {}
+    #[inline(always)]
+    pub(crate) fn rehydration(_: &'static str) {}
+    #[inline(always)]
+    pub(crate) fn passivation(_: &'static str) {}
+}
+
+#[cfg(not(feature = "metrics"))]
+pub(crate) use disabled::*;

@@ -1,0 +1,623 @@
+//! The actor task: rehydrate, then take commands one at a time until passivated,
+//! stopped or shut down.
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use aether_core::{ActorSnapshot, Event, StoreError};
+use tokio::sync::mpsc;
+use tracing::{debug, warn, Instrument};
+
+use crate::actor::DomainEvent;
+use crate::error::{AskError, StartError};
+use crate::mailbox::{Cell, Envelope, Shared, Terminal};
+use crate::runtime::Registry;
+use crate::{EventSourced, Runtime};
+
+/// Builds the cell and the closure that spawns the task. The caller inserts the cell in
+/// the registry first, then runs the closure.
+pub(crate) fn prepare<A: EventSourced>(
+    runtime: Runtime,
+    registry: Arc<Registry<A>>,
+    id: Arc<str>,
+    stored_id: Arc<str>,
+    live: mpsc::Sender<()>,
+) -> (Arc<Cell<A>>, impl FnOnce()) {
+    let (tx, rx) = mpsc::channel(registry.config.mailbox_capacity);
+    let shared = Arc::new(Shared::default());
+    let generation = registry.next_generation();
+    let cell = Arc::new(Cell {
+        tx,
+        shared: Arc::clone(&shared),
+        generation,
+        abort: OnceLock::new(),
+    });
+    let start = {
+        let cell = Arc::clone(&cell);
+        move || {
+            runtime.inner.stats.spawned.fetch_add(1, Ordering::Relaxed);
+            runtime.inner.live_count.fetch_add(1, Ordering::AcqRel);
+            let actor = Actor {
+                runtime,
+                registry,
+                shared,
+                id,
+                stored_id,
+                generation,
+                state: A::default(),
+                version: 0,
+                reload: Reload::None,
+                recent: RecentCommands::default(),
+                last_snapshot_version: 0,
+                snapshot_in_flight: Arc::new(AtomicBool::new(false)),
+                panics: VecDeque::new(),
+                stopped: None,
+            };
+            let handle = tokio::spawn(actor.run(rx, live));
+            let _ = cell.abort.set(handle.abort_handle());
+        }
+    };
+    (cell, start)
+}
+
+/// What the actor must do before its next command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reload {
+    /// State and version match the store as far as the actor knows.
+    None,
+    /// State is valid but the store may hold newer events (a store error left it
+    /// unsure whether the last append landed).
+    Tail,
+    /// State may be half-mutated (a panic in `apply`): rebuild from scratch.
+    Full,
+}
+
+/// Command ids seen within the idempotency window, with the version of their last event.
+#[derive(Debug, Default)]
+struct RecentCommands {
+    by_id: HashMap<Box<str>, i64>,
+    order: VecDeque<(i64, Box<str>)>,
+}
+
+impl RecentCommands {
+    fn get(&self, command_id: &str) -> Option<i64> {
+        self.by_id.get(command_id).copied()
+    }
+
+    fn record(&mut self, command_id: &str, version: i64, window: u64, latest: i64) {
+        if window == 0 {
+            return;
+        }
+        if let Some(v) = self.by_id.get_mut(command_id) {
+            *v = (*v).max(version);
+        } else {
+            self.by_id.insert(command_id.into(), version);
+        }
+        self.order.push_back((version, command_id.into()));
+        self.evict(window, latest);
+    }
+
+    fn evict(&mut self, window: u64, latest: i64) {
+        let oldest_kept = latest.saturating_sub(i64::try_from(window).unwrap_or(i64::MAX)) + 1;
+        while let Some((version, _)) = self.order.front() {
+            if *version >= oldest_kept {
+                break;
+            }
+            let (version, id) = self.order.pop_front().expect("front exists");
+            if self.by_id.get(&id) == Some(&version) {
+                self.by_id.remove(&id);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_id.clear();
+        self.order.clear();
+    }
+}
+
+struct Actor<A: EventSourced> {
+    runtime: Runtime,
+    registry: Arc<Registry<A>>,
+    shared: Arc<Shared>,
+    id: Arc<str>,
+    stored_id: Arc<str>,
+    generation: u64,
+    state: A,
+    version: i64,
+    reload: Reload,
+    recent: RecentCommands,
+    last_snapshot_version: i64,
+    snapshot_in_flight: Arc<AtomicBool>,
+    panics: VecDeque<Instant>,
+    /// Set when the actor panicked too often: it answers the rest of its mailbox with
+    /// this reason and ends.
+    stopped: Option<String>,
+}
+
+type Mailbox<A> = mpsc::Receiver<Box<Envelope<A>>>;
+
+impl<A: EventSourced> Actor<A> {
+    async fn run(mut self, mut rx: Mailbox<A>, live: mpsc::Sender<()>) {
+        let span = tracing::debug_span!(
+            "aether.rehydrate",
+            actor_type = A::ACTOR_TYPE,
+            actor_id = %self.id,
+            version = tracing::field::Empty,
+        );
+        let started = self.rehydrate().instrument(span.clone()).await;
+        span.record("version", self.version);
+        crate::obs::rehydration(A::ACTOR_TYPE);
+        match started {
+            Ok(()) => self.serve(&mut rx).await,
+            Err(err) => self.fail_start(err, &mut rx),
+        }
+        self.runtime.inner.live_count.fetch_sub(1, Ordering::AcqRel);
+        drop(live);
+    }
+
+    async fn serve(&mut self, rx: &mut Mailbox<A>) {
+        let idle = self.registry.config.passivate_after;
+        loop {
+            let next = match idle {
+                None => rx.recv().await,
+                Some(idle) => match tokio::time::timeout(idle, rx.recv()).await {
+                    Ok(next) => next,
+                    Err(_elapsed) => {
+                        if self.try_passivate(rx) {
+                            return;
+                        }
+                        continue;
+                    }
+                },
+            };
+            // `None`: every sender is gone, which only happens at shutdown.
+            let Some(envelope) = next else { return };
+            Box::pin(self.handle(*envelope)).await;
+            if let Some(reason) = self.stopped.clone() {
+                self.stop(reason, rx);
+                return;
+            }
+        }
+    }
+
+    /// Leaves the registry if nobody is sending and nothing is queued.
+    fn try_passivate(&mut self, rx: &Mailbox<A>) -> bool {
+        let removed = self
+            .registry
+            .actors
+            .remove_if(&self.id, |_, cell| {
+                cell.generation == self.generation
+                    && cell.shared.pending.load(Ordering::Acquire) == 0
+                    && rx.is_empty()
+            })
+            .is_some();
+        if removed {
+            debug!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, version = self.version, "passivated");
+            self.runtime.inner.stats.passivated.fetch_add(1, Ordering::Relaxed);
+            crate::obs::passivation(A::ACTOR_TYPE);
+        }
+        removed
+    }
+
+    fn fail_start(&mut self, err: StartError, rx: &mut Mailbox<A>) {
+        warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, error = %err, "actor failed to start");
+        let _ = self.shared.terminal.set(Terminal::StartFailed(err.clone()));
+        // The next ask (after those already queued) tries to start it again.
+        self.registry.remove_generation(&self.id, self.generation);
+        rx.close();
+        while let Ok(envelope) = rx.try_recv() {
+            if let Some(reply) = envelope.reply {
+                let _ = reply.send(Err(AskError::StartFailed(err.clone())));
+            }
+        }
+    }
+
+    fn stop(&mut self, reason: String, rx: &mut Mailbox<A>) {
+        warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, version = self.version, %reason, "actor stopped");
+        let _ = self.shared.terminal.set(Terminal::Stopped {
+            version: self.version,
+            reason: reason.clone(),
+        });
+        rx.close();
+        while let Ok(envelope) = rx.try_recv() {
+            if let Some(reply) = envelope.reply {
+                let _ = reply.send(Err(AskError::Stopped {
+                    actor_id: self.stored_id.to_string(),
+                    version: self.version,
+                    reason: reason.clone(),
+                }));
+            }
+        }
+    }
+
+    async fn handle(&mut self, envelope: Envelope<A>) {
+        let Envelope {
+            command,
+            command_id,
+            reply,
+        } = envelope;
+        let span = tracing::debug_span!(
+            "aether.command",
+            actor_type = A::ACTOR_TYPE,
+            actor_id = %self.id,
+            from_version = self.version,
+            to_version = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let result = self
+            .execute(command, command_id.as_deref())
+            .instrument(span.clone())
+            .await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(err) => outcome_name(err),
+        };
+        span.record("to_version", self.version);
+        span.record("outcome", outcome);
+        crate::obs::command(A::ACTOR_TYPE, outcome);
+        match reply {
+            Some(reply) => {
+                let _ = reply.send(result);
+            }
+            None => {
+                if let Err(err) = result {
+                    warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, error = %err, "told command failed");
+                }
+            }
+        }
+    }
+
+    async fn execute(
+        &mut self,
+        command: A::Command,
+        command_id: Option<&str>,
+    ) -> Result<A::Reply, AskError<A::Error>> {
+        // Owned (not borrowed) across awaits, so commands need only be `Send`.
+        self.reload_if_needed().await?;
+        let retries = self.registry.config.conflict_retries;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            if let Some(command_id) = command_id {
+                if let Some(version) = self.recent.get(command_id) {
+                    return Err(AskError::Duplicate {
+                        actor_id: self.stored_id.to_string(),
+                        command_id: command_id.to_owned(),
+                        version,
+                    });
+                }
+            }
+            let decision = match catch_unwind(AssertUnwindSafe(|| self.state.decide(&command))) {
+                Ok(Ok(decision)) => decision,
+                Ok(Err(error)) => {
+                    return Err(AskError::Rejected {
+                        actor_id: self.stored_id.to_string(),
+                        version: self.version,
+                        error,
+                    })
+                }
+                Err(panic) => return Err(self.on_panic(panic, "decide").await),
+            };
+            if decision.events.is_empty() {
+                return Ok(decision.reply);
+            }
+            let records = self.record(&decision.events, command_id)?;
+            let persisted = self.runtime.inner.events.save_events(&records).await;
+            match persisted {
+                Ok(()) => {
+                    crate::obs::events_persisted(A::ACTOR_TYPE, records.len());
+                    let last = records.last().map_or(self.version, |e| e.version);
+                    for event in &decision.events {
+                        if let Err(panic) =
+                            catch_unwind(AssertUnwindSafe(|| self.state.apply(event)))
+                        {
+                            // The events are stored; the state is not to be trusted.
+                            self.version = last;
+                            return Err(self.on_panic(panic, "apply").await);
+                        }
+                    }
+                    self.version = last;
+                    if let Some(command_id) = command_id {
+                        let window = self.registry.config.idempotency_window;
+                        self.recent.record(command_id, last, window, last);
+                    }
+                    self.maybe_snapshot();
+                    if self.runtime.inner.bus.has_subscribers() {
+                        self.runtime
+                            .inner
+                            .bus
+                            .publish(A::ACTOR_TYPE, &self.id, records);
+                    }
+                    return Ok(decision.reply);
+                }
+                Err(StoreError::VersionConflict(conflict)) => {
+                    crate::obs::conflict(A::ACTOR_TYPE);
+                    debug!(actor_id = %self.id, %conflict, attempts, "version conflict; catching up");
+                    if attempts > retries {
+                        self.reload = Reload::Tail;
+                        return Err(AskError::Conflict {
+                            actor_id: self.stored_id.to_string(),
+                            attempts,
+                            conflict,
+                        });
+                    }
+                    self.reload = Reload::Tail;
+                    self.reload_if_needed().await?;
+                }
+                Err(source) => {
+                    // The append may have landed with its acknowledgement lost: check
+                    // the store before the next command.
+                    self.reload = Reload::Tail;
+                    return Err(AskError::Store {
+                        actor_id: self.stored_id.to_string(),
+                        version: self.version,
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Turns domain events into stored records: versions `v+1..`, fresh ids.
+    fn record(
+        &self,
+        events: &[A::Event],
+        command_id: Option<&str>,
+    ) -> Result<Vec<Event>, AskError<A::Error>> {
+        let timestamp = chrono::Utc::now();
+        let mut version = self.version;
+        let mut records = Vec::with_capacity(events.len());
+        for event in events {
+            version = version.checked_add(1).ok_or_else(|| AskError::Store {
+                actor_id: self.stored_id.to_string(),
+                version: self.version,
+                source: StoreError::invalid_input(
+                    self.stored_id.as_ref(),
+                    self.version,
+                    "version counter overflow",
+                ),
+            })?;
+            let data = event.to_data().map_err(|err| AskError::Encode {
+                actor_id: self.stored_id.to_string(),
+                version,
+                event_type: event.event_type().to_owned(),
+                reason: err.to_string(),
+            })?;
+            records.push(Event {
+                id: uuid::Uuid::now_v7().to_string(),
+                event_type: event.event_type().to_owned(),
+                actor_id: self.stored_id.to_string(),
+                command_id: command_id.map(str::to_owned),
+                version,
+                data,
+                timestamp,
+            });
+        }
+        Ok(records)
+    }
+
+    /// Counts the panic, rebuilds the state from the store, and gives the caller's error.
+    async fn on_panic(
+        &mut self,
+        panic: Box<dyn std::any::Any + Send>,
+        during: &str,
+    ) -> AskError<A::Error> {
+        let message = panic_message(&panic);
+        warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, version = self.version, %message, during, "actor panicked");
+        let config = &self.registry.config;
+        let now = Instant::now();
+        self.panics.push_back(now);
+        while let Some(first) = self.panics.front() {
+            if now.duration_since(*first) > config.panic_window {
+                self.panics.pop_front();
+            } else {
+                break;
+            }
+        }
+        if self.panics.len() > config.max_panics as usize {
+            self.stopped = Some(format!(
+                "panicked {} times within {:?}; last panic in {during}: {message}",
+                self.panics.len(),
+                config.panic_window
+            ));
+        } else {
+            // Never go on from half-mutated memory: rebuild from the store now, or
+            // before the next command if the store is unreachable.
+            self.reload = Reload::Full;
+            if let Err(err) = self.reload_if_needed().await {
+                debug!(actor_id = %self.id, error = %err, "rebuild after panic failed; retrying before the next command");
+            }
+        }
+        AskError::Panicked {
+            actor_id: self.stored_id.to_string(),
+            version: self.version,
+            message,
+        }
+    }
+
+    async fn reload_if_needed(&mut self) -> Result<(), AskError<A::Error>> {
+        let result = match self.reload {
+            Reload::None => return Ok(()),
+            Reload::Tail => self.catch_up().await,
+            Reload::Full => self.rehydrate().await,
+        };
+        match result {
+            Ok(()) => {
+                self.reload = Reload::None;
+                Ok(())
+            }
+            Err(err) => Err(match err.store_error.clone() {
+                Some(source) => AskError::Store {
+                    actor_id: self.stored_id.to_string(),
+                    version: self.version,
+                    source,
+                },
+                None => AskError::StartFailed(err),
+            }),
+        }
+    }
+
+    /// Loads the latest snapshot and the events after it.
+    async fn rehydrate(&mut self) -> Result<(), StartError> {
+        let mut state = A::default();
+        let mut version = 0;
+        if let Some(snapshots) = &self.runtime.inner.snapshots {
+            let snapshot = snapshots
+                .get_latest_snapshot(&self.stored_id)
+                .await
+                .map_err(|err| self.store_failed(0, err))?;
+            if let Some(ActorSnapshot {
+                version: at,
+                state: stored,
+                ..
+            }) = snapshot
+            {
+                state = serde_json::from_value(stored).map_err(|err| StartError {
+                    actor_id: self.stored_id.to_string(),
+                    version: at,
+                    event_type: None,
+                    reason: format!("cannot decode snapshot: {err}"),
+                    store_error: None,
+                })?;
+                version = at;
+            }
+        }
+        self.state = state;
+        self.version = version;
+        self.last_snapshot_version = version;
+        self.recent.clear();
+        // Read back far enough to know the command ids of the idempotency window.
+        let window = i64::try_from(self.registry.config.idempotency_window).unwrap_or(i64::MAX);
+        let from = version.saturating_sub(window).saturating_add(1).max(1);
+        self.apply_stored(from).await
+    }
+
+    /// Applies the stored events after the actor's version.
+    async fn catch_up(&mut self) -> Result<(), StartError> {
+        self.apply_stored(self.version.saturating_add(1)).await
+    }
+
+    /// Reads events from `from` and applies those after the actor's version; remembers
+    /// the command ids of all of them.
+    async fn apply_stored(&mut self, from: i64) -> Result<(), StartError> {
+        let events = self
+            .runtime
+            .inner
+            .events
+            .get_events(&self.stored_id, from)
+            .await
+            .map_err(|err| self.store_failed(from, err))?;
+        let window = self.registry.config.idempotency_window;
+        let latest = events.last().map_or(self.version, |e| e.version.max(self.version));
+        for stored in &events {
+            if stored.version > self.version {
+                let event = A::Event::from_data(&stored.event_type, &stored.data).map_err(
+                    |err| StartError {
+                        actor_id: self.stored_id.to_string(),
+                        version: stored.version,
+                        event_type: Some(stored.event_type.clone()),
+                        reason: err.to_string(),
+                        store_error: None,
+                    },
+                )?;
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.state.apply(&event))) {
+                    self.reload = Reload::Full;
+                    return Err(StartError {
+                        actor_id: self.stored_id.to_string(),
+                        version: stored.version,
+                        event_type: Some(stored.event_type.clone()),
+                        reason: format!("apply panicked: {}", panic_message(&panic)),
+                        store_error: None,
+                    });
+                }
+                self.version = stored.version;
+            }
+            if let Some(command_id) = &stored.command_id {
+                self.recent.record(command_id, stored.version, window, latest);
+            }
+        }
+        Ok(())
+    }
+
+    fn store_failed(&self, version: i64, err: StoreError) -> StartError {
+        StartError {
+            actor_id: self.stored_id.to_string(),
+            version,
+            event_type: None,
+            reason: err.to_string(),
+            store_error: Some(err),
+        }
+    }
+
+    /// Starts a snapshot write when the version crossed a multiple of the policy and no
+    /// other write of this actor is in flight. The write runs in its own task: a slow
+    /// snapshot store never delays commands, and a failed write is only traced.
+    fn maybe_snapshot(&mut self) {
+        let (Some(store), Some(every)) = (
+            &self.runtime.inner.snapshots,
+            self.registry.config.snapshot_every,
+        ) else {
+            return;
+        };
+        let every = i64::try_from(every).unwrap_or(i64::MAX);
+        if self.version / every <= self.last_snapshot_version / every {
+            return;
+        }
+        if self.snapshot_in_flight.swap(true, Ordering::AcqRel) {
+            return; // the next crossing will take it
+        }
+        let state = match serde_json::to_value(&self.state) {
+            Ok(state) => state,
+            Err(err) => {
+                self.snapshot_in_flight.store(false, Ordering::Release);
+                warn!(actor_id = %self.id, version = self.version, error = %err, "cannot serialize state for a snapshot");
+                return;
+            }
+        };
+        self.last_snapshot_version = self.version;
+        let snapshot = ActorSnapshot {
+            actor_id: self.stored_id.to_string(),
+            version: self.version,
+            state,
+            timestamp: chrono::Utc::now(),
+        };
+        let store = Arc::clone(store);
+        let in_flight = Arc::clone(&self.snapshot_in_flight);
+        // Shutdown waits for snapshot writes too.
+        let live = self.runtime.live_token();
+        tokio::spawn(async move {
+            if let Err(err) = store.save_snapshot(&snapshot).await {
+                warn!(actor_id = %snapshot.actor_id, version = snapshot.version, error = %err, "snapshot write failed");
+            }
+            in_flight.store(false, Ordering::Release);
+            drop(live);
+        });
+    }
+}
+
+fn outcome_name<E>(err: &AskError<E>) -> &'static str {
+    match err {
+        AskError::Rejected { .. } => "rejected",
+        AskError::Conflict { .. } => "conflict",
+        AskError::Store { .. } => "store_error",
+        AskError::Encode { .. } => "encode_error",
+        AskError::Panicked { .. } => "panicked",
+        AskError::StartFailed(_) => "start_failed",
+        AskError::Duplicate { .. } => "duplicate",
+        _ => "error",
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}

@@ -1,0 +1,1 @@
+//! Test kit for actors (feature `testkit`): placeholder, filled by the macros/test-kit work.
