@@ -1,0 +1,278 @@
+//! [`PostgresStoreBuilder`]: where and how a [`PostgresStore`] connects.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::config::Host;
+use tokio_postgres::NoTls;
+
+use crate::error::ConnectError;
+use crate::schema::{self, Statements};
+use crate::store::{Inner, PostgresStore};
+use crate::writer::{spawn_writers, WriterContext};
+
+/// The schema a store uses when none is configured.
+pub const DEFAULT_SCHEMA: &str = "aether";
+
+/// Builds a [`PostgresStore`]: from a connection URL or from an existing pool, with the
+/// schema, pool size, timeouts and group-commit limits to use.
+///
+/// Made by [`PostgresStore::builder`] or [`PostgresStore::builder_from_pool`]; every
+/// setting has a default, so `PostgresStore::builder(url).connect()` works as is.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use aether_postgres::PostgresStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), aether_postgres::ConnectError> {
+/// let store = PostgresStore::builder("postgres://postgres@localhost/app")
+///     .schema("tenant_a")
+///     .application_name("billing")
+///     .max_connections(16)
+///     .connect_timeout(Duration::from_secs(3))
+///     .connect()
+///     .await?;
+/// # drop(store);
+/// # Ok(())
+/// # }
+/// ```
+pub struct PostgresStoreBuilder {
+    source: Source,
+    schema: String,
+    application_name: Option<String>,
+    max_connections: usize,
+    connect_timeout: Duration,
+    operation_timeout: Duration,
+    writers: usize,
+    max_group_events: usize,
+}
+
+enum Source {
+    Url(String),
+    Pool(Pool),
+}
+
+impl fmt::Debug for PostgresStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.source {
+            // The URL may hold a password: show only where it points.
+            Source::Url(url) => match url.parse::<tokio_postgres::Config>() {
+                Ok(config) => target_of(&config),
+                Err(_) => "<invalid url>".to_owned(),
+            },
+            Source::Pool(_) => "<existing pool>".to_owned(),
+        };
+        f.debug_struct("PostgresStoreBuilder")
+            .field("source", &source)
+            .field("schema", &self.schema)
+            .field("application_name", &self.application_name)
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("writers", &self.writers)
+            .field("max_group_events", &self.max_group_events)
+            .finish()
+    }
+}
+
+impl PostgresStoreBuilder {
+    fn new(source: Source) -> Self {
+        PostgresStoreBuilder {
+            source,
+            schema: DEFAULT_SCHEMA.to_owned(),
+            application_name: Some("aether".to_owned()),
+            max_connections: 8,
+            connect_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(30),
+            writers: 4,
+            max_group_events: 2_000,
+        }
+    }
+
+    pub(crate) fn from_url(url: String) -> Self {
+        Self::new(Source::Url(url))
+    }
+
+    pub(crate) fn from_pool(pool: Pool) -> Self {
+        Self::new(Source::Pool(pool))
+    }
+
+    /// The schema holding the store's tables (default [`DEFAULT_SCHEMA`], `"aether"`).
+    ///
+    /// It is created on connect if missing. Stores on different schemas never see each
+    /// other's data: one schema per tenant, or per test. Any name PostgreSQL accepts as a
+    /// quoted identifier works (at most 63 bytes, no NUL, not starting with `pg_`).
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// The `application_name` of the store's connections (default `"aether"`), as shown
+    /// in `pg_stat_activity`. Ignored when the store is built from an existing pool.
+    pub fn application_name(mut self, name: impl Into<String>) -> Self {
+        self.application_name = Some(name.into());
+        self
+    }
+
+    /// The most connections the store's pool opens (default 8). Ignored when the store
+    /// is built from an existing pool, whose own limit applies.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// How long opening one connection may take before it fails (default 10 s). A server
+    /// that cannot be reached makes [`connect`](Self::connect) fail after at most this.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one store operation may take, waiting for a connection included, before
+    /// it fails with [`StoreError::Backend`](aether_core::StoreError::Backend) (default
+    /// 30 s). A write that timed out may or may not have been committed.
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// How many group-commit statements may run at once, each on its own connection
+    /// (default 4). Keep it below the pool size, so that reads find connections too.
+    pub fn writers(mut self, writers: usize) -> Self {
+        self.writers = writers.max(1);
+        self
+    }
+
+    /// The most events one group-commit statement carries (default 2,000). A single batch
+    /// larger than this is still written, alone, in one statement.
+    pub fn max_group_events(mut self, max: usize) -> Self {
+        self.max_group_events = max.max(1);
+        self
+    }
+
+    /// Connects, creates or migrates the schema, and starts the store's background
+    /// writers on the current tokio runtime.
+    ///
+    /// The store must be used inside the runtime that built it (its connections and
+    /// writers are tasks of that runtime).
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError::Config`] for an invalid URL or schema name,
+    /// [`ConnectError::Unreachable`] when no connection can be opened within the connect
+    /// timeout, [`ConnectError::Schema`] when creating or migrating the tables fails, and
+    /// [`ConnectError::NewerSchema`] when the schema was made by a newer aether-postgres.
+    pub async fn connect(self) -> Result<PostgresStore, ConnectError> {
+        let quoted = schema::quote_schema(&self.schema)?;
+        let (pool, target) = match self.source {
+            Source::Url(ref url) => {
+                let mut config: tokio_postgres::Config =
+                    url.parse().map_err(|err| ConnectError::Config {
+                        reason: format!("invalid connection url: {err}"),
+                    })?;
+                if let Some(name) = &self.application_name {
+                    config.application_name(name);
+                }
+                config.connect_timeout(self.connect_timeout);
+                config.keepalives(true);
+                config.keepalives_idle(Duration::from_secs(30));
+                let target = target_of(&config);
+                let manager = Manager::from_config(
+                    config,
+                    NoTls,
+                    ManagerConfig {
+                        recycling_method: RecyclingMethod::Fast,
+                    },
+                );
+                let pool = Pool::builder(manager)
+                    .max_size(self.max_connections)
+                    .runtime(Runtime::Tokio1)
+                    .wait_timeout(Some(self.operation_timeout))
+                    .create_timeout(Some(self.connect_timeout))
+                    .recycle_timeout(Some(self.connect_timeout))
+                    .build()
+                    .map_err(|err| ConnectError::Config {
+                        reason: format!("cannot build the connection pool: {err}"),
+                    })?;
+                (pool, target)
+            }
+            Source::Pool(ref pool) => (pool.clone(), "<existing pool>".to_owned()),
+        };
+        let mut client = match tokio::time::timeout(
+            self.connect_timeout + Duration::from_millis(500),
+            pool.get(),
+        )
+        .await
+        {
+            Ok(Ok(client)) => client,
+            Ok(Err(err)) => {
+                return Err(ConnectError::Unreachable {
+                    target,
+                    source: Box::new(err),
+                })
+            }
+            Err(_) => {
+                return Err(ConnectError::Unreachable {
+                    target,
+                    source: format!("no connection within {:?}", self.connect_timeout).into(),
+                })
+            }
+        };
+        schema::migrate(&mut client, &self.schema).await?;
+        drop(client);
+
+        let statements = Arc::new(Statements::new(&quoted));
+        let context = Arc::new(WriterContext {
+            pool: pool.clone(),
+            statements: Arc::clone(&statements),
+            operation_timeout: self.operation_timeout,
+            max_group_events: self.max_group_events,
+        });
+        let queue = spawn_writers(context, self.writers, 4 * self.max_group_events);
+        Ok(PostgresStore::from_inner(Inner {
+            pool,
+            schema: self.schema,
+            statements,
+            queue,
+            operation_timeout: self.operation_timeout,
+            writers: self.writers,
+            max_group_events: self.max_group_events,
+            target,
+        }))
+    }
+}
+
+/// Where a configuration points, without credentials.
+fn target_of(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let port = config
+                .get_ports()
+                .get(i)
+                .or_else(|| config.get_ports().first())
+                .copied()
+                .unwrap_or(5432);
+            match host {
+                Host::Tcp(name) => format!("{name}:{port}"),
+                Host::Unix(path) => format!("{}:{port}", path.display()),
+            }
+        })
+        .collect();
+    let hosts = if hosts.is_empty() {
+        "<default host>".to_owned()
+    } else {
+        hosts.join(",")
+    };
+    match config.get_dbname() {
+        Some(db) => format!("{hosts}/{db}"),
+        None => hosts,
+    }
+}
