@@ -1,0 +1,9 @@
+//! The aether store conformance suite against a real NATS server, one fresh namespace per
+//! test (see `common::fresh_store` for what happens without a server).
+
+mod common;
+
+aether_core::snapshot_store_conformance!(match common::fresh_store().await {
+    Some(store) => store,
+    None => return,
+});
