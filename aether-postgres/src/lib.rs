@@ -97,6 +97,7 @@
 mod builder;
 mod codec;
 mod error;
+mod query;
 mod schema;
 mod store;
 mod writer;

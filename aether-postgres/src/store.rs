@@ -17,6 +17,7 @@ use crate::codec::{
     check_json, check_text, decode_event, decode_snapshot, encode_event, split_timestamp,
 };
 use crate::error::{ConnectError, TimedOut, WriterGone};
+use crate::query::query_cached;
 use crate::schema::Statements;
 use crate::writer::Batch;
 
@@ -205,14 +206,13 @@ impl EventStore for PostgresStore {
         self.timed(actor_id, from_version, async {
             let client = self.client(actor_id, from_version).await?;
             let backend = |err| StoreError::backend(actor_id, from_version, err);
-            let statement = client
-                .prepare_cached(&self.inner.statements.events)
-                .await
-                .map_err(backend)?;
-            let rows = client
-                .query(&statement, &[&actor_id, &from_version])
-                .await
-                .map_err(backend)?;
+            let rows = query_cached(
+                &client,
+                &self.inner.statements.events,
+                &[&actor_id, &from_version],
+            )
+            .await
+            .map_err(backend)?;
             rows.iter().map(|row| decode_event(actor_id, row)).collect()
         })
         .await
@@ -224,14 +224,10 @@ impl EventStore for PostgresStore {
         self.timed(actor_id, 0, async {
             let client = self.client(actor_id, 0).await?;
             let backend = |err| StoreError::backend(actor_id, 0, err);
-            let statement = client
-                .prepare_cached(&self.inner.statements.latest_version)
+            let rows = query_cached(&client, &self.inner.statements.latest_version, &[&actor_id])
                 .await
                 .map_err(backend)?;
-            let row = client
-                .query_opt(&statement, &[&actor_id])
-                .await
-                .map_err(backend)?;
+            let row = rows.first();
             match row {
                 None => Ok(0),
                 Some(row) => row
@@ -254,15 +250,12 @@ impl SnapshotStore for PostgresStore {
         self.timed(actor_id, 0, async {
             let client = self.client(actor_id, 0).await?;
             let backend = |err| StoreError::backend(actor_id, 0, err);
-            let statement = client
-                .prepare_cached(&self.inner.statements.snapshot)
+            let rows = query_cached(&client, &self.inner.statements.snapshot, &[&actor_id])
                 .await
                 .map_err(backend)?;
-            let row = client
-                .query_opt(&statement, &[&actor_id])
-                .await
-                .map_err(backend)?;
-            row.map(|row| decode_snapshot(actor_id, &row)).transpose()
+            rows.first()
+                .map(|row| decode_snapshot(actor_id, row))
+                .transpose()
         })
         .await
     }
@@ -276,17 +269,13 @@ impl SnapshotStore for PostgresStore {
         self.timed(actor_id, version, async {
             let client = self.client(actor_id, version).await?;
             let backend = |err| StoreError::backend(actor_id, version, err);
-            let statement = client
-                .prepare_cached(&self.inner.statements.save_snapshot)
-                .await
-                .map_err(backend)?;
-            client
-                .execute(
-                    &statement,
-                    &[&actor_id, &version, &snapshot.state, &recorded_at, &nanos],
-                )
-                .await
-                .map_err(backend)?;
+            query_cached(
+                &client,
+                &self.inner.statements.save_snapshot,
+                &[&actor_id, &version, &snapshot.state, &recorded_at, &nanos],
+            )
+            .await
+            .map_err(backend)?;
             Ok(())
         })
         .await

@@ -27,6 +27,7 @@ use tokio_postgres::error::SqlState;
 
 use crate::codec::EncodedEvent;
 use crate::error::TimedOut;
+use crate::query::query_cached;
 use crate::schema::Statements;
 
 /// One actor's batch, waiting for its group.
@@ -241,29 +242,25 @@ async fn append(
                 GroupFailure::Backend(Arc::new(err))
             }
         };
-        let statement = client
-            .prepare_cached(&context.statements.append)
-            .await
-            .map_err(on_err)?;
-        let rows = client
-            .query(
-                &statement,
-                &[
-                    &batch_actor,
-                    &batch_first,
-                    &batch_last,
-                    &actor_id,
-                    &version,
-                    &event_id,
-                    &event_type,
-                    &command_id,
-                    &data,
-                    &recorded_at,
-                    &recorded_nanos,
-                ],
-            )
-            .await
-            .map_err(on_err)?;
+        let rows = query_cached(
+            &client,
+            &context.statements.append,
+            &[
+                &batch_actor,
+                &batch_first,
+                &batch_last,
+                &actor_id,
+                &version,
+                &event_id,
+                &event_type,
+                &command_id,
+                &data,
+                &recorded_at,
+                &recorded_nanos,
+            ],
+        )
+        .await
+        .map_err(on_err)?;
         rows.iter()
             .map(|row| row.try_get::<_, String>(0))
             .collect::<Result<HashSet<String>, _>>()
@@ -320,12 +317,7 @@ async fn latest_versions(
             .get()
             .await
             .map_err(|e| Arc::new(e) as BoxError)?;
-        let statement = client
-            .prepare_cached(&context.statements.latest_versions)
-            .await
-            .map_err(|e| Arc::new(e) as BoxError)?;
-        let rows = client
-            .query(&statement, &[&actors])
+        let rows = query_cached(&client, &context.statements.latest_versions, &[&actors])
             .await
             .map_err(|e| Arc::new(e) as BoxError)?;
         rows.iter()
