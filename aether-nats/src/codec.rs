@@ -136,9 +136,7 @@ struct VersionOnly {
 pub(crate) fn snapshot_version(actor_id: &str, value: &[u8]) -> Result<i64, StoreError> {
     serde_json::from_slice::<VersionOnly>(value)
         .map(|v| v.version)
-        .map_err(|err| {
-            StoreError::serialization(actor_id, 0, format!("stored snapshot: {err}"))
-        })
+        .map_err(|err| StoreError::serialization(actor_id, 0, format!("stored snapshot: {err}")))
 }
 
 /// A stored snapshot, checked to be `actor_id`'s.

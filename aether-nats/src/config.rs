@@ -207,13 +207,14 @@ impl NatsStoreBuilder {
                 Duration::from_millis(50 << shift).min(Duration::from_secs(2))
             });
         let connect = async {
-            let client = options
-                .connect(url.as_str())
-                .await
-                .map_err(|err| NatsError::Unreachable {
-                    url: url.clone(),
-                    source: std::sync::Arc::new(err),
-                })?;
+            let client =
+                options
+                    .connect(url.as_str())
+                    .await
+                    .map_err(|err| NatsError::Unreachable {
+                        url: url.clone(),
+                        source: std::sync::Arc::new(err),
+                    })?;
             NatsStore::setup(client, layout, &self).await
         };
         tokio::time::timeout(after, connect)
@@ -254,16 +255,25 @@ impl NatsStoreBuilder {
         }
     }
 
-    pub(crate) fn snapshots_config(&self, layout: &Layout) -> jetstream::kv::Config {
-        jetstream::kv::Config {
-            bucket: layout.snapshot_bucket().to_owned(),
-            description: format!(
+    /// The stream behind the snapshot bucket: the standard key-value layout (as
+    /// `nats kv add` makes it), built here because async-nats's `create_key_value` first
+    /// asks for account info in a shape NATS 2.9 does not send.
+    pub(crate) fn snapshots_config(&self, layout: &Layout) -> jetstream::stream::Config {
+        let bucket = layout.snapshot_bucket();
+        jetstream::stream::Config {
+            name: format!("KV_{bucket}"),
+            description: Some(format!(
                 "aether snapshots of namespace {:?}: the highest-version snapshot per actor",
                 layout.namespace()
-            ),
-            history: 1,
+            )),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
             storage: jetstream::stream::StorageType::File,
             num_replicas: self.replicas,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: jetstream::stream::DiscardPolicy::New,
             ..Default::default()
         }
     }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether_core::{
-    validate_actor_id, validate_batch, ActorSnapshot, Event, EventStore, SnapshotStore,
-    StoreError, VersionConflictError,
+    validate_actor_id, validate_batch, ActorSnapshot, Event, EventStore, SnapshotStore, StoreError,
+    VersionConflictError,
 };
 use async_nats::jetstream::{
     self,
@@ -111,9 +111,7 @@ impl NatsStore {
         let events = js
             .get_or_create_stream(wanted.clone())
             .await
-            .map_err(|err| {
-                NatsError::jetstream(format!("create stream {:?}", wanted.name), err)
-            })?;
+            .map_err(|err| NatsError::jetstream(format!("create stream {:?}", wanted.name), err))?;
         let subjects = &events.cached_info().config.subjects;
         if !subjects.contains(&wanted.subjects[0]) {
             return Err(NatsError::jetstream(
@@ -125,13 +123,16 @@ impl NatsStore {
             ));
         }
         let bucket = layout.snapshot_bucket().to_owned();
-        let snapshots = match js.get_key_value(&bucket).await {
-            Ok(store) => store,
-            Err(_) => js
-                .create_key_value(options.snapshots_config(&layout))
-                .await
-                .map_err(|err| NatsError::jetstream(format!("create bucket {bucket:?}"), err))?,
-        };
+        let kv_config = options.snapshots_config(&layout);
+        js.get_or_create_stream(kv_config.clone())
+            .await
+            .map_err(|err| {
+                NatsError::jetstream(format!("create stream {:?}", kv_config.name), err)
+            })?;
+        let snapshots = js
+            .get_key_value(&bucket)
+            .await
+            .map_err(|err| NatsError::jetstream(format!("open bucket {bucket:?}"), err))?;
         Ok(NatsStore {
             inner: Arc::new(Inner {
                 client,
@@ -188,7 +189,10 @@ impl NatsStore {
         ] {
             if let Err(err) = result {
                 if !err.contains("not found") {
-                    return Err(NatsError::jetstream(format!("delete {what:?}"), Message(err)));
+                    return Err(NatsError::jetstream(
+                        format!("delete {what:?}"),
+                        Message(err),
+                    ));
                 }
             }
         }
@@ -301,11 +305,9 @@ impl NatsStore {
                 };
                 let sequence = message.info().map_err(|e| backend(&e))?.stream_sequence;
                 let headers = message.headers.as_ref();
-                let (_, last) =
-                    codec::batch_bounds(actor_id, sequence, headers, &message.payload)?;
+                let (_, last) = codec::batch_bounds(actor_id, sequence, headers, &message.payload)?;
                 if last >= from_version {
-                    let batch =
-                        codec::decode_batch(actor_id, sequence, headers, &message.payload)?;
+                    let batch = codec::decode_batch(actor_id, sequence, headers, &message.payload)?;
                     events.extend(batch.into_iter().filter(|e| e.version >= from_version));
                 }
                 if sequence >= until {
@@ -464,9 +466,7 @@ impl SnapshotStore for NatsStore {
                     }
                     match kv.update(&key, value.clone(), entry.revision).await {
                         Ok(_) => true,
-                        Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                            false
-                        }
+                        Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
                         Err(err) => return Err(backend(&err)),
                     }
                 }

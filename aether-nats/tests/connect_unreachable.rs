@@ -21,12 +21,22 @@ async fn refused_connection_is_a_clear_error() {
         .connect()
         .await
         .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     assert!(
-        matches!(err, NatsError::Unreachable { .. } | NatsError::Timeout { .. }),
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            err,
+            NatsError::Unreachable { .. } | NatsError::Timeout { .. }
+        ),
         "{err:?}"
     );
-    assert!(err.to_string().contains(&url), "the error names the URL: {err}");
+    assert!(
+        err.to_string().contains(&url),
+        "the error names the URL: {err}"
+    );
 }
 
 #[tokio::test]
@@ -50,7 +60,10 @@ async fn silent_server_times_out_within_the_connect_timeout() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(2), "took {took:?}");
     assert!(
-        matches!(err, NatsError::Timeout { .. } | NatsError::Unreachable { .. }),
+        matches!(
+            err,
+            NatsError::Timeout { .. } | NatsError::Unreachable { .. }
+        ),
         "{err:?}"
     );
 }

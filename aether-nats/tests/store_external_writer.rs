@@ -60,7 +60,12 @@ async fn a_stale_writer_conflicts_with_another_connection() {
     second.save_snapshot(&snapshot(3)).await.unwrap();
     first.save_snapshot(&snapshot(2)).await.unwrap();
     assert_eq!(
-        first.get_latest_snapshot(actor).await.unwrap().unwrap().version,
+        first
+            .get_latest_snapshot(actor)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
         3
     );
 

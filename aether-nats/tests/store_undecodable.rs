@@ -50,9 +50,14 @@ async fn garbage_on_an_actor_subject_is_a_serialization_error() {
     ));
 
     // A broken snapshot value.
-    let kv = js.get_key_value(store.layout().snapshot_bucket()).await.unwrap();
+    let kv = js
+        .get_key_value(store.layout().snapshot_bucket())
+        .await
+        .unwrap();
     let key = aether_nats::subject::encode_actor_id(actor).unwrap();
-    kv.put(key, "{\"version\": 3, \"state\": ".into()).await.unwrap();
+    kv.put(key, "{\"version\": 3, \"state\": ".into())
+        .await
+        .unwrap();
     assert!(matches!(
         store.get_latest_snapshot(actor).await,
         Err(StoreError::Serialization { ref actor_id, .. }) if actor_id == actor

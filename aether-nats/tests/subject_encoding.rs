@@ -29,7 +29,9 @@ const ALPHABET: &[char] = &[
 
 fn random_id(rng: &mut Rng) -> String {
     let len = 1 + rng.below(16);
-    (0..len).map(|_| ALPHABET[rng.below(ALPHABET.len())]).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.below(ALPHABET.len())])
+        .collect()
 }
 
 fn is_kv_key(token: &str) -> bool {
@@ -53,14 +55,38 @@ fn random_ids_round_trip_without_collisions() {
             assert_eq!(other, id, "{other:?} and {id:?} share the token {token:?}");
         }
     }
-    assert!(seen.len() > 40_000, "the generator makes mostly distinct ids");
+    assert!(
+        seen.len() > 40_000,
+        "the generator makes mostly distinct ids"
+    );
 }
 
 #[test]
 fn look_alike_ids_get_distinct_tokens() {
     let ids = [
-        ".", "a.b", "a_b", "a-b", "a%2Eb", "a_2E_b", "a_2Eb", "a.*", "*", ">", "a>b", "a b",
-        "a  b", "a\tb", "a\nb", "A", "a", "_", "__", "_5F", "-", "ünïcødé ✓", "日本語",
+        ".",
+        "a.b",
+        "a_b",
+        "a-b",
+        "a%2Eb",
+        "a_2E_b",
+        "a_2Eb",
+        "a.*",
+        "*",
+        ">",
+        "a>b",
+        "a b",
+        "a  b",
+        "a\tb",
+        "a\nb",
+        "A",
+        "a",
+        "_",
+        "__",
+        "_5F",
+        "-",
+        "ünïcødé ✓",
+        "日本語",
         "emoji 🦀",
     ];
     let tokens: Vec<String> = ids.iter().map(|id| encode_actor_id(id).unwrap()).collect();

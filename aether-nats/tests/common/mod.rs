@@ -22,9 +22,15 @@ fn under_ci() -> bool {
 /// Fails the test under CI, prints why it is skipped otherwise.
 pub fn backend_missing(reason: &str) {
     if under_ci() {
-        panic!("CI=true and NATS is not reachable at {}: {reason}", nats_url());
+        panic!(
+            "CI=true and NATS is not reachable at {}: {reason}",
+            nats_url()
+        );
     }
-    eprintln!("skipping: NATS is not reachable at {}: {reason}", nats_url());
+    eprintln!(
+        "skipping: NATS is not reachable at {}: {reason}",
+        nats_url()
+    );
 }
 
 const PREFIX: &str = "test-";
@@ -108,7 +114,7 @@ async fn sweep_old_namespaces(store: &NatsStore) {
     old.sort();
     old.dedup();
     for namespace in old {
-        if let Some(layout) = aether_nats::Layout::new(&namespace).ok() {
+        if let Ok(layout) = aether_nats::Layout::new(&namespace) {
             let _ = js.delete_stream(layout.events_stream()).await;
             let _ = js.delete_key_value(layout.snapshot_bucket()).await;
         }
