@@ -63,6 +63,15 @@
 //!         }
 //!     }
 //! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let store = std::sync::Arc::new(aether_core::InMemoryStore::new());
+//! let runtime = aether_runtime::Runtime::new(store);
+//! let account = runtime.actor::<Account>("acc-1");
+//! account.ask(100).await.unwrap();
+//! assert!(account.ask(0).await.unwrap_err().rejection().is_some());
+//! # runtime.shutdown().await;
+//! # });
 //! ```
 
 use std::fmt;

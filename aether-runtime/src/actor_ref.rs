@@ -305,10 +305,7 @@ impl<A: EventSourced> ActorRef<A> {
 
     /// The mailbox was closed under us: report why, or forget the dead cell so the next
     /// attempt starts a fresh task.
-    fn on_closed(
-        &self,
-        acquired: &crate::mailbox::Acquired<A>,
-    ) -> Result<(), AskError<A::Error>> {
+    fn on_closed(&self, acquired: &crate::mailbox::Acquired<A>) -> Result<(), AskError<A::Error>> {
         if let Some(terminal) = acquired.cell.shared.terminal.get() {
             return Err(self.terminal_error(terminal));
         }
@@ -325,7 +322,7 @@ impl<A: EventSourced> ActorRef<A> {
 
     fn terminal_error(&self, terminal: &Terminal) -> AskError<A::Error> {
         match terminal {
-            Terminal::StartFailed(err) => AskError::StartFailed(err.clone()),
+            Terminal::StartFailed(err) => AskError::StartFailed(Arc::clone(err)),
             Terminal::Stopped { version, reason } => AskError::Stopped {
                 actor_id: self.stored_id.to_string(),
                 version: *version,

@@ -1,5 +1,6 @@
 //! Errors a caller of an actor can get, as one enum to match on: [`AskError`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aether_core::{StoreError, VersionConflictError};
@@ -62,7 +63,9 @@ pub enum AskError<E> {
 
     /// An event produced by the command could not be encoded as JSON. Nothing was
     /// persisted.
-    #[error("actor {actor_id:?} at version {version}: cannot encode event {event_type:?}: {reason}")]
+    #[error(
+        "actor {actor_id:?} at version {version}: cannot encode event {event_type:?}: {reason}"
+    )]
     Encode {
         /// The actor.
         actor_id: String,
@@ -106,7 +109,7 @@ pub enum AskError<E> {
 
     /// The actor could not start: its history could not be read or decoded.
     #[error(transparent)]
-    StartFailed(#[from] StartError),
+    StartFailed(Arc<StartError>),
 
     /// The actor stopped for good (it panicked too often); it answers every ask with
     /// this error until the runtime is restarted.
@@ -129,7 +132,9 @@ pub enum AskError<E> {
 
     /// The command carried a command id the actor has already persisted events for; it
     /// was not applied again.
-    #[error("actor {actor_id:?}: command {command_id:?} was already applied (at version {version})")]
+    #[error(
+        "actor {actor_id:?}: command {command_id:?} was already applied (at version {version})"
+    )]
     Duplicate {
         /// The actor.
         actor_id: String,

@@ -20,9 +20,8 @@ use crate::runtime::Registry;
 use crate::{EventSourced, Runtime};
 
 /// The reply channel of one ask.
-pub(crate) type ReplyTx<A> = oneshot::Sender<
-    Result<<A as EventSourced>::Reply, AskError<<A as EventSourced>::Error>>,
->;
+pub(crate) type ReplyTx<A> =
+    oneshot::Sender<Result<<A as EventSourced>::Reply, AskError<<A as EventSourced>::Error>>>;
 
 /// One command in a mailbox. Boxed in the channel, so an idle mailbox's buffer holds
 /// pointers, not commands.
@@ -36,7 +35,7 @@ pub(crate) struct Envelope<A: EventSourced> {
 /// Why an actor stopped taking commands.
 #[derive(Debug, Clone)]
 pub(crate) enum Terminal {
-    StartFailed(StartError),
+    StartFailed(Arc<StartError>),
     Stopped { version: i64, reason: String },
 }
 
@@ -118,6 +117,7 @@ impl<A: EventSourced> Registry<A> {
 
     /// Removes the cell of `id` if it is still the one of `generation`.
     pub(crate) fn remove_generation(&self, id: &str, generation: u64) {
-        self.actors.remove_if(id, |_, cell| cell.generation == generation);
+        self.actors
+            .remove_if(id, |_, cell| cell.generation == generation);
     }
 }

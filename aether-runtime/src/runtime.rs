@@ -39,7 +39,7 @@ pub fn stored_actor_id<A: EventSourced>(id: &str) -> String {
 /// ```
 /// use std::{sync::Arc, time::Duration};
 /// use aether_core::InMemoryStore;
-/// use aether_runtime::{ActorConfig, Runtime};
+/// use aether_runtime::Runtime;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let runtime = Runtime::builder(Arc::new(InMemoryStore::new()))
@@ -173,7 +173,10 @@ impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
             .field("snapshots", &self.inner.snapshots.is_some())
-            .field("live_actors", &self.inner.live_count.load(Ordering::Relaxed))
+            .field(
+                "live_actors",
+                &self.inner.live_count.load(Ordering::Relaxed),
+            )
             .field(
                 "shutting_down",
                 &self.inner.shutting_down.load(Ordering::Relaxed),

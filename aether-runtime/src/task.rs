@@ -83,8 +83,10 @@ struct RecentCommands {
 }
 
 impl RecentCommands {
-    fn get(&self, command_id: &str) -> Option<i64> {
-        self.by_id.get(command_id).copied()
+    /// The version of the command's last event, if it is within `window` of `latest`.
+    fn get(&self, command_id: &str, window: u64, latest: i64) -> Option<i64> {
+        let version = *self.by_id.get(command_id)?;
+        (version >= oldest_kept(window, latest)).then_some(version)
     }
 
     fn record(&mut self, command_id: &str, version: i64, window: u64, latest: i64) {
@@ -101,7 +103,7 @@ impl RecentCommands {
     }
 
     fn evict(&mut self, window: u64, latest: i64) {
-        let oldest_kept = latest.saturating_sub(i64::try_from(window).unwrap_or(i64::MAX)) + 1;
+        let oldest_kept = oldest_kept(window, latest);
         while let Some((version, _)) = self.order.front() {
             if *version >= oldest_kept {
                 break;
@@ -117,6 +119,13 @@ impl RecentCommands {
         self.by_id.clear();
         self.order.clear();
     }
+}
+
+/// The oldest version inside an idempotency window of `window` versions ending at `latest`.
+fn oldest_kept(window: u64, latest: i64) -> i64 {
+    latest
+        .saturating_sub(i64::try_from(window).unwrap_or(i64::MAX))
+        .saturating_add(1)
 }
 
 struct Actor<A: EventSourced> {
@@ -142,6 +151,11 @@ type Mailbox<A> = mpsc::Receiver<Box<Envelope<A>>>;
 
 impl<A: EventSourced> Actor<A> {
     async fn run(mut self, mut rx: Mailbox<A>, live: mpsc::Sender<()>) {
+        // Counts the task out even when it is aborted.
+        let _live = LiveGuard {
+            runtime: self.runtime.clone(),
+            _token: live,
+        };
         let span = tracing::debug_span!(
             "aether.rehydrate",
             actor_type = A::ACTOR_TYPE,
@@ -155,8 +169,6 @@ impl<A: EventSourced> Actor<A> {
             Ok(()) => self.serve(&mut rx).await,
             Err(err) => self.fail_start(err, &mut rx),
         }
-        self.runtime.inner.live_count.fetch_sub(1, Ordering::AcqRel);
-        drop(live);
     }
 
     async fn serve(&mut self, rx: &mut Mailbox<A>) {
@@ -197,13 +209,18 @@ impl<A: EventSourced> Actor<A> {
             .is_some();
         if removed {
             debug!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, version = self.version, "passivated");
-            self.runtime.inner.stats.passivated.fetch_add(1, Ordering::Relaxed);
+            self.runtime
+                .inner
+                .stats
+                .passivated
+                .fetch_add(1, Ordering::Relaxed);
             crate::obs::passivation(A::ACTOR_TYPE);
         }
         removed
     }
 
     fn fail_start(&mut self, err: StartError, rx: &mut Mailbox<A>) {
+        let err = Arc::new(err);
         warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, error = %err, "actor failed to start");
         let _ = self.shared.terminal.set(Terminal::StartFailed(err.clone()));
         // The next ask (after those already queued) tries to start it again.
@@ -211,7 +228,7 @@ impl<A: EventSourced> Actor<A> {
         rx.close();
         while let Ok(envelope) = rx.try_recv() {
             if let Some(reply) = envelope.reply {
-                let _ = reply.send(Err(AskError::StartFailed(err.clone())));
+                let _ = reply.send(Err(AskError::StartFailed(Arc::clone(&err))));
             }
         }
     }
@@ -283,7 +300,8 @@ impl<A: EventSourced> Actor<A> {
         loop {
             attempts += 1;
             if let Some(command_id) = command_id {
-                if let Some(version) = self.recent.get(command_id) {
+                let window = self.registry.config.idempotency_window;
+                if let Some(version) = self.recent.get(command_id, window, self.version) {
                     return Err(AskError::Duplicate {
                         actor_id: self.stored_id.to_string(),
                         command_id: command_id.to_owned(),
@@ -456,7 +474,7 @@ impl<A: EventSourced> Actor<A> {
                     version: self.version,
                     source,
                 },
-                None => AskError::StartFailed(err),
+                None => AskError::StartFailed(Arc::new(err)),
             }),
         }
     }
@@ -512,18 +530,21 @@ impl<A: EventSourced> Actor<A> {
             .await
             .map_err(|err| self.store_failed(from, err))?;
         let window = self.registry.config.idempotency_window;
-        let latest = events.last().map_or(self.version, |e| e.version.max(self.version));
+        let latest = events
+            .last()
+            .map_or(self.version, |e| e.version.max(self.version));
         for stored in &events {
             if stored.version > self.version {
-                let event = A::Event::from_data(&stored.event_type, &stored.data).map_err(
-                    |err| StartError {
-                        actor_id: self.stored_id.to_string(),
-                        version: stored.version,
-                        event_type: Some(stored.event_type.clone()),
-                        reason: err.to_string(),
-                        store_error: None,
-                    },
-                )?;
+                let event =
+                    A::Event::from_data(&stored.event_type, &stored.data).map_err(|err| {
+                        StartError {
+                            actor_id: self.stored_id.to_string(),
+                            version: stored.version,
+                            event_type: Some(stored.event_type.clone()),
+                            reason: err.to_string(),
+                            store_error: None,
+                        }
+                    })?;
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.state.apply(&event))) {
                     self.reload = Reload::Full;
                     return Err(StartError {
@@ -537,7 +558,8 @@ impl<A: EventSourced> Actor<A> {
                 self.version = stored.version;
             }
             if let Some(command_id) = &stored.command_id {
-                self.recent.record(command_id, stored.version, window, latest);
+                self.recent
+                    .record(command_id, stored.version, window, latest);
             }
         }
         Ok(())
@@ -596,6 +618,18 @@ impl<A: EventSourced> Actor<A> {
             in_flight.store(false, Ordering::Release);
             drop(live);
         });
+    }
+}
+
+/// Held by a running actor task: keeps shutdown waiting, and keeps the live count.
+struct LiveGuard {
+    runtime: Runtime,
+    _token: mpsc::Sender<()>,
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.runtime.inner.live_count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

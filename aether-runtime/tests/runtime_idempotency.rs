@@ -1,0 +1,130 @@
+//! Idempotent command ids: a repeated id is not applied again, across passivation and
+//! restarts.
+
+mod common;
+
+use std::sync::Arc;
+
+use aether_core::EventStore;
+use aether_runtime::{AskError, AskOptions, Runtime};
+use common::{Account, Cmd, TestStore};
+
+fn with_id(id: &str) -> AskOptions {
+    AskOptions::new().command_id(id)
+}
+
+#[tokio::test]
+async fn a_repeated_command_id_is_not_applied_twice() {
+    let store = Arc::new(TestStore::default());
+    let runtime = Runtime::new(store.clone());
+    let account = runtime.actor::<Account>("idem");
+    account
+        .ask_with(Cmd::Open, with_id("open-1"))
+        .await
+        .unwrap();
+    account
+        .ask_with(Cmd::Deposit(10), with_id("dep-1"))
+        .await
+        .unwrap();
+    let again = account
+        .ask_with(Cmd::Deposit(10), with_id("dep-1"))
+        .await
+        .unwrap_err();
+    match again {
+        AskError::Duplicate {
+            actor_id,
+            command_id,
+            version,
+        } => {
+            assert_eq!(actor_id, "Account|idem");
+            assert_eq!(command_id, "dep-1");
+            assert_eq!(version, 2);
+        }
+        other => panic!("expected Duplicate, got {other:?}"),
+    }
+    assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 10);
+    // A different id is a different command.
+    account
+        .ask_with(Cmd::Deposit(10), with_id("dep-2"))
+        .await
+        .unwrap();
+    assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 20);
+}
+
+#[tokio::test]
+async fn command_ids_survive_a_restart_and_snapshots() {
+    let store = Arc::new(TestStore::default());
+    let runtime = Runtime::builder(store.clone()).snapshot_every(3).build();
+    let account = runtime.actor::<Account>("idem-restart");
+    account.ask(Cmd::Open).await.unwrap();
+    account
+        .ask_with(Cmd::Deposit(5), with_id("pay-1"))
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        account.ask(Cmd::Deposit(1)).await.unwrap();
+    }
+    runtime.shutdown().await;
+
+    // A fresh runtime (another process, after a crash) over the same store: the
+    // snapshot is past pay-1's event, yet the id is still known.
+    let runtime = Runtime::builder(store.clone()).snapshot_every(3).build();
+    let account = runtime.actor::<Account>("idem-restart");
+    let again = account
+        .ask_with(Cmd::Deposit(5), with_id("pay-1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, AskError::Duplicate { version: 2, .. }),
+        "{again:?}"
+    );
+    assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 15);
+}
+
+#[tokio::test]
+async fn ids_older_than_the_window_are_forgotten() {
+    let store = Arc::new(TestStore::default());
+    let runtime = Runtime::builder(store.clone())
+        .idempotency_window(5)
+        .build();
+    let account = runtime.actor::<Account>("idem-window");
+    account.ask(Cmd::Open).await.unwrap();
+    account
+        .ask_with(Cmd::Deposit(1), with_id("old"))
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        account.ask(Cmd::Deposit(1)).await.unwrap();
+    }
+    // Version 7 now; "old" is at version 2, outside a window of 5 (versions 3..=7).
+    account
+        .ask_with(Cmd::Deposit(1), with_id("old"))
+        .await
+        .unwrap();
+    assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 7);
+}
+
+#[tokio::test]
+async fn a_command_id_applied_by_another_writer_is_detected_after_catching_up() {
+    let store = Arc::new(TestStore::default());
+    let runtime = Runtime::new(store.clone());
+    let account = runtime.actor::<Account>("idem-two-writers");
+    account.ask(Cmd::Open).await.unwrap();
+    // Another process applied command "x" at version 2.
+    let mut theirs = common::external_event(
+        "Account|idem-two-writers",
+        2,
+        &common::AccountEvent::Deposited { amount: 9 },
+    );
+    theirs.command_id = Some("x".into());
+    store.inner.save_event(&theirs).await.unwrap();
+    let err = account
+        .ask_with(Cmd::Deposit(9), with_id("x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AskError::Duplicate { version: 2, .. }),
+        "{err:?}"
+    );
+    assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 9);
+}
