@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aether_nats::NatsStore;
+use aether_nats::{NatsError, NatsStore};
 use futures::StreamExt;
 
 /// The server the tests use: `$NATS_URL`, or the local default.
@@ -72,10 +72,13 @@ pub async fn store_in(namespace: &str) -> Option<NatsStore> {
             sweep_old_namespaces(&store).await;
             Some(store)
         }
-        Err(err) => {
+        // Only a server that cannot be reached is a reason to skip; a reachable server
+        // that refuses the setup is a failure everywhere.
+        Err(err @ (NatsError::Unreachable { .. } | NatsError::Timeout { .. })) => {
             backend_missing(&err.to_string());
             None
         }
+        Err(err) => panic!("NATS is reachable but the store cannot be set up: {err}"),
     }
 }
 
