@@ -14,7 +14,7 @@ use async_nats::jetstream::{
     context::PublishErrorKind,
     kv::{self, Operation},
     message::{PublishMessage, StreamMessage},
-    stream::LastRawMessageErrorKind,
+    stream::{DirectGetErrorKind, LastRawMessageErrorKind},
 };
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -70,6 +70,13 @@ impl fmt::Debug for NatsStore {
             .field("connection", &self.inner.client.connection_state())
             .finish()
     }
+}
+
+/// How [`NatsStore::head`] reads.
+#[derive(Clone, Copy)]
+enum Read {
+    Leader,
+    Direct,
 }
 
 /// The newest message on an actor's subject.
@@ -220,22 +227,34 @@ impl NatsStore {
         })
     }
 
-    /// The newest message on the actor's subject, read from the stream leader.
+    /// The newest message on the actor's subject.
+    ///
+    /// [`Read::Leader`] asks the stream leader (a JetStream API request): linearizable,
+    /// so a read sees every acknowledged write. [`Read::Direct`] uses direct get, which
+    /// the server answers off the API queue (much cheaper under load) but which, on a
+    /// replicated stream, a lagging replica may answer; writes use it because the
+    /// server's expected-sequence check catches a stale head anyway.
     async fn head(
         &self,
         actor_id: &str,
         subject: &str,
         version: i64,
+        read: Read,
     ) -> Result<Option<Head>, StoreError> {
-        let message = match self
-            .inner
-            .events
-            .get_last_raw_message_by_subject(subject)
-            .await
-        {
-            Ok(message) => message,
-            Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => return Ok(None),
-            Err(err) => return Err(StoreError::backend(actor_id, version, err)),
+        let events = &self.inner.events;
+        let message = match read {
+            Read::Leader => match events.get_last_raw_message_by_subject(subject).await {
+                Ok(message) => message,
+                Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => {
+                    return Ok(None)
+                }
+                Err(err) => return Err(StoreError::backend(actor_id, version, err)),
+            },
+            Read::Direct => match events.direct_get_last_for_subject(subject).await {
+                Ok(message) => message,
+                Err(err) if err.kind() == DirectGetErrorKind::NotFound => return Ok(None),
+                Err(err) => return Err(StoreError::backend(actor_id, version, err)),
+            },
         };
         let (first_version, last_version) = codec::batch_bounds(
             actor_id,
@@ -347,12 +366,19 @@ impl EventStore for NatsStore {
             ));
         }
         let headers = codec::batch_headers(events);
+        // Direct get first; after a rejection, the leader (a lagging replica would
+        // otherwise keep handing out the same stale head).
+        let mut read = Read::Direct;
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            let (expected, current) = match self.head(actor_id, &subject, first).await? {
-                Some(head) => (head.sequence, head.last_version),
-                None => (0, 0),
-            };
+            let head = self.head(actor_id, &subject, first, read).await?;
+            let (expected, current) = head.map_or((0, 0), |h| (h.sequence, h.last_version));
             if first <= current {
+                // A conflict seen on a replica is real (versions only grow), but the
+                // version it reports may lag: ask the leader for the exact one.
+                let current = self
+                    .head(actor_id, &subject, first, Read::Leader)
+                    .await?
+                    .map_or(current, |h| h.last_version.max(current));
                 return Err(Self::conflict(actor_id, first, current));
             }
             let message = PublishMessage::build()
@@ -371,7 +397,9 @@ impl EventStore for NatsStore {
                 // Another writer appended between our read and our write: read again.
                 // The next round either conflicts with the newer version or, when the
                 // batch is still ahead of it (gaps), writes after it.
-                Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => continue,
+                Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
+                    read = Read::Leader;
+                }
                 Err(err) => return Err(StoreError::backend(actor_id, first, err)),
             }
         }
@@ -390,7 +418,10 @@ impl EventStore for NatsStore {
         from_version: i64,
     ) -> Result<Vec<Event>, StoreError> {
         let subject = self.subject(actor_id, from_version)?;
-        let Some(head) = self.head(actor_id, &subject, from_version).await? else {
+        let Some(head) = self
+            .head(actor_id, &subject, from_version, Read::Leader)
+            .await?
+        else {
             return Ok(Vec::new());
         };
         if from_version > head.last_version {
@@ -417,7 +448,7 @@ impl EventStore for NatsStore {
     async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
         let subject = self.subject(actor_id, 0)?;
         Ok(self
-            .head(actor_id, &subject, 0)
+            .head(actor_id, &subject, 0, Read::Leader)
             .await?
             .map_or(0, |head| head.last_version))
     }
