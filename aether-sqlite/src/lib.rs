@@ -1,1 +1,154 @@
-//! The sqlite store for aether (in progress).
+//! The embedded default store of aether: one SQLite file, WAL, group commit.
+//!
+//! [`SqliteStore`] implements [`EventStore`](aether_core::EventStore) and
+//! [`SnapshotStore`](aether_core::SnapshotStore) on one SQLite database file. It needs no
+//! server and no system library (SQLite is compiled in).
+//!
+//! ```
+//! use aether_core::{Event, EventStore, SnapshotStore};
+//! use aether_sqlite::{SqliteStore, Synchronous};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("events.db");
+//! // Defaults: durable against power loss (synchronous = FULL).
+//! let store = SqliteStore::open(&path).await?;
+//! # store.close().await?;
+//! // Or configured:
+//! let store = SqliteStore::builder(&path)
+//!     .synchronous(Synchronous::Normal)
+//!     .read_connections(2)
+//!     .open()
+//!     .await?;
+//! let deposited = Event {
+//!     id: "evt-1".into(),
+//!     event_type: "Deposited".into(),
+//!     actor_id: "account-1".into(),
+//!     command_id: Some("cmd-1".into()),
+//!     version: 1,
+//!     data: serde_json::json!({ "amount": 100 }),
+//!     timestamp: chrono::Utc::now(),
+//! };
+//! store.save_events(std::slice::from_ref(&deposited)).await?;
+//! assert_eq!(store.get_events("account-1", 0).await?, vec![deposited]);
+//! assert!(store.get_latest_snapshot("account-1").await?.is_none());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Durability
+//!
+//! The file is in WAL journal mode. An append (`save_event`, `save_events`) is
+//! acknowledged (its future resolves `Ok`) only after the transaction holding it has
+//! committed. What a commit survives depends on [`Synchronous`]:
+//!
+//! - [`Synchronous::Full`], the **default**: the WAL is `fsync`ed before the
+//!   acknowledgement. An acknowledged append survives a crash of the process (panic,
+//!   `kill -9`, out of memory) **and** a crash of the OS or a power loss, provided the
+//!   disk honours `fsync`.
+//! - [`Synchronous::Normal`]: the commit is written to the WAL (so it is in the OS's
+//!   page cache) before the acknowledgement, but only `fsync`ed at checkpoints. An
+//!   acknowledged append survives a crash of the process; an OS crash or power loss may
+//!   lose the appends acknowledged since the last checkpoint. The file stays consistent
+//!   either way and batches stay atomic.
+//!
+//! Group commit makes the default cheap: one `fsync` covers every append that was queued
+//! while the previous commit ran (see the crate's `sqlite_throughput` example for the
+//! figures). A batch is atomic at every level: after any crash it is either entirely
+//! present or entirely absent. A test kills a writing child process with `SIGKILL` and
+//! checks exactly this.
+//!
+//! # Concurrency
+//!
+//! - **Writes** go to one writer thread that owns the only write connection. It takes all
+//!   the appends queued at that moment and commits them in one `BEGIN IMMEDIATE`
+//!   transaction (group commit). Each append's version check is made against the
+//!   database inside that transaction, so another *process* writing the same file is
+//!   detected like any other writer. An append that conflicts fails alone; the others of
+//!   its group are still committed. [`SqliteStore::stats`] counts transactions and
+//!   appends.
+//! - **Reads** use their own connections (4 by default), from tokio's blocking threads.
+//!   In WAL mode they never wait for the writer: a read sees the last commit made before
+//!   it began.
+//!
+//! # What it writes
+//!
+//! One file (plus SQLite's `-wal` and `-shm` files beside it while open), schema version 1
+//! in `PRAGMA user_version`, `PRAGMA application_id = 0x41455448` ("AETH"):
+//!
+//! ```sql
+//! CREATE TABLE actors (
+//!     actor_key      INTEGER PRIMARY KEY,      -- small integer key of the actor
+//!     actor_id       TEXT    NOT NULL UNIQUE,  -- the actor id, exactly as given
+//!     latest_version INTEGER NOT NULL DEFAULT 0,
+//!     latest_seq     INTEGER                   -- events.seq of its latest event
+//! );
+//! CREATE TABLE events (
+//!     seq        INTEGER PRIMARY KEY,  -- append order over all actors (rowid)
+//!     actor_key  INTEGER NOT NULL,
+//!     version    INTEGER NOT NULL,
+//!     prev_seq   INTEGER,              -- seq of the actor's previous event; NULL for its first
+//!     id         TEXT    NOT NULL,
+//!     event_type TEXT    NOT NULL,
+//!     command_id TEXT,
+//!     data       TEXT    NOT NULL,     -- the payload as JSON text (`null` included)
+//!     ts_secs    INTEGER NOT NULL,     -- timestamp: seconds since the Unix epoch, UTC
+//!     ts_nanos   INTEGER NOT NULL      -- and nanoseconds within the second
+//! );
+//! CREATE TABLE snapshots (                 -- the latest (highest-version) snapshot per actor
+//!     actor_key INTEGER PRIMARY KEY,
+//!     version   INTEGER NOT NULL,
+//!     state     TEXT    NOT NULL,          -- JSON
+//!     ts_secs   INTEGER NOT NULL,
+//!     ts_nanos  INTEGER NOT NULL
+//! );
+//! ```
+//!
+//! Why this layout: events are appended in `seq` (rowid) order, so an append writes to
+//! the end of one B-tree and updates one row of the small `actors` table, however many
+//! actors write at once and however large the table grows. Each actor's events form a
+//! chain through `prev_seq`, from `actors.latest_seq` back to its first event, which is
+//! how `get_events` finds them (newest first, then reversed). An index on
+//! `(actor_key, version)` would instead dirty one index page per actor per commit: with
+//! 1,000 actors writing at once, measured on a 2-core machine, such layouts (a
+//! `WITHOUT ROWID` table keyed by `(actor_key, version)`, or a rowid table with that
+//! index) fell from ~150,000 to ~25,000–45,000 events/s past a few hundred thousand rows,
+//! while this one keeps its rate past a million. The price is paid by reads of long
+//! histories: one row lookup per event (still well under a millisecond per 100 events).
+//!
+//! To read an actor's history with the `sqlite3` shell, newest first:
+//!
+//! ```sql
+//! WITH RECURSIVE chain(seq) AS (
+//!     SELECT latest_seq FROM actors WHERE actor_id = 'account-1'
+//!     UNION ALL SELECT e.prev_seq FROM events e JOIN chain c ON e.seq = c.seq
+//! )
+//! SELECT e.* FROM chain c JOIN events e ON e.seq = c.seq;
+//! ```
+//!
+//! Opening a file whose schema version is newer than this crate knows fails with
+//! [`OpenError::NewerSchema`] and changes nothing.
+//!
+//! # Errors
+//!
+//! Operations fail with [`aether_core::StoreError`], naming actor and version:
+//! `VersionConflict` for the optimistic-concurrency check, `InvalidInput` for malformed
+//! batches, `Serialization` for a stored row that cannot be decoded (invalid JSON, a
+//! timestamp out of range, a broken chain), `Backend` for SQLite errors (including a
+//! lock held by another process for longer than the busy timeout).
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
+
+mod codec;
+mod error;
+mod options;
+mod reader;
+mod schema;
+mod store;
+mod writer;
+
+pub use error::OpenError;
+pub use options::{SqliteStoreBuilder, Synchronous};
+pub use schema::SCHEMA_VERSION;
+pub use store::{SqliteStore, StoreStats, WriterHold};

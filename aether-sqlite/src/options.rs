@@ -1,0 +1,135 @@
+//! Configuration of a [`SqliteStore`](crate::SqliteStore): [`SqliteStoreBuilder`] and
+//! [`Synchronous`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::{OpenError, SqliteStore};
+
+/// How hard SQLite works to put a commit on stable storage before an append is
+/// acknowledged: SQLite's `PRAGMA synchronous`, in WAL mode.
+///
+/// | level | process crash (kill -9, panic, OOM) | OS crash or power loss |
+/// |---|---|---|
+/// | [`Full`](Synchronous::Full) (default) | acknowledged appends kept | acknowledged appends kept |
+/// | [`Extra`](Synchronous::Extra) | kept | kept |
+/// | [`Normal`](Synchronous::Normal) | kept | the last acknowledged appends may be lost (the file stays consistent) |
+///
+/// "Kept" on power loss assumes the disk honours `fsync`, as SQLite itself does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// `synchronous = NORMAL`: each commit is written to the WAL file before it is
+    /// acknowledged, but the WAL is only `fsync`ed at checkpoints. Survives a process
+    /// crash; an OS crash or power loss may roll back the most recent commits (never
+    /// half of one: batches stay atomic and the file stays consistent).
+    Normal,
+    /// `synchronous = FULL`: the WAL is `fsync`ed at every commit, before any append of
+    /// that commit is acknowledged. Survives process crash, OS crash and power loss.
+    #[default]
+    Full,
+    /// `synchronous = EXTRA`: like [`Full`](Synchronous::Full); in WAL mode SQLite adds
+    /// no further sync for commits. Offered for completeness.
+    Extra,
+}
+
+impl Synchronous {
+    pub(crate) fn pragma_value(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+            Synchronous::Extra => "EXTRA",
+        }
+    }
+}
+
+/// Options for opening a [`SqliteStore`]; made by [`SqliteStore::builder`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use aether_sqlite::{SqliteStore, Synchronous};
+///
+/// # async fn demo() -> Result<(), aether_sqlite::OpenError> {
+/// let store = SqliteStore::builder("events.db")
+///     .synchronous(Synchronous::Normal)
+///     .read_connections(8)
+///     .busy_timeout(Duration::from_secs(10))
+///     .open()
+///     .await?;
+/// # drop(store);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteStoreBuilder {
+    pub(crate) path: PathBuf,
+    pub(crate) synchronous: Synchronous,
+    pub(crate) read_connections: usize,
+    pub(crate) busy_timeout: Duration,
+    pub(crate) max_group_events: usize,
+    pub(crate) wal_autocheckpoint: u32,
+}
+
+impl SqliteStoreBuilder {
+    pub(crate) fn new(path: &Path) -> Self {
+        SqliteStoreBuilder {
+            path: path.to_owned(),
+            synchronous: Synchronous::default(),
+            read_connections: 4,
+            busy_timeout: Duration::from_secs(5),
+            max_group_events: 16_384,
+            wal_autocheckpoint: 10_000,
+        }
+    }
+
+    /// The durability level of commits (default [`Synchronous::Full`]: an acknowledged
+    /// append survives power loss).
+    pub fn synchronous(mut self, level: Synchronous) -> Self {
+        self.synchronous = level;
+        self
+    }
+
+    /// How many read connections reads share (default 4, at least 1). Reads never wait
+    /// for the writer, only for a free read connection.
+    pub fn read_connections(mut self, n: usize) -> Self {
+        self.read_connections = n.max(1);
+        self
+    }
+
+    /// How long a connection waits for a lock held by another process before failing
+    /// with [`StoreError::Backend`](aether_core::StoreError::Backend) (default 5 s).
+    /// Inside one process the store never waits on itself.
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// The most events one group commit (one transaction) takes from the queue
+    /// (default 16,384, at least 1). A single larger batch is still committed whole.
+    pub fn max_group_events(mut self, n: usize) -> Self {
+        self.max_group_events = n.max(1);
+        self
+    }
+
+    /// WAL size, in pages, after which a commit also checkpoints the WAL into the main
+    /// file (SQLite's `wal_autocheckpoint`; default 10,000 pages of 4 KiB). Larger values
+    /// checkpoint less often, with a larger `-wal` file.
+    pub fn wal_autocheckpoint(mut self, pages: u32) -> Self {
+        self.wal_autocheckpoint = pages;
+        self
+    }
+
+    /// Opens (creating if needed) the store file with these options.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] if the file cannot be opened or set up, is not an aether store, or
+    /// has a newer schema than this version of the crate understands.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub async fn open(self) -> Result<SqliteStore, OpenError> {
+        SqliteStore::open_with(self).await
+    }
+}

@@ -1,0 +1,424 @@
+//! The one writer thread: group commit.
+//!
+//! Every write ([`Request`]) goes through one bounded channel to one OS thread that owns
+//! the only write connection of the store. The thread takes the first waiting request,
+//! then every request already queued behind it (up to `max_group_events` events), and
+//! commits them all in one `BEGIN IMMEDIATE` transaction: one WAL write and, at
+//! `synchronous = FULL`, one `fsync` for the whole group. Each caller is answered after
+//! that commit, through its own oneshot channel. While one group commits, the next one
+//! queues up, so the more actors write at once, the larger the groups get.
+//!
+//! Each append is checked against the database inside the write transaction (never
+//! against an in-process cache of versions), so another process writing the same file
+//! is detected by the same check. A batch that conflicts or fails is answered alone; the
+//! others in its group still commit. A multi-statement request runs inside a savepoint,
+//! so it is stored whole or not at all.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+
+use aether_core::{BoxError, StoreError, VersionConflictError};
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::codec::{EncodedEvent, EncodedSnapshot};
+
+/// The answer to one write request.
+pub(crate) type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+/// Bound of the actor-key cache; cleared when full (keys are reloaded on demand).
+const KEY_CACHE_LIMIT: usize = 200_000;
+
+/// A write for the writer thread.
+#[derive(Debug)]
+pub(crate) enum Request {
+    /// Append one actor's batch (non-empty, validated by the caller).
+    Append {
+        actor_id: String,
+        events: Vec<EncodedEvent>,
+        reply: Reply,
+    },
+    /// Save a snapshot, keeping the one with the highest version.
+    Snapshot {
+        snapshot: EncodedSnapshot,
+        reply: Reply,
+    },
+    /// Test hook: hold the write lock in an open transaction until `release` fires.
+    Hold {
+        held: oneshot::Sender<()>,
+        release: std_mpsc::Receiver<()>,
+    },
+}
+
+impl Request {
+    fn weight(&self) -> usize {
+        match self {
+            Request::Append { events, .. } => events.len(),
+            _ => 1,
+        }
+    }
+}
+
+/// Counters kept by the writer thread, read by [`SqliteStore::stats`](crate::SqliteStore::stats).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) transactions: AtomicU64,
+    pub(crate) appends: AtomicU64,
+    pub(crate) events: AtomicU64,
+    pub(crate) conflicts: AtomicU64,
+    pub(crate) snapshots: AtomicU64,
+}
+
+pub(crate) struct Writer {
+    conn: Connection,
+    /// actor_id -> actor_key. Keys never change once committed, so caching them is safe
+    /// even with other processes writing; versions are never cached.
+    keys: HashMap<String, i64>,
+    counters: Arc<Counters>,
+    max_group_events: usize,
+}
+
+/// What one request of a group came to, before the group's commit.
+struct Outcome {
+    reply: Reply,
+    actor_id: String,
+    version: i64,
+    result: Result<(), StoreError>,
+    events: u64,
+    is_snapshot: bool,
+}
+
+impl Writer {
+    pub(crate) fn new(conn: Connection, counters: Arc<Counters>, max_group_events: usize) -> Self {
+        Writer {
+            conn,
+            keys: HashMap::new(),
+            counters,
+            max_group_events,
+        }
+    }
+
+    /// Serves requests until every sender is dropped.
+    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        let mut next: Option<Request> = None;
+        loop {
+            let first = match next.take() {
+                Some(request) => request,
+                None => match rx.blocking_recv() {
+                    Some(request) => request,
+                    None => break,
+                },
+            };
+            if let Request::Hold { held, release } = first {
+                self.hold(held, release);
+                continue;
+            }
+            let mut weight = first.weight();
+            let mut group = vec![first];
+            while weight < self.max_group_events {
+                match rx.try_recv() {
+                    Ok(request @ Request::Hold { .. }) => {
+                        next = Some(request);
+                        break;
+                    }
+                    Ok(request) => {
+                        weight += request.weight();
+                        group.push(request);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+        tracing::debug!("aether sqlite writer thread stopping");
+    }
+
+    fn hold(&mut self, held: oneshot::Sender<()>, release: std_mpsc::Receiver<()>) {
+        let began = self.conn.execute_batch("BEGIN IMMEDIATE");
+        let _ = held.send(());
+        let _ = release.recv();
+        if began.is_ok() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<Request>) {
+        let mut outcomes = Vec::with_capacity(group.len());
+        let mut new_keys = HashMap::new();
+        let began = self.conn.execute_batch("BEGIN IMMEDIATE");
+        let mut aborted: Option<BoxError> = began.err().map(|e| Arc::new(e) as BoxError);
+        for request in group {
+            let outcome = match request {
+                Request::Append {
+                    actor_id,
+                    events,
+                    reply,
+                } => {
+                    let version = events[0].version;
+                    let result = match &aborted {
+                        Some(source) => Err(backend(&actor_id, version, source)),
+                        None => self.append(&actor_id, &events, &mut new_keys),
+                    };
+                    Outcome {
+                        reply,
+                        version,
+                        result,
+                        events: events.len() as u64,
+                        is_snapshot: false,
+                        actor_id,
+                    }
+                }
+                Request::Snapshot { snapshot, reply } => {
+                    let result = match &aborted {
+                        Some(source) => Err(backend(&snapshot.actor_id, snapshot.version, source)),
+                        None => self.snapshot(&snapshot, &mut new_keys),
+                    };
+                    Outcome {
+                        reply,
+                        version: snapshot.version,
+                        result,
+                        events: 0,
+                        is_snapshot: true,
+                        actor_id: snapshot.actor_id,
+                    }
+                }
+                Request::Hold { .. } => unreachable!("holds are served alone"),
+            };
+            if aborted.is_none() && outcome.result.is_err() && self.conn.is_autocommit() {
+                // SQLite rolled the whole transaction back (I/O error, disk full, ...):
+                // nothing of this group is stored.
+                aborted = Some(Arc::new(std::io::Error::other(format!(
+                    "sqlite rolled back the group commit: {}",
+                    outcome.result.as_ref().unwrap_err()
+                ))));
+            }
+            outcomes.push(outcome);
+        }
+        if aborted.is_none() {
+            if let Err(e) = self.conn.execute_batch("COMMIT") {
+                tracing::warn!(error = %e, "aether sqlite group commit failed");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                aborted = Some(Arc::new(e));
+            }
+        } else if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        match &aborted {
+            None => {
+                self.counters.transactions.fetch_add(1, Ordering::Relaxed);
+                if self.keys.len() + new_keys.len() > KEY_CACHE_LIMIT {
+                    self.keys.clear();
+                }
+                self.keys.extend(new_keys);
+            }
+            Some(source) => {
+                for outcome in &mut outcomes {
+                    if outcome.result.is_ok() {
+                        outcome.result = Err(backend(&outcome.actor_id, outcome.version, source));
+                    }
+                }
+            }
+        }
+        for outcome in outcomes {
+            match &outcome.result {
+                Ok(()) if outcome.is_snapshot => {
+                    self.counters.snapshots.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(()) => {
+                    self.counters.appends.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .events
+                        .fetch_add(outcome.events, Ordering::Relaxed);
+                }
+                Err(StoreError::VersionConflict(_)) => {
+                    self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {}
+            }
+            // The caller may have gone away (its future dropped); nothing to do then.
+            let _ = outcome.reply.send(outcome.result);
+        }
+    }
+
+    /// The actor's key, latest version and latest event's seq, read inside the write
+    /// transaction. `None` for an actor the file has never seen.
+    fn lookup(
+        &self,
+        actor_id: &str,
+        new_keys: &mut HashMap<String, i64>,
+    ) -> rusqlite::Result<Option<(i64, i64, Option<i64>)>> {
+        if let Some(&key) = self.keys.get(actor_id).or_else(|| new_keys.get(actor_id)) {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT latest_version, latest_seq FROM actors WHERE actor_key = ?1",
+            )?;
+            let found = stmt
+                .query_row([key], |row| Ok((key, row.get(0)?, row.get(1)?)))
+                .optional()?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT actor_key, latest_version, latest_seq FROM actors WHERE actor_id = ?1",
+        )?;
+        let found: Option<(i64, i64, Option<i64>)> = stmt
+            .query_row([actor_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()?;
+        if let Some((key, _, _)) = found {
+            new_keys.insert(actor_id.to_owned(), key);
+        }
+        Ok(found)
+    }
+
+    fn insert_actor(&self, actor_id: &str) -> rusqlite::Result<i64> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT INTO actors (actor_id, latest_version) VALUES (?1, 0)")?;
+        stmt.execute([actor_id])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn append(
+        &self,
+        actor_id: &str,
+        events: &[EncodedEvent],
+        new_keys: &mut HashMap<String, i64>,
+    ) -> Result<(), StoreError> {
+        let first = events[0].version;
+        let found = self
+            .lookup(actor_id, new_keys)
+            .map_err(|e| StoreError::backend(actor_id, first, e))?;
+        let (key, latest_version, mut prev_seq) = match found {
+            Some((key, latest, seq)) => (Some(key), latest, seq),
+            None => (None, 0, None),
+        };
+        if first <= latest_version {
+            return Err(VersionConflictError {
+                actor_id: actor_id.to_owned(),
+                attempted_version: first,
+                current_version: latest_version,
+            }
+            .into());
+        }
+        // One statement is atomic by itself; more need a savepoint to be all or nothing.
+        let savepoint = events.len() > 1 || key.is_none();
+        let mut inserted_key = None;
+        let mut failed_at = first;
+        let mut write =
+            |failed_at: &mut i64, inserted_key: &mut Option<i64>| -> rusqlite::Result<()> {
+                let key = match key {
+                    Some(key) => key,
+                    None => {
+                        let key = self.insert_actor(actor_id)?;
+                        *inserted_key = Some(key);
+                        key
+                    }
+                };
+                let mut insert = self.conn.prepare_cached(
+                "INSERT INTO events (actor_key, version, prev_seq, id, event_type, command_id, \
+                 data, ts_secs, ts_nanos) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+                for event in events {
+                    *failed_at = event.version;
+                    insert.execute(params![
+                        key,
+                        event.version,
+                        prev_seq,
+                        event.id,
+                        event.event_type,
+                        event.command_id,
+                        event.data,
+                        event.ts_secs,
+                        event.ts_nanos,
+                    ])?;
+                    prev_seq = Some(self.conn.last_insert_rowid());
+                }
+                let last = events[events.len() - 1].version;
+                let mut update = self.conn.prepare_cached(
+                    "UPDATE actors SET latest_version = ?2, latest_seq = ?3 WHERE actor_key = ?1",
+                )?;
+                update.execute(params![key, last, prev_seq])?;
+                Ok(())
+            };
+        let result = if savepoint {
+            self.in_savepoint(|| write(&mut failed_at, &mut inserted_key))
+        } else {
+            write(&mut failed_at, &mut inserted_key)
+        };
+        result.map_err(|e| StoreError::backend(actor_id, failed_at, e))?;
+        if let Some(key) = inserted_key {
+            new_keys.insert(actor_id.to_owned(), key);
+        }
+        Ok(())
+    }
+
+    fn snapshot(
+        &self,
+        snapshot: &EncodedSnapshot,
+        new_keys: &mut HashMap<String, i64>,
+    ) -> Result<(), StoreError> {
+        let actor_id = snapshot.actor_id.as_str();
+        let backend = |e| StoreError::backend(actor_id, snapshot.version, e);
+        let mut inserted_key = None;
+        self.in_savepoint(|| {
+            let key = match self.lookup(actor_id, new_keys)? {
+                Some((key, _, _)) => key,
+                None => {
+                    let key = self.insert_actor(actor_id)?;
+                    inserted_key = Some(key);
+                    key
+                }
+            };
+            let mut stmt = self.conn.prepare_cached(
+                "INSERT INTO snapshots (actor_key, version, state, ts_secs, ts_nanos) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (actor_key) DO UPDATE SET version = excluded.version, \
+                 state = excluded.state, ts_secs = excluded.ts_secs, ts_nanos = excluded.ts_nanos \
+                 WHERE excluded.version >= snapshots.version",
+            )?;
+            stmt.execute(params![
+                key,
+                snapshot.version,
+                snapshot.state,
+                snapshot.ts_secs,
+                snapshot.ts_nanos
+            ])?;
+            Ok(())
+        })
+        .map_err(backend)?;
+        if let Some(key) = inserted_key {
+            new_keys.insert(actor_id.to_owned(), key);
+        }
+        Ok(())
+    }
+
+    /// Runs `f` inside a savepoint: released on success, rolled back on error.
+    fn in_savepoint<T>(&self, f: impl FnOnce() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        self.conn.execute_batch("SAVEPOINT request")?;
+        match f() {
+            Ok(value) => {
+                self.conn.execute_batch("RELEASE request")?;
+                Ok(value)
+            }
+            Err(e) => {
+                if !self.conn.is_autocommit() {
+                    let _ = self
+                        .conn
+                        .execute_batch("ROLLBACK TO request; RELEASE request");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+fn backend(actor_id: &str, version: i64, source: &BoxError) -> StoreError {
+    StoreError::Backend {
+        actor_id: actor_id.to_owned(),
+        version,
+        source: Arc::clone(source),
+    }
+}

@@ -1,0 +1,62 @@
+//! Shared test helpers: a store that owns its temporary directory.
+#![allow(dead_code, unreachable_pub)]
+
+use aether_core::{async_trait, ActorSnapshot, Event, EventStore, SnapshotStore, StoreError};
+use aether_sqlite::SqliteStore;
+use tempfile::TempDir;
+
+/// A [`SqliteStore`] on a fresh file in a temporary directory that lives as long as it.
+#[derive(Debug)]
+pub struct TempStore {
+    pub store: SqliteStore,
+    pub dir: TempDir,
+}
+
+impl TempStore {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path().join("events.db"))
+            .await
+            .expect("open store");
+        TempStore { store, dir }
+    }
+}
+
+#[async_trait]
+impl EventStore for TempStore {
+    async fn save_events(&self, events: &[Event]) -> Result<(), StoreError> {
+        self.store.save_events(events).await
+    }
+    async fn get_events(&self, actor_id: &str, from: i64) -> Result<Vec<Event>, StoreError> {
+        self.store.get_events(actor_id, from).await
+    }
+    async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
+        self.store.get_latest_version(actor_id).await
+    }
+}
+
+#[async_trait]
+impl SnapshotStore for TempStore {
+    async fn get_latest_snapshot(
+        &self,
+        actor_id: &str,
+    ) -> Result<Option<ActorSnapshot>, StoreError> {
+        self.store.get_latest_snapshot(actor_id).await
+    }
+    async fn save_snapshot(&self, snapshot: &ActorSnapshot) -> Result<(), StoreError> {
+        self.store.save_snapshot(snapshot).await
+    }
+}
+
+/// An event with a small payload.
+pub fn event(actor_id: &str, version: i64) -> Event {
+    Event {
+        id: format!("{actor_id}-{version}"),
+        event_type: "Noted".into(),
+        actor_id: actor_id.into(),
+        command_id: None,
+        version,
+        data: serde_json::json!({ "version": version }),
+        timestamp: chrono::Utc::now(),
+    }
+}
