@@ -45,7 +45,7 @@
 //! | table            | columns                                                                 |
 //! |------------------|-------------------------------------------------------------------------|
 //! | `schema_version` | `version integer`: the layout version (1), one row                      |
-//! | `actors`         | `actor_id text` PK, `latest_version bigint`                             |
+//! | `actors`         | `actor_id text` PK, `latest_version bigint`, `latest_batch_first_version bigint` (first version of the latest accepted batch) |
 //! | `events`         | `actor_id text`, `version bigint` (PK together), `event_id text`, `event_type text`, `command_id text` (NULL when none), `data jsonb`, `recorded_at timestamptz`, `recorded_nanos integer` |
 //! | `snapshots`      | `actor_id text` PK, `version bigint`, `state jsonb`, `recorded_at timestamptz`, `recorded_nanos integer` |
 //!

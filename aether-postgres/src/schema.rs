@@ -17,7 +17,8 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE {s}.actors (
         actor_id        text   PRIMARY KEY,
-        latest_version  bigint NOT NULL CHECK (latest_version > 0)
+        latest_version  bigint NOT NULL CHECK (latest_version > 0),
+        latest_batch_first_version bigint NOT NULL
     );
     CREATE TABLE {s}.events (
         actor_id        text        NOT NULL,
@@ -39,6 +40,8 @@ const MIGRATIONS: &[&str] = &[
     );
     COMMENT ON TABLE {s}.actors IS
         'aether: one row per actor; latest_version is the optimistic-concurrency guard';
+    COMMENT ON COLUMN {s}.actors.latest_batch_first_version IS
+        'aether: the first version of the latest accepted batch (lets one upsert check many batches)';
     COMMENT ON TABLE {s}.events IS
         'aether: immutable event history; data is jsonb (JSON null is the jsonb null, never SQL NULL)';
     COMMENT ON COLUMN {s}.events.recorded_at IS
@@ -156,21 +159,22 @@ impl Statements {
         Statements {
             // The guard is the conditional upsert on `actors`: it takes the actor's row
             // lock and sees the latest committed version (ON CONFLICT reads past the
-            // statement's snapshot), so the check and the write are one atomic step.
+            // statement's snapshot), so the check and the write are one atomic step. The
+            // proposed row carries the batch's first version, so the condition compares
+            // within the row (a lookup into the batch list per row would be quadratic).
             // Batches are locked in the order given (the caller sorts them), so two group
             // statements never wait on each other in a cycle.
             append: format!(
-                r#"WITH batches AS (
-    SELECT b.actor_id, b.first_version, b.last_version, b.ord
+                r#"WITH accepted AS (
+    INSERT INTO {s}.actors AS a (actor_id, latest_version, latest_batch_first_version)
+    SELECT b.actor_id, b.last_version, b.first_version
     FROM UNNEST($1::text[], $2::bigint[], $3::bigint[])
          WITH ORDINALITY AS b(actor_id, first_version, last_version, ord)
-), accepted AS (
-    INSERT INTO {s}.actors AS a (actor_id, latest_version)
-    SELECT actor_id, last_version FROM batches ORDER BY ord
-    ON CONFLICT (actor_id) DO UPDATE SET latest_version = EXCLUDED.latest_version
-    WHERE a.latest_version < (
-        SELECT b.first_version FROM batches b WHERE b.actor_id = EXCLUDED.actor_id
-    )
+    ORDER BY b.ord
+    ON CONFLICT (actor_id) DO UPDATE
+    SET latest_version = EXCLUDED.latest_version,
+        latest_batch_first_version = EXCLUDED.latest_batch_first_version
+    WHERE a.latest_version < EXCLUDED.latest_batch_first_version
     RETURNING a.actor_id
 ), inserted AS (
     INSERT INTO {s}.events
