@@ -82,12 +82,13 @@
 //! # Durability
 //!
 //! Events and snapshots use JetStream file storage. A save returns `Ok` only after the
-//! server's publish acknowledgement: the message is then in the stream and, on a
-//! replicated stream, on a quorum of its replicas. nats-server writes it to the
-//! operating system at once but fsyncs on a timer (`sync_interval`, 2 minutes by
-//! default), so acknowledged writes survive a crash of the client or of the server
-//! process; surviving a power loss of a single server needs `sync_interval: always` in
-//! the server config, or replicas.
+//! server's publish acknowledgement: the message is then in the stream's file store
+//! and, on a replicated stream, on a quorum of its replicas. nats-server hands each write
+//! to the operating system at once but fsyncs on a timer, not per message (by default),
+//! so an acknowledged write survives a crash of the client or of the server process;
+//! surviving a power loss or kernel crash of a single-replica server needs the stream
+//! replicated ([`NatsStoreBuilder::replicas`]) or, on nats-server 2.10+,
+//! `sync_interval: always` in the server's JetStream config.
 //!
 //! # Connection and failures
 //!
