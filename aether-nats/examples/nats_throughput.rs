@@ -13,7 +13,6 @@
 //! publish with `Nats-Expected-Last-Subject-Sequence`); the raw publish does one. Runs in
 //! a fresh namespace, deleted at the end.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aether_core::{Event, EventStore};
@@ -197,9 +196,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         store_conc.percentile(0.5).as_secs_f64() / raw_conc.percentile(0.5).as_secs_f64()
     );
 
-    let check = Arc::new(store.clone());
+    // Reads: the sequential actor's history is 3,000 one-event messages, interleaved
+    // with the other scenarios' messages in the stream.
+    let started = Instant::now();
+    let tail = store
+        .get_events("sequential", SEQUENTIAL as i64 / 2 + 1)
+        .await?;
+    let middle = started.elapsed();
+    assert_eq!(tail.len(), SEQUENTIAL / 2);
+    let started = Instant::now();
+    let all = store.get_events("sequential", 0).await?;
+    let full = started.elapsed();
+    assert_eq!(all.len(), SEQUENTIAL);
+    let started = Instant::now();
+    let last = store.get_events("sequential", SEQUENTIAL as i64).await?;
+    let newest = started.elapsed();
+    assert_eq!(last.len(), 1);
+    println!(
+        "get_events of a {SEQUENTIAL}-message history: from the middle {:.1} ms, whole {:.1} ms, newest only {:.3} ms",
+        middle.as_secs_f64() * 1e3,
+        full.as_secs_f64() * 1e3,
+        newest.as_secs_f64() * 1e3
+    );
     assert_eq!(
-        check.get_latest_version("sequential").await?,
+        store.get_latest_version("sequential").await?,
         SEQUENTIAL as i64
     );
     store.delete_namespace().await?;

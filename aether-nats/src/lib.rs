@@ -54,15 +54,17 @@
 //! (1 MiB by default), else it is refused with `StoreError::InvalidInput`.
 //!
 //! The version check is done by the server. A save reads the newest message of the
-//! actor's subject from the stream leader (its stream sequence and last version),
-//! refuses a version not above that last version with
-//! [`StoreError::VersionConflict`](aether_core::StoreError::VersionConflict), then
-//! publishes with the header `Nats-Expected-Last-Subject-Sequence` set to that sequence.
-//! If any other writer, in this process or another, appended in between, the server
-//! rejects the publish (wrong last sequence) and the save reads the head again: it
-//! conflicts with the newer version, or, when its batch is still ahead of it (gaps are
-//! allowed), publishes after it. Nothing is cached in process, so a writer elsewhere is
-//! always seen.
+//! actor's subject (a direct get: its stream sequence and last version), refuses a
+//! version not above that last version with
+//! [`StoreError::VersionConflict`](aether_core::StoreError::VersionConflict) (the current
+//! version it reports is then confirmed with the stream leader), then publishes with the
+//! header `Nats-Expected-Last-Subject-Sequence` set to that sequence. If any other
+//! writer, in this process or another, appended in between, or the direct get was
+//! answered by a lagging replica, the server rejects the publish (wrong last sequence)
+//! and the save reads the head again, from the leader: it conflicts with the newer
+//! version, or, when its batch is still ahead of it (gaps are allowed), publishes after
+//! it. Nothing is cached in process, so a writer elsewhere is always seen. A save thus
+//! costs two round trips.
 //!
 //! Snapshots are written with compare-and-set on the key's revision: the stored
 //! snapshot is read, kept if its version is higher than the new one (latest = highest
@@ -70,6 +72,7 @@
 //!
 //! # Reads
 //!
+//! Reads ask the stream leader, so they see every acknowledged write.
 //! `get_latest_version` is one message get (the last message of the subject).
 //! `get_events(actor, from)` reads that last message first; if `from` falls inside it
 //! (the usual case after a snapshot) that is the only request. Otherwise a short-lived
