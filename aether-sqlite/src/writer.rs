@@ -183,15 +183,17 @@ impl Writer {
                         actor_id: snapshot.actor_id,
                     }
                 }
-                Request::Hold { .. } => unreachable!("holds are served alone"),
+                // `run` serves holds alone; one here would be released at once.
+                Request::Hold { .. } => continue,
             };
-            if aborted.is_none() && outcome.result.is_err() && self.conn.is_autocommit() {
-                // SQLite rolled the whole transaction back (I/O error, disk full, ...):
-                // nothing of this group is stored.
-                aborted = Some(Arc::new(std::io::Error::other(format!(
-                    "sqlite rolled back the group commit: {}",
-                    outcome.result.as_ref().unwrap_err()
-                ))));
+            if let (None, Err(e)) = (&aborted, &outcome.result) {
+                if self.conn.is_autocommit() {
+                    // SQLite rolled the whole transaction back (I/O error, disk full,
+                    // ...): nothing of this group is stored.
+                    aborted = Some(Arc::new(std::io::Error::other(format!(
+                        "sqlite rolled back the group commit: {e}"
+                    ))));
+                }
             }
             outcomes.push(outcome);
         }
