@@ -45,18 +45,21 @@ impl Synchronous {
 
 /// Options for opening a [`SqliteStore`]; made by [`SqliteStore::builder`].
 ///
-/// ```no_run
+/// ```
 /// use std::time::Duration;
 /// use aether_sqlite::{SqliteStore, Synchronous};
 ///
-/// # async fn demo() -> Result<(), aether_sqlite::OpenError> {
-/// let store = SqliteStore::builder("events.db")
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("events.db");
+/// let store = SqliteStore::builder(&path)
 ///     .synchronous(Synchronous::Normal)
 ///     .read_connections(8)
 ///     .busy_timeout(Duration::from_secs(10))
 ///     .open()
 ///     .await?;
-/// # drop(store);
+/// assert_eq!(store.synchronous(), Synchronous::Normal);
 /// # Ok(())
 /// # }
 /// ```
