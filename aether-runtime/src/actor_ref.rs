@@ -4,10 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
+use crate::channel::TrySendError;
 use crate::error::AskError;
-use crate::mailbox::{Envelope, Terminal};
+use crate::mailbox::{Envelope, Message, Terminal};
 use crate::runtime::{stored_actor_id, Registry};
 use crate::{EventSourced, Runtime};
 
@@ -234,23 +235,23 @@ impl<A: EventSourced> ActorRef<A> {
     ///
     /// As [`tell`](ActorRef::tell), plus [`AskError::MailboxFull`].
     pub fn try_tell(&self, command: A::Command) -> Result<(), AskError<A::Error>> {
-        let mut envelope = Box::new(Envelope {
+        let mut message = Message::Command(Box::new(Envelope {
             command,
             command_id: None,
             reply: None,
-        });
+        }));
         for _ in 0..MAX_DELIVERY_ATTEMPTS {
             let acquired = self.acquire()?;
-            match acquired.cell.tx.try_send(envelope) {
+            match acquired.cell.tx.try_send(message) {
                 Ok(()) => return Ok(()),
-                Err(mpsc::error::TrySendError::Full(_)) => {
+                Err(TrySendError::Full(_)) => {
                     return Err(AskError::MailboxFull {
                         actor_id: self.stored_id.to_string(),
                     })
                 }
-                Err(mpsc::error::TrySendError::Closed(returned)) => {
+                Err(TrySendError::Closed(returned)) => {
                     self.on_closed(&acquired)?;
-                    envelope = returned;
+                    message = returned;
                 }
             }
         }
@@ -279,26 +280,26 @@ impl<A: EventSourced> ActorRef<A> {
     }
 
     async fn send(&self, envelope: Envelope<A>, mode: Mode) -> Result<(), AskError<A::Error>> {
-        let mut envelope = Box::new(envelope);
+        let mut message = Message::Command(Box::new(envelope));
         for _ in 0..MAX_DELIVERY_ATTEMPTS {
             let acquired = self.acquire()?;
             let returned = match mode {
-                Mode::Wait => match acquired.cell.tx.send(envelope).await {
+                Mode::Wait => match acquired.cell.tx.send(message).await {
                     Ok(()) => return Ok(()),
-                    Err(mpsc::error::SendError(returned)) => returned,
+                    Err(returned) => returned,
                 },
-                Mode::NoWait => match acquired.cell.tx.try_send(envelope) {
+                Mode::NoWait => match acquired.cell.tx.try_send(message) {
                     Ok(()) => return Ok(()),
-                    Err(mpsc::error::TrySendError::Full(_)) => {
+                    Err(TrySendError::Full(_)) => {
                         return Err(AskError::MailboxFull {
                             actor_id: self.stored_id.to_string(),
                         })
                     }
-                    Err(mpsc::error::TrySendError::Closed(returned)) => returned,
+                    Err(TrySendError::Closed(returned)) => returned,
                 },
             };
             self.on_closed(&acquired)?;
-            envelope = returned;
+            message = returned;
         }
         Err(self.ended_error())
     }

@@ -30,6 +30,7 @@
 mod actor;
 mod actor_ref;
 pub mod bus;
+mod channel;
 mod config;
 mod error;
 mod mailbox;

@@ -9,11 +9,13 @@
 //! looks up after the removal and starts a fresh task, which rehydrates from the store.
 //! No message is sent to a task that has decided to stop.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
+
+use crate::channel;
 
 use crate::error::{AskError, StartError};
 use crate::runtime::Registry;
@@ -32,6 +34,14 @@ pub(crate) struct Envelope<A: EventSourced> {
     pub(crate) reply: Option<ReplyTx<A>>,
 }
 
+/// What a mailbox carries.
+pub(crate) enum Message<A: EventSourced> {
+    /// A command from a handle (boxed: an idle mailbox's buffer holds pointers).
+    Command(Box<Envelope<A>>),
+    /// From the runtime's idle sweep: passivate if still idle.
+    Passivate,
+}
+
 /// Why an actor stopped taking commands.
 #[derive(Debug, Clone)]
 pub(crate) enum Terminal {
@@ -41,7 +51,7 @@ pub(crate) enum Terminal {
 
 /// What the registry holds for a live actor.
 pub(crate) struct Cell<A: EventSourced> {
-    pub(crate) tx: mpsc::Sender<Box<Envelope<A>>>,
+    pub(crate) tx: channel::Sender<Message<A>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) generation: u64,
     pub(crate) abort: OnceLock<AbortHandle>,
@@ -53,6 +63,10 @@ pub(crate) struct Cell<A: EventSourced> {
 pub(crate) struct Shared {
     pub(crate) pending: AtomicUsize,
     pub(crate) terminal: OnceLock<Terminal>,
+    /// The runtime's idle-sweep tick when the actor last handled a command.
+    pub(crate) last_active: AtomicU64,
+    /// A passivation request is queued (so the sweep queues at most one).
+    pub(crate) passivate_requested: std::sync::atomic::AtomicBool,
 }
 
 /// A cell with its `pending` count held; released on drop.

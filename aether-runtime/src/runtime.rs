@@ -4,7 +4,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use aether_core::{EventStore, SnapshotStore};
@@ -16,7 +16,7 @@ use crate::actor_ref::ActorRef;
 use crate::bus::{EventBus, Subscription, SubscriptionFilter};
 use crate::config::ActorConfig;
 use crate::error::ShutdownTimeout;
-use crate::mailbox::Cell;
+use crate::mailbox::{Cell, Message};
 use crate::EventSourced;
 
 /// The separator between actor type and id in stored actor ids: `"{ACTOR_TYPE}|{id}"`.
@@ -141,21 +141,31 @@ impl RuntimeBuilder {
     /// Builds the runtime. Must be called inside a tokio runtime (actors are tokio tasks).
     pub fn build(self) -> Runtime {
         let (live_tx, live_rx) = mpsc::channel(1);
-        Runtime {
-            inner: Arc::new(Inner {
-                events: self.events,
-                snapshots: self.snapshots,
-                defaults: self.defaults,
-                overrides: self.overrides,
-                registries: DashMap::new(),
-                shutting_down: AtomicBool::new(false),
-                live: Mutex::new(Some(live_tx)),
-                live_rx: tokio::sync::Mutex::new(live_rx),
-                live_count: AtomicUsize::new(0),
-                bus: EventBus::new(self.bus_capacity),
-                stats: Stats::default(),
-            }),
+        // The idle sweep ticks at a quarter of the shortest idle time of any actor type.
+        let shortest_idle = std::iter::once(self.defaults.clone())
+            .chain(self.overrides.values().map(|f| f(self.defaults.clone())))
+            .filter_map(|config| config.passivate_after)
+            .min();
+        let tick = shortest_idle.map(|idle| (idle / 4).clamp(MIN_TICK, MAX_TICK));
+        let inner = Arc::new(Inner {
+            events: self.events,
+            snapshots: self.snapshots,
+            defaults: self.defaults,
+            overrides: self.overrides,
+            registries: DashMap::new(),
+            shutting_down: AtomicBool::new(false),
+            live: Mutex::new(Some(live_tx)),
+            live_rx: tokio::sync::Mutex::new(live_rx),
+            live_count: AtomicUsize::new(0),
+            bus: EventBus::new(self.bus_capacity),
+            stats: Stats::default(),
+            clock: AtomicU64::new(0),
+            tick,
+        });
+        if let Some(tick) = tick {
+            tokio::spawn(sweep_idle(Arc::downgrade(&inner), tick));
         }
+        Runtime { inner }
     }
 }
 
@@ -198,6 +208,36 @@ pub(crate) struct Inner {
     pub(crate) live_count: AtomicUsize,
     pub(crate) bus: EventBus,
     pub(crate) stats: Stats,
+    /// Ticks of the idle sweep so far; actors record it when they handle a command.
+    pub(crate) clock: AtomicU64,
+    /// The idle sweep's period; `None` when no actor type passivates.
+    tick: Option<Duration>,
+}
+
+/// Bounds of the idle sweep's period.
+const MIN_TICK: Duration = Duration::from_millis(1);
+const MAX_TICK: Duration = Duration::from_secs(1);
+
+/// Every tick: advance the clock, and ask each actor idle for its type's
+/// `passivate_after` to passivate. One sweep per runtime instead of a timer per actor
+/// keeps idle actors small; an actor passivates between `passivate_after` and
+/// `passivate_after` plus one tick after its last command.
+async fn sweep_idle(inner: Weak<Inner>, tick: Duration) {
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.shutting_down.load(Ordering::Acquire) {
+            return;
+        }
+        let now = inner.clock.fetch_add(1, Ordering::Relaxed) + 1;
+        let registries: Vec<_> = inner.registries.iter().map(|r| r.value().clone()).collect();
+        for registry in registries {
+            registry.sweep(now);
+        }
+    }
 }
 
 /// Counters kept by the runtime, for tests and diagnostics.
@@ -224,6 +264,8 @@ pub struct RuntimeStats {
 pub(crate) struct Registry<A: EventSourced> {
     pub(crate) actors: DashMap<Arc<str>, Arc<Cell<A>>>,
     pub(crate) config: ActorConfig,
+    /// `passivate_after` in idle-sweep ticks.
+    pub(crate) idle_ticks: Option<u64>,
     next_generation: AtomicU64,
 }
 
@@ -365,8 +407,15 @@ impl Runtime {
             if let Some(configure) = self.inner.overrides.get(&key) {
                 config = configure(config);
             }
+            let idle_ticks = match (config.passivate_after, self.inner.tick) {
+                (Some(idle), Some(tick)) => {
+                    Some(idle.as_nanos().div_ceil(tick.as_nanos()).max(1) as u64)
+                }
+                _ => None,
+            };
             let registry: Arc<dyn ClearRegistry> = Arc::new(Registry::<A> {
                 actors: DashMap::new(),
+                idle_ticks,
                 config,
                 next_generation: AtomicU64::new(0),
             });
@@ -393,6 +442,8 @@ fn downcast<A: EventSourced>(erased: &Arc<dyn ClearRegistry>) -> Arc<Registry<A>
 pub(crate) trait ClearRegistry: Send + Sync + 'static {
     /// Removes every actor (dropping the mailbox senders) and returns their abort handles.
     fn clear(&self) -> Vec<AbortHandle>;
+    /// Asks every actor idle since before `now - idle_ticks` to passivate.
+    fn sweep(&self, now: u64);
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
@@ -406,6 +457,26 @@ impl<A: EventSourced> ClearRegistry for Registry<A> {
             false
         });
         handles
+    }
+
+    fn sweep(&self, now: u64) {
+        let Some(idle_ticks) = self.idle_ticks else {
+            return;
+        };
+        for cell in self.actors.iter() {
+            let shared = &cell.shared;
+            let idle = now.saturating_sub(shared.last_active.load(Ordering::Relaxed)) >= idle_ticks;
+            if idle
+                && shared.pending.load(Ordering::Acquire) == 0
+                && !shared.passivate_requested.swap(true, Ordering::AcqRel)
+            {
+                // Sent under the shard's read lock, like any command (see `mailbox`).
+                // A full mailbox means it is not idle after all.
+                if cell.tx.try_send(Message::Passivate).is_err() {
+                    shared.passivate_requested.store(false, Ordering::Release);
+                }
+            }
+        }
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {

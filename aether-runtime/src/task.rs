@@ -9,11 +9,13 @@ use std::time::Instant;
 
 use aether_core::{ActorSnapshot, Event, StoreError};
 use tokio::sync::mpsc;
+
+use crate::channel;
 use tracing::{debug, warn, Instrument};
 
 use crate::actor::DomainEvent;
 use crate::error::{AskError, StartError};
-use crate::mailbox::{Cell, Envelope, Shared, Terminal};
+use crate::mailbox::{Cell, Envelope, Message, Shared, Terminal};
 use crate::runtime::Registry;
 use crate::{EventSourced, Runtime};
 
@@ -26,8 +28,12 @@ pub(crate) fn prepare<A: EventSourced>(
     stored_id: Arc<str>,
     live: mpsc::Sender<()>,
 ) -> (Arc<Cell<A>>, impl FnOnce()) {
-    let (tx, rx) = mpsc::channel(registry.config.mailbox_capacity);
+    let (tx, rx) = channel::channel(registry.config.mailbox_capacity);
     let shared = Arc::new(Shared::default());
+    shared.last_active.store(
+        runtime.inner.clock.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
     let generation = registry.next_generation();
     let cell = Arc::new(Cell {
         tx,
@@ -50,11 +56,8 @@ pub(crate) fn prepare<A: EventSourced>(
                 state: A::default(),
                 version: 0,
                 reload: Reload::None,
-                recent: RecentCommands::default(),
                 last_snapshot_version: 0,
-                snapshot_in_flight: Arc::new(AtomicBool::new(false)),
-                panics: VecDeque::new(),
-                stopped: None,
+                rare: None,
             };
             let handle = tokio::spawn(actor.run(rx, live));
             let _ = cell.abort.set(handle.abort_handle());
@@ -138,8 +141,15 @@ struct Actor<A: EventSourced> {
     state: A,
     version: i64,
     reload: Reload,
-    recent: RecentCommands,
     last_snapshot_version: i64,
+    /// State most actors never need, allocated on first use: an idle actor's task stays
+    /// small.
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Debug, Default)]
+struct Rare {
+    recent: RecentCommands,
     snapshot_in_flight: Arc<AtomicBool>,
     panics: VecDeque<Instant>,
     /// Set when the actor panicked too often: it answers the rest of its mailbox with
@@ -147,15 +157,40 @@ struct Actor<A: EventSourced> {
     stopped: Option<String>,
 }
 
-type Mailbox<A> = mpsc::Receiver<Box<Envelope<A>>>;
+type Mailbox<A> = channel::Receiver<Message<A>>;
 
 impl<A: EventSourced> Actor<A> {
-    async fn run(mut self, mut rx: Mailbox<A>, live: mpsc::Sender<()>) {
+    /// The task's body. Not an `async fn`: an async fn stores its arguments twice in
+    /// its future (rust-lang/rust#62958), and this future is what every idle actor costs.
+    fn run(
+        mut self,
+        mut rx: Mailbox<A>,
+        live: mpsc::Sender<()>,
+    ) -> impl std::future::Future<Output = ()> + Send {
         // Counts the task out even when it is aborted.
-        let _live = LiveGuard {
+        let live = LiveGuard {
             runtime: self.runtime.clone(),
             _token: live,
         };
+        async move {
+            // Boxed: the rehydration's locals need not stay in every idle actor's task.
+            // The start's result is consumed before `serve`, so it takes no room in the
+            // idle task.
+            let started = match Box::pin(self.start()).await {
+                Ok(()) => true,
+                Err(err) => {
+                    self.fail_start(err, &mut rx);
+                    false
+                }
+            };
+            if started {
+                self.serve(&mut rx).await;
+            }
+            drop(live);
+        }
+    }
+
+    async fn start(&mut self) -> Result<(), StartError> {
         let span = tracing::debug_span!(
             "aether.rehydrate",
             actor_type = A::ACTOR_TYPE,
@@ -165,35 +200,44 @@ impl<A: EventSourced> Actor<A> {
         let started = self.rehydrate().instrument(span.clone()).await;
         span.record("version", self.version);
         crate::obs::rehydration(A::ACTOR_TYPE);
-        match started {
-            Ok(()) => self.serve(&mut rx).await,
-            Err(err) => self.fail_start(err, &mut rx),
-        }
+        started
     }
 
     async fn serve(&mut self, rx: &mut Mailbox<A>) {
-        let idle = self.registry.config.passivate_after;
-        loop {
-            let next = match idle {
-                None => rx.recv().await,
-                Some(idle) => match tokio::time::timeout(idle, rx.recv()).await {
-                    Ok(next) => next,
-                    Err(_elapsed) => {
-                        if self.try_passivate(rx) {
-                            return;
-                        }
-                        continue;
+        let passivates = self.registry.idle_ticks.is_some();
+        // `None`: the sender is gone, which only happens at shutdown.
+        while let Some(message) = rx.recv().await {
+            match message {
+                Message::Command(envelope) => {
+                    Box::pin(self.handle(*envelope)).await;
+                    if passivates {
+                        let now = self.runtime.inner.clock.load(Ordering::Relaxed);
+                        self.shared.last_active.store(now, Ordering::Relaxed);
                     }
-                },
-            };
-            // `None`: every sender is gone, which only happens at shutdown.
-            let Some(envelope) = next else { return };
-            Box::pin(self.handle(*envelope)).await;
-            if let Some(reason) = self.stopped.clone() {
-                self.stop(reason, rx);
-                return;
+                    if let Some(reason) = self.rare.as_ref().and_then(|r| r.stopped.clone()) {
+                        self.stop(reason, rx);
+                        return;
+                    }
+                }
+                Message::Passivate => {
+                    self.shared
+                        .passivate_requested
+                        .store(false, Ordering::Release);
+                    if self.is_idle() && self.try_passivate(rx) {
+                        return;
+                    }
+                }
             }
         }
+    }
+
+    /// Whether no command was handled for the configured idle time (in sweep ticks).
+    fn is_idle(&self) -> bool {
+        let Some(idle_ticks) = self.registry.idle_ticks else {
+            return false;
+        };
+        let now = self.runtime.inner.clock.load(Ordering::Relaxed);
+        now.saturating_sub(self.shared.last_active.load(Ordering::Relaxed)) >= idle_ticks
     }
 
     /// Leaves the registry if nobody is sending and nothing is queued.
@@ -226,9 +270,11 @@ impl<A: EventSourced> Actor<A> {
         // The next ask (after those already queued) tries to start it again.
         self.registry.remove_generation(&self.id, self.generation);
         rx.close();
-        while let Ok(envelope) = rx.try_recv() {
-            if let Some(reply) = envelope.reply {
-                let _ = reply.send(Err(AskError::StartFailed(Arc::clone(&err))));
+        while let Some(message) = rx.try_recv() {
+            if let Message::Command(envelope) = message {
+                if let Some(reply) = envelope.reply {
+                    let _ = reply.send(Err(AskError::StartFailed(Arc::clone(&err))));
+                }
             }
         }
     }
@@ -240,13 +286,15 @@ impl<A: EventSourced> Actor<A> {
             reason: reason.clone(),
         });
         rx.close();
-        while let Ok(envelope) = rx.try_recv() {
-            if let Some(reply) = envelope.reply {
-                let _ = reply.send(Err(AskError::Stopped {
-                    actor_id: self.stored_id.to_string(),
-                    version: self.version,
-                    reason: reason.clone(),
-                }));
+        while let Some(message) = rx.try_recv() {
+            if let Message::Command(envelope) = message {
+                if let Some(reply) = envelope.reply {
+                    let _ = reply.send(Err(AskError::Stopped {
+                        actor_id: self.stored_id.to_string(),
+                        version: self.version,
+                        reason: reason.clone(),
+                    }));
+                }
             }
         }
     }
@@ -301,7 +349,9 @@ impl<A: EventSourced> Actor<A> {
             attempts += 1;
             if let Some(command_id) = command_id {
                 let window = self.registry.config.idempotency_window;
-                if let Some(version) = self.recent.get(command_id, window, self.version) {
+                let recent = self.rare.as_ref().map(|r| &r.recent);
+                if let Some(version) = recent.and_then(|r| r.get(command_id, window, self.version))
+                {
                     return Err(AskError::Duplicate {
                         actor_id: self.stored_id.to_string(),
                         command_id: command_id.to_owned(),
@@ -341,7 +391,7 @@ impl<A: EventSourced> Actor<A> {
                     self.version = last;
                     if let Some(command_id) = command_id {
                         let window = self.registry.config.idempotency_window;
-                        self.recent.record(command_id, last, window, last);
+                        self.rare().recent.record(command_id, last, window, last);
                     }
                     self.maybe_snapshot();
                     if self.runtime.inner.bus.has_subscribers() {
@@ -426,20 +476,22 @@ impl<A: EventSourced> Actor<A> {
     ) -> AskError<A::Error> {
         let message = panic_message(&panic);
         warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, version = self.version, %message, during, "actor panicked");
-        let config = &self.registry.config;
+        let registry = Arc::clone(&self.registry);
+        let config = &registry.config;
         let now = Instant::now();
-        self.panics.push_back(now);
-        while let Some(first) = self.panics.front() {
+        let rare = self.rare();
+        rare.panics.push_back(now);
+        while let Some(first) = rare.panics.front() {
             if now.duration_since(*first) > config.panic_window {
-                self.panics.pop_front();
+                rare.panics.pop_front();
             } else {
                 break;
             }
         }
-        if self.panics.len() > config.max_panics as usize {
-            self.stopped = Some(format!(
+        if rare.panics.len() > config.max_panics as usize {
+            rare.stopped = Some(format!(
                 "panicked {} times within {:?}; last panic in {during}: {message}",
-                self.panics.len(),
+                rare.panics.len(),
                 config.panic_window
             ));
         } else {
@@ -507,7 +559,9 @@ impl<A: EventSourced> Actor<A> {
         self.state = state;
         self.version = version;
         self.last_snapshot_version = version;
-        self.recent.clear();
+        if let Some(rare) = &mut self.rare {
+            rare.recent.clear();
+        }
         // Read back far enough to know the command ids of the idempotency window.
         let window = i64::try_from(self.registry.config.idempotency_window).unwrap_or(i64::MAX);
         let from = version.saturating_sub(window).saturating_add(1).max(1);
@@ -558,11 +612,16 @@ impl<A: EventSourced> Actor<A> {
                 self.version = stored.version;
             }
             if let Some(command_id) = &stored.command_id {
-                self.recent
+                self.rare()
+                    .recent
                     .record(command_id, stored.version, window, latest);
             }
         }
         Ok(())
+    }
+
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
     }
 
     fn store_failed(&self, version: i64, err: StoreError) -> StartError {
@@ -580,7 +639,7 @@ impl<A: EventSourced> Actor<A> {
     /// snapshot store never delays commands, and a failed write is only traced.
     fn maybe_snapshot(&mut self) {
         let (Some(store), Some(every)) = (
-            &self.runtime.inner.snapshots,
+            self.runtime.inner.snapshots.clone(),
             self.registry.config.snapshot_every,
         ) else {
             return;
@@ -589,13 +648,14 @@ impl<A: EventSourced> Actor<A> {
         if self.version / every <= self.last_snapshot_version / every {
             return;
         }
-        if self.snapshot_in_flight.swap(true, Ordering::AcqRel) {
+        let in_flight = Arc::clone(&self.rare().snapshot_in_flight);
+        if in_flight.swap(true, Ordering::AcqRel) {
             return; // the next crossing will take it
         }
         let state = match serde_json::to_value(&self.state) {
             Ok(state) => state,
             Err(err) => {
-                self.snapshot_in_flight.store(false, Ordering::Release);
+                in_flight.store(false, Ordering::Release);
                 warn!(actor_id = %self.id, version = self.version, error = %err, "cannot serialize state for a snapshot");
                 return;
             }
@@ -607,8 +667,6 @@ impl<A: EventSourced> Actor<A> {
             state,
             timestamp: chrono::Utc::now(),
         };
-        let store = Arc::clone(store);
-        let in_flight = Arc::clone(&self.snapshot_in_flight);
         // Shutdown waits for snapshot writes too.
         let live = self.runtime.live_token();
         tokio::spawn(async move {

@@ -187,7 +187,7 @@ async fn an_idle_actor_passivates_and_the_next_ask_rehydrates_it() {
 async fn asks_at_the_edge_of_passivation_are_never_lost() {
     let store = Arc::new(TestStore::default());
     let runtime = Runtime::builder(store.clone())
-        .passivate_after(Some(Duration::from_micros(200)))
+        .passivate_after(Some(Duration::from_millis(1)))
         .build();
     const ACTORS: usize = 8;
     const ROUNDS: usize = 300;
@@ -204,8 +204,9 @@ async fn asks_at_the_edge_of_passivation_are_never_lost() {
             tokio::spawn(async move {
                 let account = runtime.actor::<Account>(format!("edge-{a}"));
                 for round in 0..ROUNDS {
-                    // Jitter (not synchronisation): land around the 200µs idle timeout.
-                    let pause = Duration::from_micros(((round * 37 + a * 11) % 400) as u64);
+                    // Jitter (not synchronisation): land around the 1 ms idle time
+                    // (passivation happens 1-2 sweep ticks of 1 ms after the last command).
+                    let pause = Duration::from_micros(((round * 397 + a * 131) % 3_000) as u64);
                     tokio::time::sleep(pause).await;
                     let reply =
                         tokio::time::timeout(Duration::from_secs(10), account.ask(Cmd::Deposit(1)))

@@ -1,0 +1,152 @@
+//! The runtime's first figures: resident memory per idle actor with 100,000 actors, and
+//! in-memory commands/s with 1,000 actors. Release build, on `InMemoryStore`:
+//!
+//! ```text
+//! cargo run --release -p aether-runtime --example runtime_figures
+//! ```
+//!
+//! The side-by-side comparison with peers is `aether-bench` (see BENCHMARKS.md).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aether_core::InMemoryStore;
+use aether_runtime::{Decision, DomainEvent, EventDecodeError, EventSourced, Runtime};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Account {
+    balance: u64,
+}
+
+enum AccountEvent {
+    Deposited { amount: u64 },
+}
+
+impl DomainEvent for AccountEvent {
+    fn event_type(&self) -> &str {
+        "Deposited"
+    }
+    fn to_data(&self) -> Result<Value, serde_json::Error> {
+        let AccountEvent::Deposited { amount } = self;
+        Ok(json!({ "amount": amount }))
+    }
+    fn from_data(event_type: &str, data: &Value) -> Result<Self, EventDecodeError> {
+        match (event_type, data["amount"].as_u64()) {
+            ("Deposited", Some(amount)) => Ok(AccountEvent::Deposited { amount }),
+            ("Deposited", None) => Err(EventDecodeError::invalid_data(event_type, "no amount")),
+            (other, _) => Err(EventDecodeError::unknown_type(other)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("never")]
+struct Never;
+
+enum Cmd {
+    Deposit(u64),
+    Balance,
+}
+
+impl EventSourced for Account {
+    const ACTOR_TYPE: &'static str = "Account";
+    type Command = Cmd;
+    type Event = AccountEvent;
+    type Reply = u64;
+    type Error = Never;
+
+    fn decide(&self, command: &Cmd) -> Result<Decision<AccountEvent, u64>, Never> {
+        Ok(match command {
+            Cmd::Deposit(amount) => Decision::new(
+                vec![AccountEvent::Deposited { amount: *amount }],
+                self.balance + amount,
+            ),
+            Cmd::Balance => Decision::reply(self.balance),
+        })
+    }
+
+    fn apply(&mut self, event: &AccountEvent) {
+        let AccountEvent::Deposited { amount } = event;
+        self.balance += amount;
+    }
+}
+
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    // 1. Resident memory per idle actor.
+    const IDLE: usize = 100_000;
+    let runtime = Runtime::builder(Arc::new(InMemoryStore::new()))
+        .passivate_after(None)
+        .build();
+    // Warm up allocator and runtime structures.
+    runtime
+        .actor::<Account>("warmup")
+        .ask(Cmd::Balance)
+        .await
+        .unwrap();
+    let before = rss_bytes();
+    let started = Instant::now();
+    for i in 0..IDLE {
+        runtime
+            .actor::<Account>(format!("idle-{i}"))
+            .ask(Cmd::Balance)
+            .await
+            .unwrap();
+    }
+    let spawn_secs = started.elapsed().as_secs_f64();
+    let after = rss_bytes();
+    let per_actor = (after - before) as f64 / IDLE as f64;
+    println!(
+        "idle actors: {IDLE} spawned and asked once in {spawn_secs:.2}s ({:.0}/s); \
+         resident {:.0} bytes per idle actor (state: {} bytes)",
+        IDLE as f64 / spawn_secs,
+        per_actor,
+        std::mem::size_of::<Account>()
+    );
+    runtime.shutdown().await;
+    drop(runtime);
+
+    // 2. In-memory commands/s with 1,000 actors, one client task per actor.
+    const ACTORS: usize = 1_000;
+    let runtime = Runtime::new(Arc::new(InMemoryStore::new()));
+    let run_for = Duration::from_secs(3);
+    let refs: Vec<_> = (0..ACTORS)
+        .map(|i| runtime.actor::<Account>(format!("busy-{i}")))
+        .collect();
+    let deadline = Instant::now() + run_for;
+    let started = Instant::now();
+    let clients: Vec<_> = refs
+        .into_iter()
+        .map(|account| {
+            tokio::spawn(async move {
+                let mut done = 0u64;
+                while Instant::now() < deadline {
+                    account.ask(Cmd::Deposit(1)).await.unwrap();
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for client in clients {
+        total += client.await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "in-memory: {total} commands over {ACTORS} actors in {secs:.2}s = {:.0} commands/s",
+        total as f64 / secs
+    );
+    runtime.shutdown().await;
+}
