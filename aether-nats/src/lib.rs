@@ -75,10 +75,12 @@
 //! Reads ask the stream leader, so they see every acknowledged write.
 //! `get_latest_version` is one message get (the last message of the subject).
 //! `get_events(actor, from)` reads that last message first; if `from` falls inside it
-//! (the usual case after a snapshot) that is the only request. Otherwise a short-lived
-//! ephemeral pull consumer, filtered on the actor's subject, streams the actor's batches
-//! up to that last message; batches wholly below `from` are skipped by their headers
-//! without being parsed. Undecodable messages are
+//! (the usual case after a snapshot) that is the only request. Otherwise a binary search
+//! over stream sequences (direct gets of "the actor's next message at or after sequence
+//! s"; versions grow along the stream) finds where the actor's batches reach `from`, and
+//! a short-lived ephemeral pull consumer, filtered on the actor's subject, streams them
+//! from there up to that last message; batches wholly below `from` are skipped by
+//! their headers without being parsed. Undecodable messages are
 //! [`StoreError::Serialization`](aether_core::StoreError::Serialization) errors that name
 //! the actor, the version (from the headers, when readable) and the stream sequence.
 //!

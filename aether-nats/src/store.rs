@@ -279,8 +279,80 @@ impl NatsStore {
         .into()
     }
 
-    /// Reads the actor's batches from the start with a short-lived pull consumer, up to
-    /// and including the message at `until` (the head when the read began).
+    /// The first message on `subject` at or after stream sequence `from`, as its
+    /// sequence and last version; `None` when there is none (or a lagging replica does
+    /// not have it yet).
+    async fn next_batch_at(
+        &self,
+        actor_id: &str,
+        subject: &str,
+        from: u64,
+        version: i64,
+    ) -> Result<Option<(u64, i64)>, StoreError> {
+        let message = match self
+            .inner
+            .events
+            .direct_get_next_for_subject(subject, Some(from))
+            .await
+        {
+            Ok(message) => message,
+            Err(err) if err.kind() == DirectGetErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(StoreError::backend(actor_id, version, err)),
+        };
+        let (_, last) = codec::batch_bounds(
+            actor_id,
+            message.sequence,
+            Some(&message.headers),
+            &message.payload,
+        )?;
+        Ok(Some((message.sequence, last)))
+    }
+
+    /// A stream sequence to start reading the actor's batches at: at or before its first
+    /// batch that holds a version `>= from_version`, and after as many of the batches
+    /// wholly below it as a binary search finds in a few direct gets.
+    ///
+    /// Versions grow with stream sequences, so "the actor's next batch at or after
+    /// sequence s reaches `from_version`" is false, then true, as s grows: a binary
+    /// search over `[first batch, head]` finds the boundary in log2(head - first) gets.
+    /// Short ranges are not searched: streaming them costs less.
+    async fn start_sequence(
+        &self,
+        actor_id: &str,
+        subject: &str,
+        from_version: i64,
+        head: u64,
+    ) -> Result<u64, StoreError> {
+        const WORTH_SEARCHING: u64 = 64;
+        let Some((first, first_last)) = self
+            .next_batch_at(actor_id, subject, 1, from_version)
+            .await?
+        else {
+            return Ok(1);
+        };
+        if first_last >= from_version || head.saturating_sub(first) < WORTH_SEARCHING {
+            return Ok(first);
+        }
+        // Invariant: the wanted batch is at or after `lo`, and the next batch at or after
+        // `hi` reaches `from_version` (the head does).
+        let (mut lo, mut hi) = (first + 1, head);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self
+                .next_batch_at(actor_id, subject, mid, from_version)
+                .await?
+            {
+                Some((sequence, last)) if last < from_version => lo = sequence + 1,
+                // Reaches it; or not found on a lagging replica: starting earlier is safe.
+                _ => hi = mid,
+            }
+        }
+        Ok(lo)
+    }
+
+    /// Reads the actor's batches with a short-lived pull consumer, from the start
+    /// sequence [`start_sequence`](Self::start_sequence) finds up to and including the
+    /// message at `until` (the head when the read began).
     async fn read_with_consumer(
         &self,
         actor_id: &str,
@@ -291,12 +363,15 @@ impl NatsStore {
         let backend = |err: &dyn fmt::Display| {
             StoreError::backend(actor_id, from_version, Message(err.to_string()))
         };
+        let start_sequence = self
+            .start_sequence(actor_id, subject, from_version, until)
+            .await?;
         let consumer = self
             .inner
             .events
             .create_consumer(pull::Config {
                 filter_subject: subject.to_owned(),
-                deliver_policy: DeliverPolicy::All,
+                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
                 ack_policy: AckPolicy::None,
                 inactive_threshold: Duration::from_secs(30),
                 memory_storage: true,

@@ -64,3 +64,42 @@ async fn a_long_history_of_single_event_messages_reads_from_the_middle() {
     assert_eq!(store.get_events(actor, 2_000).await.unwrap().len(), 1);
     store.delete_namespace().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_events_from_every_version_matches_the_history() {
+    let Some(store) = common::fresh_store().await else {
+        return;
+    };
+    let actor = "searched";
+    // Batches of 1 to 3 events with gaps between versions, other actors' messages in
+    // between, so reads from the middle exercise the start-sequence search.
+    let mut history: Vec<Event> = Vec::new();
+    let mut version = 0i64;
+    for batch in 0..100u64 {
+        let size = 1 + (batch % 3) as i64;
+        let events: Vec<Event> = (0..size)
+            .map(|i| event(actor, version + 1 + i * 2))
+            .collect();
+        version = events[events.len() - 1].version;
+        store.save_events(&events).await.unwrap();
+        history.extend(events);
+        store
+            .save_event(&event("noise", batch as i64 + 1))
+            .await
+            .unwrap();
+    }
+    for from in -1..=version + 2 {
+        let expected: Vec<i64> = history
+            .iter()
+            .map(|e| e.version)
+            .filter(|&v| v >= from)
+            .collect();
+        let read = store.get_events(actor, from).await.unwrap();
+        assert_eq!(
+            read.iter().map(|e| e.version).collect::<Vec<_>>(),
+            expected,
+            "from {from}"
+        );
+    }
+    store.delete_namespace().await.unwrap();
+}
