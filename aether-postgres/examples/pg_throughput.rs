@@ -4,7 +4,8 @@
 //! cargo run --release -p aether-postgres --example pg_throughput
 //! ```
 //!
-//! Server: `AETHER_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`). The
+//! Server: `AETHER_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
+//! `AETHER_PG_WRITERS` sets the store's group-commit writers (default 2). The
 //! run uses a schema of its own and drops it at the end. Scenarios:
 //!
 //! - store, 1 actor sequential: one `save_event` at a time;
@@ -209,7 +210,7 @@ async fn main() {
     let writers: usize = std::env::var("AETHER_PG_WRITERS")
         .ok()
         .and_then(|w| w.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(2);
     let store = match PostgresStore::builder(url.clone())
         .schema(schema.clone())
         .application_name("aether_bench")
