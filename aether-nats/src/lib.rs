@@ -116,6 +116,8 @@
 mod codec;
 mod config;
 mod error;
+mod events;
+mod snapshots;
 mod store;
 pub mod subject;
 
