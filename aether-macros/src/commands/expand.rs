@@ -1,0 +1,435 @@
+//! Writing the command enum, the reply enum, the extension trait on `ActorRef<Actor>`
+//! and `impl EventSourced`.
+//!
+//! With errors reported, the same items are written as a stub: bodies become
+//! `unreachable!()` and types that cannot be stored become `()`, so the user's other code
+//! still finds `AccountCommand`, `AccountCommands` and the trait impl, and one mistake
+//! gives one error.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, ItemImpl, Type, Visibility};
+
+use super::parse::{parse, reach, Command, CommandsDef, Outcome};
+use super::validate::{validate, Checked};
+use crate::errors::Errors;
+
+/// The attribute's whole output: the user's block, the generated items, any errors.
+pub(crate) fn expand(args: TokenStream, item: ItemImpl) -> TokenStream {
+    let mut errors = Errors::default();
+    if !args.is_empty() {
+        errors.spanned(&args, "`#[aether::commands]` takes no arguments");
+    }
+    let def = parse(&item);
+    let checked = validate(&def, &mut errors);
+    let compile_errors = errors.into_compile_errors();
+    let generated = match def.actor {
+        Some(actor) if item.generics.params.is_empty() && item.trait_.is_none() => {
+            Generated::new(&def, &checked, actor, compile_errors.is_some()).items()
+        }
+        _ => TokenStream::new(),
+    };
+    quote! {
+        #compile_errors
+        #item
+        #generated
+    }
+}
+
+/// Names and settings shared by the generated items.
+struct Generated<'d, 'a> {
+    def: &'d CommandsDef<'a>,
+    checked: &'d Checked<'a>,
+    self_ty: &'a Type,
+    command: Ident,
+    reply: Ident,
+    commands_trait: Ident,
+    actor_name: String,
+    vis: Visibility,
+    stub: bool,
+}
+
+impl<'d, 'a> Generated<'d, 'a> {
+    fn new(def: &'d CommandsDef<'a>, checked: &'d Checked<'a>, actor: &Ident, stub: bool) -> Self {
+        let actor_name = actor.to_string().trim_start_matches("r#").to_owned();
+        let vis = def
+            .commands
+            .iter()
+            .map(|c| &c.method.vis)
+            .max_by_key(|v| reach(v))
+            .cloned()
+            .unwrap_or(Visibility::Inherited);
+        Generated {
+            def,
+            checked,
+            self_ty: &def.item.self_ty,
+            command: Ident::new(&format!("{actor_name}Command"), actor.span()),
+            reply: Ident::new(&format!("{actor_name}Reply"), actor.span()),
+            commands_trait: Ident::new(&format!("{actor_name}Commands"), actor.span()),
+            actor_name,
+            vis,
+            stub,
+        }
+    }
+
+    fn items(&self) -> TokenStream {
+        let command_enum = self.command_enum();
+        let reply_enum = self.reply_enum();
+        let commands_trait = self.commands_trait();
+        let debug = self.debug_impls();
+        let event_sourced = self.event_sourced();
+        let trait_impl = self.trait_impl();
+        let apply_event = self.checked.event.filter(|_| !self.stub).map(|event| {
+            let self_ty = self.self_ty;
+            quote! {
+                #[automatically_derived]
+                impl ::aether::__private::ApplyEvent for #self_ty {
+                    type Event = #event;
+                }
+            }
+        });
+        quote! {
+            #command_enum
+            #reply_enum
+            #commands_trait
+            #[doc(hidden)]
+            const _: () = {
+                #debug
+                #apply_event
+                #event_sourced
+                #trait_impl
+            };
+        }
+    }
+
+    fn command_enum(&self) -> TokenStream {
+        let (vis, name, actor) = (&self.vis, &self.command, &self.actor_name);
+        let doc = format!(
+            " The commands of `{actor}`, one variant per method of its `#[aether::commands]` \
+             block, holding the method's arguments: `{actor}`'s `EventSourced::Command`.\n\n \
+             Send them with `ActorRef::ask`, or use the typed methods of `{actor}Commands`; \
+             the test kit takes them in `when`."
+        );
+        let variants = self.def.commands.iter().map(|c| {
+            let docs = docs_or(c, &format!(" The `{}` command.", c.ident));
+            let variant = &c.variant;
+            let fields = fields(c).map(|(name, ty)| {
+                let doc = format!(" The `{name}` argument.");
+                quote!(#[doc = #doc] #name: #ty)
+            });
+            quote!(#docs #variant { #(#fields,)* })
+        });
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #vis enum #name {
+                #(#variants,)*
+            }
+        }
+    }
+
+    fn reply_enum(&self) -> TokenStream {
+        let (vis, name, actor) = (&self.vis, &self.reply, &self.actor_name);
+        let doc = format!(
+            " The replies of `{actor}`'s commands, one variant per command: `{actor}`'s \
+             `EventSourced::Reply`. The methods of `{actor}Commands` unwrap it."
+        );
+        let variants = self.def.commands.iter().map(|c| {
+            let doc = format!(" The reply of `{}`.", c.ident);
+            let variant = &c.variant;
+            let ty = reply_type(c);
+            quote!(#[doc = #doc] #variant(#ty))
+        });
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #vis enum #name {
+                #(#variants,)*
+            }
+        }
+    }
+
+    fn commands_trait(&self) -> TokenStream {
+        let (vis, name, actor) = (&self.vis, &self.commands_trait, &self.actor_name);
+        let doc = format!(
+            " `{actor}`'s commands as methods on `ActorRef<{actor}>`, generated by \
+             `#[aether::commands]`: bring the trait into scope (`use ...::{actor}Commands;`) \
+             and `.await` the methods.\n\n Each command `name` also has `name_with`, taking \
+             `AskOptions` first: a command id (a repeated id is not applied twice) and a \
+             timeout."
+        );
+        let methods = self.def.commands.iter().map(|c| {
+            let sig = self.method_sig(c, false);
+            let sig_with = self.method_sig(c, true);
+            let docs = docs_or(
+                c,
+                &format!(" Sends `{}` to the actor and waits for its reply.", c.ident),
+            );
+            let doc_with = format!(
+                " Like `{}`, with `AskOptions`: a command id for idempotency, a timeout.",
+                c.ident
+            );
+            quote! {
+                #docs
+                #sig;
+                #[doc = #doc_with]
+                #sig_with;
+            }
+        });
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #vis trait #name {
+                #(#methods)*
+            }
+        }
+    }
+
+    /// `fn deposit(&self, amount: u64) -> impl Future<...> + Send` (or `deposit_with`).
+    fn method_sig(&self, c: &Command<'_>, with: bool) -> TokenStream {
+        let ident = if with {
+            format_ident!("{}_with", c.ident)
+        } else {
+            c.ident.clone()
+        };
+        let options = with.then(|| quote!(options: ::aether::__private::aether_runtime::AskOptions,));
+        let args = fields(c).map(|(name, ty)| quote!(#name: #ty));
+        let reply = reply_type(c);
+        let error = self.error_type();
+        quote! {
+            fn #ident(&self, #options #(#args),*) -> impl ::core::future::Future<
+                Output = ::core::result::Result<
+                    #reply,
+                    ::aether::__private::aether_runtime::AskError<#error>,
+                >,
+            > + ::core::marker::Send
+        }
+    }
+
+    fn error_type(&self) -> TokenStream {
+        match self.checked.error {
+            Some(ty) => quote!(#ty),
+            None => quote!(::core::convert::Infallible),
+        }
+    }
+
+    fn debug_impls(&self) -> TokenStream {
+        let (command, reply) = (&self.command, &self.reply);
+        let command_arms = self.def.commands.iter().map(|c| {
+            let variant = &c.variant;
+            let text = format!("{command}::{variant}");
+            quote!(Self::#variant { .. } => f.write_str(#text),)
+        });
+        let reply_arms = self.def.commands.iter().map(|c| {
+            let variant = &c.variant;
+            let text = format!("{reply}::{variant}");
+            quote!(Self::#variant(..) => f.write_str(#text),)
+        });
+        quote! {
+            #[automatically_derived]
+            impl ::core::fmt::Debug for #command {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    match *self { #(#command_arms)* }
+                }
+            }
+            #[automatically_derived]
+            impl ::core::fmt::Debug for #reply {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    match *self { #(#reply_arms)* }
+                }
+            }
+        }
+    }
+
+    fn event_sourced(&self) -> TokenStream {
+        let (self_ty, command, reply) = (self.self_ty, &self.command, &self.reply);
+        let error = self.error_type();
+        let meta = quote_spanned!(self_ty.span()=> <Self as ::aether::__private::ActorMeta>);
+        let decide = if self.stub {
+            quote!(::core::unreachable!())
+        } else {
+            let arms = self.def.commands.iter().map(|c| self.decide_arm(c));
+            quote!(match command { #(#arms)* })
+        };
+        let apply = match (self.stub, self.checked.event) {
+            (false, Some(ty)) => quote_spanned!(ty.span()=> <#self_ty>::apply(self, event)),
+            _ => quote!(::core::unreachable!()),
+        };
+        quote! {
+            #[automatically_derived]
+            impl ::aether::__private::aether_runtime::EventSourced for #self_ty {
+                const ACTOR_TYPE: &'static str = #meta::ACTOR_TYPE;
+                const SNAPSHOT_EVERY: ::core::option::Option<u64> = #meta::SNAPSHOT_EVERY;
+                type Command = #command;
+                type Event = #meta::Event;
+                type Reply = #reply;
+                type Error = #error;
+
+                #[allow(unused_variables)]
+                fn decide(
+                    &self,
+                    command: &Self::Command,
+                ) -> ::core::result::Result<
+                    ::aether::__private::aether_runtime::Decision<Self::Event, Self::Reply>,
+                    Self::Error,
+                > {
+                    #decide
+                }
+
+                #[allow(unused_variables)]
+                fn apply(&mut self, event: &Self::Event) {
+                    #apply
+                }
+            }
+        }
+    }
+
+    fn decide_arm(&self, c: &Command<'_>) -> TokenStream {
+        let (self_ty, command, reply) = (self.self_ty, &self.command, &self.reply);
+        let (ident, variant) = (c.ident, &c.variant);
+        let names: Vec<_> = fields(c).map(|(name, _)| name).collect();
+        let clones = fields(c).map(|(name, ty)| {
+            quote_spanned!(ty.span()=> ::core::clone::Clone::clone(#name))
+        });
+        let decision = quote!(::aether::__private::aether_runtime::Decision::new);
+        let ok = quote!(::core::result::Result::Ok);
+        let err = quote!(::core::result::Result::Err);
+        let span = match &c.method.sig.output {
+            syn::ReturnType::Type(_, ty) => ty.span(),
+            syn::ReturnType::Default => c.ident.span(),
+        };
+        let convert = match c.outcome {
+            Outcome::Query(_) => quote_spanned! {span=>
+                #ok(#decision(::std::vec::Vec::new(), #reply::#variant(outcome)))
+            },
+            Outcome::Event => quote_spanned! {span=> match outcome {
+                #ok(event) => #ok(#decision(::std::vec![event], #reply::#variant(()))),
+                #err(error) => #err(error),
+            }},
+            Outcome::Events => quote_spanned! {span=> match outcome {
+                #ok(events) => #ok(#decision(events, #reply::#variant(()))),
+                #err(error) => #err(error),
+            }},
+            Outcome::MaybeEvent => quote_spanned! {span=> match outcome {
+                #ok(event) => #ok(#decision(
+                    ::core::iter::Iterator::collect(::core::option::Option::into_iter(event)),
+                    #reply::#variant(()),
+                )),
+                #err(error) => #err(error),
+            }},
+            Outcome::Nothing => quote_spanned! {span=> match outcome {
+                #ok(()) => #ok(#decision(::std::vec::Vec::new(), #reply::#variant(()))),
+                #err(error) => #err(error),
+            }},
+            Outcome::ReplyAndEvents(_) => quote_spanned! {span=> match outcome {
+                #ok((reply, events)) => #ok(#decision(events, #reply::#variant(reply))),
+                #err(error) => #err(error),
+            }},
+            Outcome::Decision(_) => quote_spanned! {span=> match outcome {
+                #ok(decision) => #ok(#decision(decision.events, #reply::#variant(decision.reply))),
+                #err(error) => #err(error),
+            }},
+            Outcome::Malformed(_) => quote!(::core::unreachable!()),
+        };
+        quote! {
+            #command::#variant { #(#names),* } => {
+                let outcome = <#self_ty>::#ident(self, #(#clones),*);
+                #convert
+            }
+        }
+    }
+
+    fn trait_impl(&self) -> TokenStream {
+        let (self_ty, command, reply, name) =
+            (self.self_ty, &self.command, &self.reply, &self.commands_trait);
+        let methods = self.def.commands.iter().map(|c| {
+            let sig = self.method_sig(c, false);
+            let sig_with = self.method_sig(c, true);
+            let with = format_ident!("{}_with", c.ident);
+            let variant = &c.variant;
+            let names: Vec<_> = fields(c).map(|(name, _)| name).collect();
+            let body_with = if self.stub {
+                quote!(async { ::core::unreachable!() })
+            } else {
+                quote! {
+                    let ask = ::aether::__private::aether_runtime::ActorRef::ask_with(
+                        self,
+                        #command::#variant { #(#names),* },
+                        options,
+                    );
+                    async move {
+                        #[allow(unreachable_patterns)]
+                        match ask.await {
+                            ::core::result::Result::Ok(#reply::#variant(reply)) => {
+                                ::core::result::Result::Ok(reply)
+                            }
+                            ::core::result::Result::Ok(_) => ::core::unreachable!(
+                                "the actor answered a different command's reply"
+                            ),
+                            ::core::result::Result::Err(error) => ::core::result::Result::Err(error),
+                        }
+                    }
+                }
+            };
+            quote! {
+                #sig {
+                    <Self as #name>::#with(
+                        self,
+                        ::aether::__private::aether_runtime::AskOptions::new(),
+                        #(#names),*
+                    )
+                }
+                #[allow(unused_variables)]
+                #sig_with {
+                    #body_with
+                }
+            }
+        });
+        quote! {
+            #[automatically_derived]
+            impl #name for ::aether::__private::aether_runtime::ActorRef<#self_ty> {
+                #(#methods)*
+            }
+        }
+    }
+}
+
+/// The command's fields: its arguments' names (or `argN` for patterns) and types, with
+/// types that cannot be stored replaced by `()` (already reported).
+fn fields<'c>(c: &'c Command<'_>) -> impl Iterator<Item = (Ident, TokenStream)> + 'c {
+    c.args.iter().enumerate().map(|(i, arg)| {
+        let name = arg
+            .name
+            .clone()
+            .unwrap_or_else(|| Ident::new(&format!("arg{i}"), Span::call_site()));
+        (name, storable(arg.ty))
+    })
+}
+
+/// The reply type a command's variant carries.
+fn reply_type(c: &Command<'_>) -> TokenStream {
+    match c.outcome {
+        Outcome::Query(Some(ty))
+        | Outcome::ReplyAndEvents(ty)
+        | Outcome::Decision(Some(ty)) => storable(ty),
+        _ => quote!(()),
+    }
+}
+
+fn storable(ty: &Type) -> TokenStream {
+    match ty {
+        Type::Reference(_) | Type::ImplTrait(_) => quote!(()),
+        _ => quote!(#ty),
+    }
+}
+
+/// The method's `///` docs, or `fallback` when it has none.
+fn docs_or(c: &Command<'_>, fallback: &str) -> TokenStream {
+    if c.docs.is_empty() {
+        quote!(#[doc = #fallback])
+    } else {
+        let docs = &c.docs;
+        quote!(#(#docs)*)
+    }
+}

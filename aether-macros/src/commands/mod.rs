@@ -1,0 +1,13 @@
+//! `#[commands]` on the actor's `impl` block: each `&self` method becomes a command (or a
+//! query), `apply` becomes `EventSourced::apply`, and `ActorRef<Actor>` gets one typed
+//! method per command through a generated extension trait.
+//!
+//! [`parse`] reads the methods and classifies their return types, [`validate`] checks
+//! receivers, arguments, the shared error type and names, [`expand`] writes the command
+//! and reply enums, the extension trait and the `EventSourced` impl.
+
+mod expand;
+mod parse;
+mod validate;
+
+pub(crate) use expand::expand;
