@@ -207,14 +207,18 @@ impl NatsStoreBuilder {
                 Duration::from_millis(50 << shift).min(Duration::from_secs(2))
             });
         let connect = async {
-            let client =
-                options
-                    .connect(url.as_str())
-                    .await
-                    .map_err(|err| NatsError::Unreachable {
-                        url: url.clone(),
-                        source: std::sync::Arc::new(err),
-                    })?;
+            let servers: Vec<&str> = url
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            let client = options
+                .connect(servers)
+                .await
+                .map_err(|err| NatsError::Unreachable {
+                    url: url.clone(),
+                    source: std::sync::Arc::new(err),
+                })?;
             NatsStore::setup(client, layout, &self).await
         };
         tokio::time::timeout(after, connect)

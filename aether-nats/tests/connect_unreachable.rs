@@ -77,3 +77,35 @@ async fn invalid_namespace_is_refused_before_dialling() {
         .unwrap_err();
     assert!(matches!(err, NatsError::InvalidNamespace { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn several_unreachable_servers_are_one_clear_error() {
+    let ports: Vec<u16> = (0..2)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let url = format!(
+        "nats://127.0.0.1:{}, nats://127.0.0.1:{}",
+        ports[0], ports[1]
+    );
+    let started = Instant::now();
+    let err = NatsStore::builder()
+        .url(&url)
+        .connect_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        matches!(
+            err,
+            NatsError::Unreachable { .. } | NatsError::Timeout { .. }
+        ),
+        "{err:?}"
+    );
+}
