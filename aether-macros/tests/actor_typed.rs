@@ -38,6 +38,10 @@ async fn typed_methods_persist_events_and_reply() {
             ("Withdrawn", serde_json::json!({"amount": 30})),
         ]
     );
+    let seed_shape = serde_json::to_value(&events[1]).unwrap();
+    assert_eq!(seed_shape["eventType"], "Deposited");
+    assert_eq!(seed_shape["data"], serde_json::json!({"amount": 100}));
+    assert_eq!(seed_shape["actorId"], "Account|a1");
     runtime.shutdown().await;
 }
 

@@ -144,6 +144,7 @@ impl<A: EventSourced> TestKit<A> {
     /// When a produced event does not encode or decode back (the runtime would fail
     /// the command), or when `decide` or `apply` panics.
     #[track_caller]
+    #[must_use = "check the outcome with `then_events`, `then_error`, `then_reply`, ..."]
     pub fn when(mut self, command: A::Command) -> Then<A> {
         self.commands += 1;
         let result = self.state.decide(&command);
@@ -175,7 +176,6 @@ impl<A: EventSourced> fmt::Debug for TestKit<A> {
 
 /// The outcome of [`TestKit::when`]: the decision (or the domain's error) and the state
 /// after applying the decision's events.
-#[must_use = "check the outcome with `then_events`, `then_error`, `then_reply`, ..."]
 pub struct Then<A: EventSourced> {
     kit: TestKit<A>,
     result: Result<Decision<A::Event, A::Reply>, A::Error>,
@@ -333,6 +333,7 @@ impl<A: EventSourced> Then<A> {
     ///
     /// As [`TestKit::when`].
     #[track_caller]
+    #[must_use = "check the outcome with `then_events`, `then_error`, `then_reply`, ..."]
     pub fn and_when(self, command: A::Command) -> Then<A> {
         self.kit.when(command)
     }
