@@ -367,7 +367,8 @@ impl<A: EventSourced> fmt::Debug for Then<A> {
             Ok(decision) => s.field("events", &event_types(&decision.events)),
             Err(error) => s.field("error", &error.to_string()),
         };
-        s.field("version", &self.kit.version).finish_non_exhaustive()
+        s.field("version", &self.kit.version)
+            .finish_non_exhaustive()
     }
 }
 
