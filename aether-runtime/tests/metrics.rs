@@ -28,7 +28,8 @@ fn counters_and_histograms_go_through_the_metrics_facade() {
                 runtime.shutdown().await;
             })
     });
-    let values: Vec<(String, Vec<(String, String)>, DebugValue)> = snapshotter
+    type Labels = Vec<(String, String)>;
+    let values: Vec<(String, Labels, DebugValue)> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
