@@ -13,7 +13,7 @@ use aether::{
 
 /// Every actor's events and latest snapshot, behind one lock.
 #[derive(Debug, Default)]
-pub struct MapStore {
+pub(crate) struct MapStore {
     inner: Mutex<Maps>,
 }
 
