@@ -63,13 +63,27 @@ pub mod __private {
         type Event;
     }
 
+    /// `apply`'s event type is the one `#[derive(Actor)]` declares.
+    #[diagnostic::on_unimplemented(
+        message = "`apply` takes `&{Self}`, but `#[aether(event = ...)]` declares `{E}`",
+        label = "expected `{E}` here",
+        note = "an actor records one event type: make `apply` take `&{E}`, or change `#[aether(event = ...)]`"
+    )]
+    pub trait EventIs<E> {}
+    impl<E> EventIs<E> for E {}
+
+    /// Compiles only when `A` is `E` (see [`EventIs`]).
+    pub fn assert_event_is<A: EventIs<E>, E>() {}
+
     /// An enum event serialized by serde is externally tagged (`{"Deposited": {...}}`):
     /// the payload is the tag's value.
     pub fn untag_event_data(tagged: serde_json::Value) -> serde_json::Value {
         match tagged {
-            serde_json::Value::Object(map) if map.len() == 1 => {
-                map.into_iter().next().map(|(_, data)| data).unwrap_or_default()
-            }
+            serde_json::Value::Object(map) if map.len() == 1 => map
+                .into_iter()
+                .next()
+                .map(|(_, data)| data)
+                .unwrap_or_default(),
             other => other,
         }
     }
@@ -91,7 +105,8 @@ pub mod prelude {
 /// A runtime on a SQLite file is one call:
 ///
 /// ```no_run
-/// # async fn example() -> Result<(), aether::sqlite::OpenError> {
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), aether::sqlite::OpenError> {
 /// let runtime = aether::sqlite::runtime("bank.db").await?;
 /// # drop(runtime);
 /// # Ok(())
