@@ -51,12 +51,21 @@ async fn domain_errors_come_back_rejected() {
     let account = runtime.actor::<Account>("a2");
 
     let err = account.deposit(5).await.unwrap_err();
-    assert!(matches!(err.rejection(), Some(AccountError::NotOpen)), "{err}");
+    assert!(
+        matches!(err.rejection(), Some(AccountError::NotOpen)),
+        "{err}"
+    );
 
     account.open("bob".to_owned()).await.unwrap();
     match account.withdraw(10).await {
         Err(AskError::Rejected { error, .. }) => {
-            assert_eq!(error, AccountError::Insufficient { balance: 0, asked: 10 })
+            assert_eq!(
+                error,
+                AccountError::Insufficient {
+                    balance: 0,
+                    asked: 10
+                }
+            )
         }
         other => panic!("expected a rejection, got {other:?}"),
     }

@@ -42,7 +42,11 @@ struct Ping;
 #[derive(Debug, Clone, PartialEq, DomainEvent)]
 struct Wrapped(Transfer);
 
-fn round_trip<E: DomainEvent + PartialEq + std::fmt::Debug>(event: E, event_type: &str, data: Value) {
+fn round_trip<E: DomainEvent + PartialEq + std::fmt::Debug>(
+    event: E,
+    event_type: &str,
+    data: Value,
+) {
     assert_eq!(event.event_type(), event_type);
     assert_eq!(event.to_data().unwrap(), data);
     assert_eq!(E::from_data(event_type, &data).unwrap(), event);
@@ -50,13 +54,20 @@ fn round_trip<E: DomainEvent + PartialEq + std::fmt::Debug>(event: E, event_type
 
 #[test]
 fn named_fields_become_a_json_object() {
-    round_trip(AccountEvent::Deposited { amount: 100 }, "Deposited", json!({"amount": 100}));
+    round_trip(
+        AccountEvent::Deposited { amount: 100 },
+        "Deposited",
+        json!({"amount": 100}),
+    );
 }
 
 #[test]
 fn rename_sets_the_event_type() {
     round_trip(
-        AccountEvent::Opened { owner: "ada".into(), note: None },
+        AccountEvent::Opened {
+            owner: "ada".into(),
+            note: None,
+        },
         "AccountOpened",
         json!({"owner": "ada"}),
     );
@@ -68,12 +79,17 @@ fn rename_sets_the_event_type() {
 #[test]
 fn field_serde_attributes_apply_both_ways() {
     round_trip(
-        AccountEvent::NameChanged { new_name: "b".into() },
+        AccountEvent::NameChanged {
+            new_name: "b".into(),
+        },
         "Renamed",
         json!({"newName": "b"}),
     );
     round_trip(
-        AccountEvent::Opened { owner: "x".into(), note: Some("vip".into()) },
+        AccountEvent::Opened {
+            owner: "x".into(),
+            note: Some("vip".into()),
+        },
         "AccountOpened",
         json!({"owner": "x", "note": "vip"}),
     );
@@ -82,24 +98,41 @@ fn field_serde_attributes_apply_both_ways() {
 #[test]
 fn newtype_variants_use_the_fields_own_object() {
     round_trip(
-        AccountEvent::Transferred(Transfer { to: "b".into(), amount: 5 }),
+        AccountEvent::Transferred(Transfer {
+            to: "b".into(),
+            amount: 5,
+        }),
         "Transferred",
         json!({"to": "b", "amount": 5}),
     );
-    round_trip(Wrapped(Transfer { to: "c".into(), amount: 1 }), "Wrapped", json!({"to": "c", "amount": 1}));
+    round_trip(
+        Wrapped(Transfer {
+            to: "c".into(),
+            amount: 1,
+        }),
+        "Wrapped",
+        json!({"to": "c", "amount": 1}),
+    );
 }
 
 #[test]
 fn unit_variants_are_empty_objects_and_decode_from_null() {
     round_trip(AccountEvent::Frozen, "Frozen", json!({}));
-    assert_eq!(AccountEvent::from_data("Frozen", &Value::Null).unwrap(), AccountEvent::Frozen);
+    assert_eq!(
+        AccountEvent::from_data("Frozen", &Value::Null).unwrap(),
+        AccountEvent::Frozen
+    );
     assert!(AccountEvent::from_data("Frozen", &json!(3)).is_err());
     round_trip(Ping, "Pinged", json!({}));
 }
 
 #[test]
 fn structs_are_events_named_after_the_struct() {
-    round_trip(PriceChanged { cents: -5 }, "PriceChanged", json!({"cents": -5}));
+    round_trip(
+        PriceChanged { cents: -5 },
+        "PriceChanged",
+        json!({"cents": -5}),
+    );
 }
 
 #[test]
@@ -113,12 +146,18 @@ fn unknown_types_and_bad_payloads_are_told_apart() {
     assert!(bad.reason.contains("invalid type"), "{bad}");
 
     let missing = PriceChanged::from_data("PriceChanged", &json!({})).unwrap_err();
-    assert!(missing.reason.contains("missing field `cents`"), "{missing}");
-    assert!(PriceChanged::from_data("Other", &json!({"cents": 1})).unwrap_err().is_unknown_type());
+    assert!(
+        missing.reason.contains("missing field `cents`"),
+        "{missing}"
+    );
+    assert!(PriceChanged::from_data("Other", &json!({"cents": 1}))
+        .unwrap_err()
+        .is_unknown_type());
 }
 
 #[test]
 fn extra_fields_are_ignored_for_forward_compatibility() {
-    let event = AccountEvent::from_data("Deposited", &json!({"amount": 1, "currency": "EUR"})).unwrap();
+    let event =
+        AccountEvent::from_data("Deposited", &json!({"amount": 1, "currency": "EUR"})).unwrap();
     assert_eq!(event, AccountEvent::Deposited { amount: 1 });
 }

@@ -6,7 +6,9 @@ use aether::testkit::TestKit;
 use common::{Account, AccountCommand, AccountError, AccountEvent, AccountReply};
 
 fn opened() -> AccountEvent {
-    AccountEvent::Opened { owner: "ada".into() }
+    AccountEvent::Opened {
+        owner: "ada".into(),
+    }
 }
 
 #[test]
@@ -23,7 +25,15 @@ fn then_error_and_replies() {
     let kit = TestKit::<Account>::given([opened(), AccountEvent::Deposited { amount: 10 }]);
     assert_eq!(kit.version(), 2);
     kit.when(AccountCommand::Withdraw { amount: 50 })
-        .then_error(|e| matches!(e, AccountError::Insufficient { balance: 10, asked: 50 }))
+        .then_error(|e| {
+            matches!(
+                e,
+                AccountError::Insufficient {
+                    balance: 10,
+                    asked: 50
+                }
+            )
+        })
         .then_state(|account| assert_eq!(account.balance, 10))
         .and_when(AccountCommand::Withdraw { amount: 4 })
         .then_reply_matches(|r| matches!(r, AccountReply::Withdraw(6)))
@@ -38,7 +48,9 @@ fn the_outcome_can_be_inspected() {
     assert_eq!(then.error(), Some(&AccountError::NotOpen));
     assert!(then.events().is_empty());
     assert!(then.reply().is_none());
-    let then = then.into_kit().when(AccountCommand::Open { owner: "b".into() });
+    let then = then
+        .into_kit()
+        .when(AccountCommand::Open { owner: "b".into() });
     assert_eq!(then.events(), [AccountEvent::Opened { owner: "b".into() }]);
     assert_eq!(then.state().owner.as_deref(), Some("b"));
     assert!(then.into_result().is_ok());
@@ -61,7 +73,9 @@ fn then_events_panics_on_a_rejection() {
 }
 
 #[test]
-#[should_panic(expected = "expected the command to be rejected, but it was accepted with events [\"Deposited\"]")]
+#[should_panic(
+    expected = "expected the command to be rejected, but it was accepted with events [\"Deposited\"]"
+)]
 fn then_error_panics_on_success() {
     TestKit::<Account>::given([opened()])
         .when(AccountCommand::Deposit { amount: 5 })
@@ -156,7 +170,9 @@ mod hand_written {
     #[test]
     #[should_panic(expected = "expected the reply 6 but got 5")]
     fn then_reply_panics_on_another_reply() {
-        let _ = TestKit::<Counter>::given([Step::Added(2)]).when(Some(3)).then_reply(6);
+        let _ = TestKit::<Counter>::given([Step::Added(2)])
+            .when(Some(3))
+            .then_reply(6);
     }
 
     #[test]

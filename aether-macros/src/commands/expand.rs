@@ -161,7 +161,7 @@ impl<'d, 'a> Generated<'d, 'a> {
         );
         let methods = self.def.commands.iter().map(|c| {
             let sig = self.method_sig(c, false);
-            let sig_with = self.method_sig(c, true);
+            let sig_with = (!self.with_clashes(c)).then(|| self.method_sig(c, true));
             let docs = docs_or(
                 c,
                 &format!(" Sends `{}` to the actor and waits for its reply.", c.ident),
@@ -170,11 +170,11 @@ impl<'d, 'a> Generated<'d, 'a> {
                 " Like `{}`, with `AskOptions`: a command id for idempotency, a timeout.",
                 c.ident
             );
+            let with = sig_with.map(|sig_with| quote!(#[doc = #doc_with] #sig_with;));
             quote! {
                 #docs
                 #sig;
-                #[doc = #doc_with]
-                #sig_with;
+                #with
             }
         });
         quote! {
@@ -186,6 +186,16 @@ impl<'d, 'a> Generated<'d, 'a> {
         }
     }
 
+    /// Whether `name_with` is also a command (an error already reported): then it is not
+    /// generated.
+    fn with_clashes(&self, c: &Command<'_>) -> bool {
+        let with = format!("{}_with", c.ident);
+        self.def
+            .commands
+            .iter()
+            .any(|other| other.ident == with.as_str())
+    }
+
     /// `fn deposit(&self, amount: u64) -> impl Future<...> + Send` (or `deposit_with`).
     fn method_sig(&self, c: &Command<'_>, with: bool) -> TokenStream {
         let ident = if with {
@@ -193,7 +203,8 @@ impl<'d, 'a> Generated<'d, 'a> {
         } else {
             c.ident.clone()
         };
-        let options = with.then(|| quote!(options: ::aether::__private::aether_runtime::AskOptions,));
+        let options =
+            with.then(|| quote!(options: ::aether::__private::aether_runtime::AskOptions,));
         let args = fields(c).map(|(name, ty)| quote!(#name: #ty));
         let reply = reply_type(c);
         let error = self.error_type();
@@ -245,7 +256,24 @@ impl<'d, 'a> Generated<'d, 'a> {
     fn event_sourced(&self) -> TokenStream {
         let (self_ty, command, reply) = (self.self_ty, &self.command, &self.reply);
         let error = self.error_type();
-        let meta = quote_spanned!(self_ty.span()=> <Self as ::aether::__private::ActorMeta>);
+        let span = self_ty.span();
+        let meta = quote_spanned!(span=> <Self as ::aether::__private::ActorMeta>);
+        // `Event` is what `apply` takes (so a missing derive is reported once, at the
+        // self type); a separate check ties it to the derive's `event = ...`.
+        let (event, same_event) = match (self.stub, self.checked.event) {
+            (false, Some(ty)) => {
+                let event =
+                    quote_spanned!(ty.span()=> <Self as ::aether::__private::ApplyEvent>::Event);
+                let declared =
+                    quote_spanned!(span=> <#self_ty as ::aether::__private::ActorMeta>::Event);
+                let applied = quote_spanned!(ty.span()=> <#self_ty as ::aether::__private::ApplyEvent>::Event);
+                let check = quote_spanned! {ty.span()=>
+                    const _: fn() = ::aether::__private::assert_event_is::<#applied, #declared>;
+                };
+                (event, check)
+            }
+            _ => (quote_spanned!(span=> #meta::Event), TokenStream::new()),
+        };
         let decide = if self.stub {
             quote!(::core::unreachable!())
         } else {
@@ -256,13 +284,13 @@ impl<'d, 'a> Generated<'d, 'a> {
             (false, Some(ty)) => quote_spanned!(ty.span()=> <#self_ty>::apply(self, event)),
             _ => quote!(::core::unreachable!()),
         };
-        quote! {
+        quote_spanned! {span=>
             #[automatically_derived]
             impl ::aether::__private::aether_runtime::EventSourced for #self_ty {
                 const ACTOR_TYPE: &'static str = #meta::ACTOR_TYPE;
                 const SNAPSHOT_EVERY: ::core::option::Option<u64> = #meta::SNAPSHOT_EVERY;
                 type Command = #command;
-                type Event = #meta::Event;
+                type Event = #event;
                 type Reply = #reply;
                 type Error = #error;
 
@@ -282,6 +310,7 @@ impl<'d, 'a> Generated<'d, 'a> {
                     #apply
                 }
             }
+            #same_event
         }
     }
 
@@ -289,9 +318,8 @@ impl<'d, 'a> Generated<'d, 'a> {
         let (self_ty, command, reply) = (self.self_ty, &self.command, &self.reply);
         let (ident, variant) = (c.ident, &c.variant);
         let names: Vec<_> = fields(c).map(|(name, _)| name).collect();
-        let clones = fields(c).map(|(name, ty)| {
-            quote_spanned!(ty.span()=> ::core::clone::Clone::clone(#name))
-        });
+        let clones = fields(c)
+            .map(|(name, ty)| quote_spanned!(ty.span()=> ::core::clone::Clone::clone(#name)));
         let decision = quote!(::aether::__private::aether_runtime::Decision::new);
         let ok = quote!(::core::result::Result::Ok);
         let err = quote!(::core::result::Result::Err);
@@ -341,18 +369,19 @@ impl<'d, 'a> Generated<'d, 'a> {
     }
 
     fn trait_impl(&self) -> TokenStream {
-        let (self_ty, command, reply, name) =
-            (self.self_ty, &self.command, &self.reply, &self.commands_trait);
+        let (self_ty, command, reply, name) = (
+            self.self_ty,
+            &self.command,
+            &self.reply,
+            &self.commands_trait,
+        );
         let methods = self.def.commands.iter().map(|c| {
             let sig = self.method_sig(c, false);
             let sig_with = self.method_sig(c, true);
             let with = format_ident!("{}_with", c.ident);
             let variant = &c.variant;
             let names: Vec<_> = fields(c).map(|(name, _)| name).collect();
-            let body_with = if self.stub {
-                quote!(async { ::core::unreachable!() })
-            } else {
-                quote! {
+            let body_with = quote! {
                     let ask = ::aether::__private::aether_runtime::ActorRef::ask_with(
                         self,
                         #command::#variant { #(#names),* },
@@ -370,8 +399,17 @@ impl<'d, 'a> Generated<'d, 'a> {
                             ::core::result::Result::Err(error) => ::core::result::Result::Err(error),
                         }
                     }
-                }
             };
+            if self.stub {
+                let with = (!self.with_clashes(c)).then(|| {
+                    quote!(#[allow(unused_variables)] #sig_with { async { ::core::unreachable!() } })
+                });
+                return quote! {
+                    #[allow(unused_variables)]
+                    #sig { async { ::core::unreachable!() } }
+                    #with
+                };
+            }
             quote! {
                 #sig {
                     <Self as #name>::#with(
@@ -380,7 +418,6 @@ impl<'d, 'a> Generated<'d, 'a> {
                         #(#names),*
                     )
                 }
-                #[allow(unused_variables)]
                 #sig_with {
                     #body_with
                 }
@@ -410,9 +447,9 @@ fn fields<'c>(c: &'c Command<'_>) -> impl Iterator<Item = (Ident, TokenStream)> 
 /// The reply type a command's variant carries.
 fn reply_type(c: &Command<'_>) -> TokenStream {
     match c.outcome {
-        Outcome::Query(Some(ty))
-        | Outcome::ReplyAndEvents(ty)
-        | Outcome::Decision(Some(ty)) => storable(ty),
+        Outcome::Query(Some(ty)) | Outcome::ReplyAndEvents(ty) | Outcome::Decision(Some(ty)) => {
+            storable(ty)
+        }
         _ => quote!(()),
     }
 }

@@ -215,4 +215,3 @@ pub(crate) fn reach(vis: &Visibility) -> u8 {
         Visibility::Inherited => 0,
     }
 }
-

@@ -43,10 +43,16 @@ pub(crate) fn validate<'a>(def: &CommandsDef<'a>, errors: &mut Errors) -> Checke
         );
     }
     if !item.generics.params.is_empty() {
-        errors.spanned(&item.generics, "an actor's commands block cannot be generic");
+        errors.spanned(
+            &item.generics,
+            "an actor's commands block cannot be generic",
+        );
     }
     if def.actor.is_none() {
-        errors.spanned(&item.self_ty, "expected the actor's type name, like `impl Account`");
+        errors.spanned(
+            &item.self_ty,
+            "expected the actor's type name, like `impl Account`",
+        );
     }
     let event = apply(def, errors);
 
@@ -138,7 +144,10 @@ pub(crate) fn validate<'a>(def: &CommandsDef<'a>, errors: &mut Errors) -> Checke
         if let Some(first) = variants.get(&variant) {
             errors.spanned(
                 command.ident,
-                format!("`{}` and `{first}` both become the command `{variant}`", command.ident),
+                format!(
+                    "`{}` and `{first}` both become the command `{variant}`",
+                    command.ident
+                ),
             );
         } else {
             variants.insert(variant, command.ident);
@@ -158,10 +167,9 @@ fn receiver(method: &ImplItemFn, errors: &mut Errors) {
             "every method of a `#[aether::commands]` block is a command and takes `&self`; \
              move helpers to another impl block",
         ),
-        Some(receiver) if receiver.reference.is_none() => errors.spanned(
-            receiver,
-            "command methods take `&self`, not `self`",
-        ),
+        Some(receiver) if receiver.reference.is_none() => {
+            errors.spanned(receiver, "command methods take `&self`, not `self`")
+        }
         Some(receiver) if receiver.mutability.is_some() => errors.spanned(
             receiver,
             "command methods take `&self`, not `&mut self`: a command decides which events to \
@@ -178,7 +186,9 @@ fn owned(ty: &Type, why: &str, errors: &mut Errors) {
             ty,
             format!("{why}, so they must be owned: use `String` for `&str`, `Vec<T>` for `&[T]`"),
         ),
-        Type::ImplTrait(_) => errors.spanned(ty, format!("{why}: use a concrete type, not `impl Trait`")),
+        Type::ImplTrait(_) => {
+            errors.spanned(ty, format!("{why}: use a concrete type, not `impl Trait`"))
+        }
         _ => {}
     }
 }
@@ -221,7 +231,10 @@ fn apply<'a>(def: &CommandsDef<'a>, errors: &mut Errors) -> Option<&'a Type> {
         [event] => match &*event.ty {
             Type::Reference(r) if r.mutability.is_none() => Some(&r.elem),
             other => {
-                errors.spanned(other, format!("{shape}: the event is taken by shared reference"));
+                errors.spanned(
+                    other,
+                    format!("{shape}: the event is taken by shared reference"),
+                );
                 None
             }
         },

@@ -5,9 +5,15 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, aether::DomainEvent)]
 pub(crate) enum AccountEvent {
-    Opened { owner: String },
-    Deposited { amount: u64 },
-    Withdrawn { amount: u64 },
+    Opened {
+        owner: String,
+    },
+    Deposited {
+        amount: u64,
+    },
+    Withdrawn {
+        amount: u64,
+    },
     #[aether(rename = "AccountClosed")]
     Closed,
 }
@@ -43,9 +49,15 @@ impl Account {
     /// Takes `amount` out; answers the new balance.
     pub(crate) fn withdraw(&self, amount: u64) -> Result<(u64, Vec<AccountEvent>), AccountError> {
         if amount > self.balance {
-            return Err(AccountError::Insufficient { balance: self.balance, asked: amount });
+            return Err(AccountError::Insufficient {
+                balance: self.balance,
+                asked: amount,
+            });
         }
-        Ok((self.balance - amount, vec![AccountEvent::Withdrawn { amount }]))
+        Ok((
+            self.balance - amount,
+            vec![AccountEvent::Withdrawn { amount }],
+        ))
     }
 
     /// The current balance.

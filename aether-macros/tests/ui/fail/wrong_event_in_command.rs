@@ -1,0 +1,31 @@
+#[derive(Debug, aether::DomainEvent)]
+enum Ev {
+    Happened { n: u32 },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("nope")]
+struct Nope;
+
+#[derive(Default, serde::Serialize, serde::Deserialize, aether::Actor)]
+#[aether(event = Ev)]
+struct Thing {
+    n: u32,
+}
+
+#[derive(Debug, aether::DomainEvent)]
+struct Other;
+
+#[aether::commands]
+impl Thing {
+    fn bump(&self) -> Result<Other, Nope> {
+        Ok(Other)
+    }
+
+    fn apply(&mut self, event: &Ev) {
+        let Ev::Happened { n } = event;
+        self.n += n;
+    }
+}
+
+fn main() {}
