@@ -89,8 +89,161 @@ pub mod __private {
     }
 }
 
+/// Derives [`DomainEvent`](trait@DomainEvent) for an enum (one event per variant) or a
+/// struct (one event).
+///
+/// - `event_type` is the variant's (or struct's) name; `#[aether(rename = "Name")]`
+///   overrides it. Two events with one name are a compile error.
+/// - `to_data` is the named fields as a JSON object (`{"amount": 100}`); a unit variant
+///   gives `{}` (and decodes from `{}` or `null`); a tuple variant with one field stores
+///   that field's own serde value (`Transferred(Transfer)` stores the `Transfer` object).
+///   Tuple variants with several fields are a compile error: name the fields.
+/// - `from_data` gives [`EventDecodeError::unknown_type`] for a name it does not know and
+///   [`EventDecodeError::invalid_data`] for a payload that does not fit. Unknown fields
+///   are ignored.
+/// - Field-level `#[serde(...)]` attributes (`rename`, `default`, `skip_serializing_if`,
+///   `with`, ...) apply to the payload in both directions; the event type itself needs
+///   no serde derive. Generic event types are not supported.
+///
+/// ```
+/// use aether::DomainEvent;
+/// use serde_json::json;
+///
+/// #[derive(Debug, PartialEq, DomainEvent)]
+/// enum AccountEvent {
+///     Deposited { amount: u64 },
+///     #[aether(rename = "AccountClosed")]
+///     Closed,
+/// }
+///
+/// let event = AccountEvent::Deposited { amount: 100 };
+/// assert_eq!(event.event_type(), "Deposited");
+/// assert_eq!(event.to_data().unwrap(), json!({"amount": 100}));
+/// assert_eq!(AccountEvent::from_data("Deposited", &json!({"amount": 100})).unwrap(), event);
+/// assert_eq!(AccountEvent::Closed.event_type(), "AccountClosed");
+/// assert!(AccountEvent::from_data("Opened", &json!({})).unwrap_err().is_unknown_type());
+/// ```
 #[cfg(feature = "macros")]
-pub use aether_macros::{commands, Actor, DomainEvent};
+pub use aether_macros::DomainEvent;
+
+/// Derives an actor's metadata on its state struct:
+/// `#[aether(event = AccountEvent, snapshot_every = 100, actor_type = "Account")]`.
+///
+/// - `event` (required): the actor's [`DomainEvent`](trait@DomainEvent) type.
+/// - `snapshot_every` (optional): [`EventSourced::SNAPSHOT_EVERY`]; left out, the
+///   runtime's policy decides.
+/// - `actor_type` (optional, default: the struct's name): [`EventSourced::ACTOR_TYPE`],
+///   the prefix of stored actor ids; non-empty, without `|`.
+///
+/// The derive goes with [`#[commands]`](commands) on the struct's `impl` block, which
+/// writes [`EventSourced`] from both; see there for a complete actor.
+#[cfg(feature = "macros")]
+pub use aether_macros::Actor;
+
+/// Turns an actor's `impl` block into its commands, queries and `apply`, and gives
+/// [`ActorRef<Actor>`](ActorRef) one typed method per command.
+///
+/// In the block (all methods take `&self`, except `apply`; no `async`, no generics;
+/// helpers go in another `impl` block):
+///
+/// | The method returns | It is | It records | The caller gets |
+/// |---|---|---|---|
+/// | `Result<Event, E>` | a command | one event | `()` |
+/// | `Result<Vec<Event>, E>` | a command | the events, atomically | `()` |
+/// | `Result<Option<Event>, E>` | a command | zero or one event | `()` |
+/// | `Result<(), E>` | a check | nothing | `()` |
+/// | `Result<(R, Vec<Event>), E>` | a command | the events | `R` |
+/// | `Result<Decision<Event, R>, E>` | a command | `decision.events` | `R` |
+/// | `T` (not a `Result`) | a query | nothing | `T` |
+/// | `fn apply(&mut self, event: &Event)` | [`EventSourced::apply`] | | |
+///
+/// Every `Result` names the same error type `E`, the actor's [`EventSourced::Error`]
+/// (`Infallible` if no method can fail); queries cannot fail. Arguments are owned and
+/// `Clone` (a command may be decided again after a version conflict); replies are owned.
+///
+/// For an actor `Account` it generates, with the widest visibility of the methods:
+///
+/// - `AccountCommand`: an enum with one variant per method (`deposit(amount)` becomes
+///   `AccountCommand::Deposit { amount }`), the actor's [`EventSourced::Command`]. Send it
+///   with [`ActorRef::ask`] / [`tell`](ActorRef::tell), or give it to the test kit.
+/// - `AccountReply`: one variant per method holding its reply, [`EventSourced::Reply`].
+/// - `AccountCommands`: a trait implemented for `ActorRef<Account>`, with
+///   `deposit(amount)` and `deposit_with(options, amount)` for each method, both
+///   returning `Result<Reply, AskError<E>>` futures. [`AskOptions`] sets a command id
+///   (idempotency: a repeated id fails with [`AskError::Duplicate`]) and a timeout. The
+///   methods carry the doc comments of the methods they call.
+/// - `impl EventSourced for Account`.
+///
+/// ```
+/// use aether::{Actor, AskOptions, DomainEvent};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, PartialEq, DomainEvent)]
+/// enum AccountEvent {
+///     Deposited { amount: u64 },
+///     Withdrawn { amount: u64 },
+/// }
+///
+/// #[derive(Debug, PartialEq)]
+/// enum AccountError {
+///     Insufficient { balance: u64 },
+/// }
+/// impl std::fmt::Display for AccountError {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         write!(f, "insufficient funds")
+///     }
+/// }
+/// impl std::error::Error for AccountError {}
+///
+/// #[derive(Debug, Default, Serialize, Deserialize, Actor)]
+/// #[aether(event = AccountEvent, snapshot_every = 100)]
+/// struct Account {
+///     balance: u64,
+/// }
+///
+/// #[aether::commands]
+/// impl Account {
+///     /// Adds `amount` to the balance.
+///     fn deposit(&self, amount: u64) -> Result<AccountEvent, AccountError> {
+///         Ok(AccountEvent::Deposited { amount })
+///     }
+///
+///     /// Takes `amount` out; answers the new balance.
+///     fn withdraw(&self, amount: u64) -> Result<(u64, Vec<AccountEvent>), AccountError> {
+///         if amount > self.balance {
+///             return Err(AccountError::Insufficient { balance: self.balance });
+///         }
+///         Ok((self.balance - amount, vec![AccountEvent::Withdrawn { amount }]))
+///     }
+///
+///     /// The current balance.
+///     fn balance(&self) -> u64 {
+///         self.balance
+///     }
+///
+///     fn apply(&mut self, event: &AccountEvent) {
+///         match event {
+///             AccountEvent::Deposited { amount } => self.balance += amount,
+///             AccountEvent::Withdrawn { amount } => self.balance -= amount,
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let runtime = aether::Runtime::new(std::sync::Arc::new(aether::InMemoryStore::new()));
+/// let account = runtime.actor::<Account>("a1");
+/// account.deposit(100).await.unwrap();
+/// assert_eq!(account.withdraw(30).await.unwrap(), 70);
+/// assert!(account.withdraw(500).await.unwrap_err().rejection().is_some());
+/// account.deposit_with(AskOptions::new().command_id("pay-1"), 5).await.unwrap();
+/// assert!(account.deposit_with(AskOptions::new().command_id("pay-1"), 5).await.is_err());
+/// assert_eq!(account.balance().await.unwrap(), 75);
+/// # runtime.shutdown().await;
+/// # }
+/// ```
+#[cfg(feature = "macros")]
+pub use aether_macros::commands;
 
 /// The names most programs need, in one import: `use aether::prelude::*;`.
 pub mod prelude {
