@@ -85,13 +85,21 @@ impl Account {
 pub(crate) struct Seen {
     /// The balance found when the run started (rehydrated from the file).
     pub(crate) balance_at_start: u64,
-    /// The balance when the run ended.
+    /// The balance when the run ended (asked after the actor passivated).
     pub(crate) balance_at_end: u64,
+    /// Whether the idle actor was passivated before the last ask.
+    pub(crate) passivated: bool,
 }
 
-/// Opens the account on first use, deposits 100, withdraws 30, tries to overdraw.
+/// Opens the account on first use, deposits 100, withdraws 30, tries to overdraw, lets
+/// the actor passivate and asks again.
 pub(crate) async fn run(path: &std::path::Path) -> Result<Seen, Box<dyn std::error::Error>> {
-    let runtime = aether::sqlite::runtime(path).await?;
+    // `aether::sqlite::runtime(path)` is the one-line default; here idle actors are
+    // passivated after 100 ms instead of 5 minutes, to show it.
+    let store = aether::sqlite::SqliteStore::open(path).await?;
+    let runtime = aether::Runtime::builder(std::sync::Arc::new(store))
+        .passivate_after(Some(std::time::Duration::from_millis(100)))
+        .build();
     let account = runtime.actor::<Account>("ada");
 
     let balance_at_start = account.balance().await?;
@@ -113,11 +121,22 @@ pub(crate) async fn run(path: &std::path::Path) -> Result<Seen, Box<dyn std::err
         Err(AskError::Rejected { error, .. }) => println!("withdrawing 1,000,000: {error}"),
         other => println!("unexpected: {other:?}"),
     }
+
+    // Idle for 100 ms, the actor stops and frees its memory; the handle stays valid.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while runtime.stats().live > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let passivated = runtime.stats().passivated > 0;
+    println!("idle actor passivated: {passivated}");
+    // The next command starts it again from the file.
     let balance_at_end = account.balance().await?;
+    println!("asked again: balance {balance_at_end}, rehydrated from the store");
     runtime.shutdown().await;
     Ok(Seen {
         balance_at_start,
         balance_at_end,
+        passivated,
     })
 }
 

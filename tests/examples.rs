@@ -17,7 +17,8 @@ async fn quickstart_rehydrates_on_its_second_run() {
         first,
         quickstart::Seen {
             balance_at_start: 0,
-            balance_at_end: 70
+            balance_at_end: 70,
+            passivated: true,
         }
     );
     let second = quickstart::run(&path).await.unwrap();
@@ -25,7 +26,8 @@ async fn quickstart_rehydrates_on_its_second_run() {
         second,
         quickstart::Seen {
             balance_at_start: 70,
-            balance_at_end: 140
+            balance_at_end: 140,
+            passivated: true,
         }
     );
 }
