@@ -256,6 +256,11 @@ async fn main() {
             .print(&format!("{name} sequential (1 writer)"));
         let mut run = concurrent(Arc::clone(&store), total).await;
         run.print(&format!("{name} concurrent ({ACTORS} actors)"));
+        let stats = store.stats();
+        println!(
+            "{name} checkpoints: {} beside the writer, {} by the writer",
+            stats.checkpoints, stats.writer_checkpoints
+        );
         let store = Arc::into_inner(store).expect("the only handle");
         store.close().await.expect("close");
 

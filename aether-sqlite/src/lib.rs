@@ -140,6 +140,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+mod checkpoint;
 mod codec;
 mod error;
 mod options;

@@ -81,7 +81,7 @@ impl SqliteStoreBuilder {
             read_connections: 4,
             busy_timeout: Duration::from_secs(5),
             max_group_events: 16_384,
-            wal_autocheckpoint: 10_000,
+            wal_autocheckpoint: 4_000,
         }
     }
 
@@ -114,9 +114,14 @@ impl SqliteStoreBuilder {
         self
     }
 
-    /// WAL size, in pages, after which a commit also checkpoints the WAL into the main
-    /// file (SQLite's `wal_autocheckpoint`; default 10,000 pages of 4 KiB). Larger values
-    /// checkpoint less often, with a larger `-wal` file.
+    /// WAL size, in pages, past which the WAL is checkpointed into the main file (default
+    /// 4,000 pages of 4 KiB; 0 turns automatic checkpoints off).
+    ///
+    /// Unlike SQLite's own `wal_autocheckpoint`, the checkpoint runs on a thread of its
+    /// own, beside the writer, so appends are not acknowledged late because of it. Only
+    /// if the WAL reaches 4 times this size (a checkpoint thread that cannot keep up)
+    /// does the writer checkpoint between two commits itself. Larger values checkpoint
+    /// less often, with a larger `-wal` file.
     pub fn wal_autocheckpoint(mut self, pages: u32) -> Self {
         self.wal_autocheckpoint = pages;
         self

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::checkpoint::Checkpoints;
 use crate::codec::{encode_event, encode_snapshot};
 use crate::reader::{self, ReadPool};
 use crate::writer::{Counters, Request, Writer};
@@ -58,7 +59,8 @@ pub struct SqliteStore {
     requests: mpsc::Sender<Request>,
     reads: Arc<ReadPool>,
     counters: Arc<Counters>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// The writer thread, then the checkpoint thread (which stops after the writer).
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// Counters of what a [`SqliteStore`] has committed since it was opened; see
@@ -76,6 +78,12 @@ pub struct StoreStats {
     pub conflicts: u64,
     /// Snapshots saved.
     pub snapshots: u64,
+    /// WAL checkpoints run by the checkpoint thread, beside the writer.
+    pub checkpoints: u64,
+    /// WAL checkpoints the writer had to run itself, between two group commits, because
+    /// the WAL reached 4 times its checkpoint size (the checkpoint thread could not keep
+    /// up). Appends queued meanwhile wait for it.
+    pub writer_checkpoints: u64,
 }
 
 impl SqliteStore {
@@ -108,14 +116,29 @@ impl SqliteStore {
                 .map_err(|join| {
                     OpenError::sqlite(&path, std::io::Error::other(join.to_string()))
                 })?;
-        let ((writer_conn, read_conns), options) = opened?;
+        let ((writer_conn, checkpoint_conn, read_conns), options) = opened?;
         let counters = Arc::new(Counters::default());
         let (requests, rx) = mpsc::channel(options.max_group_events.max(1024));
-        let writer = Writer::new(writer_conn, Arc::clone(&counters), options.max_group_events);
+        let spawn_failed = |e| OpenError::sqlite(&options.path, e);
+        let (checkpoints, checkpointer) = Checkpoints::start(
+            &writer_conn,
+            checkpoint_conn,
+            options.wal_autocheckpoint,
+            Arc::clone(&counters),
+        )
+        .map_err(spawn_failed)?
+        .unzip();
+        let writer = Writer::new(
+            writer_conn,
+            Arc::clone(&counters),
+            options.max_group_events,
+            checkpoints,
+        );
         let handle = std::thread::Builder::new()
             .name("aether-sqlite-writer".into())
             .spawn(move || writer.run(rx))
-            .map_err(|e| OpenError::sqlite(&options.path, e))?;
+            .map_err(spawn_failed)?;
+        let threads = std::iter::once(handle).chain(checkpointer).collect();
         tracing::debug!(path = %options.path.display(), "opened aether sqlite store");
         Ok(SqliteStore {
             path: options.path,
@@ -123,7 +146,7 @@ impl SqliteStore {
             requests,
             reads: Arc::new(ReadPool::new(read_conns)),
             counters,
-            writer: Mutex::new(Some(handle)),
+            threads: Mutex::new(threads),
         })
     }
 
@@ -148,6 +171,8 @@ impl SqliteStore {
             events: c.events.load(Ordering::Relaxed),
             conflicts: c.conflicts.load(Ordering::Relaxed),
             snapshots: c.snapshots.load(Ordering::Relaxed),
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+            writer_checkpoints: c.writer_checkpoints.load(Ordering::Relaxed),
         }
     }
 
@@ -160,19 +185,25 @@ impl SqliteStore {
     /// [`StoreError::Backend`] if the writer thread had panicked.
     pub async fn close(self) -> Result<(), StoreError> {
         let SqliteStore {
-            requests, writer, ..
+            requests, threads, ..
         } = self;
         drop(requests);
-        let handle = writer.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(handle) = handle {
-            let joined = tokio::task::spawn_blocking(move || handle.join().is_ok())
-                .await
-                .unwrap_or(false);
-            if !joined {
-                return Err(StoreError::backend("", 0, WriterStopped));
+        let threads = std::mem::take(&mut *threads.lock().unwrap_or_else(|p| p.into_inner()));
+        let joined = tokio::task::spawn_blocking(move || {
+            // Join every thread, even after one that panicked.
+            let mut ok = true;
+            for thread in threads {
+                ok &= thread.join().is_ok();
             }
+            ok
+        })
+        .await
+        .unwrap_or(false);
+        if joined {
+            Ok(())
+        } else {
+            Err(StoreError::backend("", 0, WriterStopped))
         }
-        Ok(())
     }
 
     /// Test hook: makes the writer thread open a write transaction and hold it (and the
@@ -219,9 +250,10 @@ pub struct WriterHold {
 #[error("the sqlite writer thread has stopped")]
 struct WriterStopped;
 
-fn open_connections(
-    options: &SqliteStoreBuilder,
-) -> Result<(Connection, Vec<Connection>), OpenError> {
+/// The writer's connection, the checkpoint thread's, and the readers'.
+type Connections = (Connection, Connection, Vec<Connection>);
+
+fn open_connections(options: &SqliteStoreBuilder) -> Result<Connections, OpenError> {
     let path = options.path.as_path();
     let sqlite = |e| OpenError::sqlite(path, e);
     let mut writer = Connection::open(path).map_err(sqlite)?;
@@ -237,14 +269,22 @@ fn open_connections(
     }
     writer
         .execute_batch(&format!(
-            "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768; \
-             PRAGMA wal_autocheckpoint = {};",
+            "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;",
             options.synchronous.pragma_value(),
-            options.wal_autocheckpoint
         ))
         .map_err(sqlite)?;
     writer.set_prepared_statement_cache_capacity(32);
     schema::ensure(&mut writer, path)?;
+    let checkpointer = Connection::open(path).map_err(sqlite)?;
+    checkpointer
+        .busy_timeout(options.busy_timeout)
+        .map_err(sqlite)?;
+    checkpointer
+        .execute_batch(&format!(
+            "PRAGMA synchronous = {};",
+            options.synchronous.pragma_value()
+        ))
+        .map_err(sqlite)?;
     let mut readers = Vec::with_capacity(options.read_connections);
     for _ in 0..options.read_connections {
         let reader = Connection::open(path).map_err(sqlite)?;
@@ -254,7 +294,7 @@ fn open_connections(
             .map_err(sqlite)?;
         readers.push(reader);
     }
-    Ok((writer, readers))
+    Ok((writer, checkpointer, readers))
 }
 
 impl fmt::Debug for SqliteStore {

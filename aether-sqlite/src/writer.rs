@@ -22,6 +22,7 @@ use aether_core::{BoxError, StoreError, VersionConflictError};
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::checkpoint::Checkpoints;
 use crate::codec::{EncodedEvent, EncodedSnapshot};
 
 /// The answer to one write request.
@@ -68,6 +69,8 @@ pub(crate) struct Counters {
     pub(crate) events: AtomicU64,
     pub(crate) conflicts: AtomicU64,
     pub(crate) snapshots: AtomicU64,
+    pub(crate) checkpoints: AtomicU64,
+    pub(crate) writer_checkpoints: AtomicU64,
 }
 
 pub(crate) struct Writer {
@@ -77,6 +80,7 @@ pub(crate) struct Writer {
     keys: HashMap<String, i64>,
     counters: Arc<Counters>,
     max_group_events: usize,
+    checkpoints: Option<Checkpoints>,
 }
 
 /// What one request of a group came to, before the group's commit.
@@ -90,17 +94,26 @@ struct Outcome {
 }
 
 impl Writer {
-    pub(crate) fn new(conn: Connection, counters: Arc<Counters>, max_group_events: usize) -> Self {
+    pub(crate) fn new(
+        conn: Connection,
+        counters: Arc<Counters>,
+        max_group_events: usize,
+        checkpoints: Option<Checkpoints>,
+    ) -> Self {
         Writer {
             conn,
             keys: HashMap::new(),
             counters,
             max_group_events,
+            checkpoints,
         }
     }
 
     /// Serves requests until every sender is dropped.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        if self.checkpoints.is_some() {
+            Checkpoints::install(&self.conn);
+        }
         let mut next: Option<Request> = None;
         loop {
             let first = match next.take() {
@@ -240,6 +253,9 @@ impl Writer {
             }
             // The caller may have gone away (its future dropped); nothing to do then.
             let _ = outcome.reply.send(outcome.result);
+        }
+        if let (None, Some(checkpoints)) = (&aborted, &self.checkpoints) {
+            checkpoints.after_commit(&self.conn);
         }
     }
 
