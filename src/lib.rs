@@ -1,4 +1,9 @@
-#![doc = include_str!("../README.md")]
+// The README (compiled as the crate docs) uses the derive macros and the SQLite store.
+#![cfg_attr(all(feature = "sqlite", feature = "macros"), doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(all(feature = "sqlite", feature = "macros")),
+    doc = "Event-sourced actors for tokio. The full guide is README.md (built as these docs with the default features)."
+)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 

@@ -65,7 +65,11 @@ impl EventStore for InMemoryStore {
             return Ok(());
         };
         let first = events[0].version;
-        let mut history = self.events.entry(actor_id.to_owned()).or_default();
+        // Look up before inserting, so a known actor's append allocates no key.
+        let mut history = match self.events.get_mut(actor_id) {
+            Some(history) => history,
+            None => self.events.entry(actor_id.to_owned()).or_default(),
+        };
         let current = history.last().map_or(0, |e| e.version);
         if first <= current {
             return Err(VersionConflictError {

@@ -437,6 +437,13 @@ impl<A: EventSourced> Actor<A> {
         command_id: Option<&str>,
     ) -> Result<Vec<Event>, AskError<A::Error>> {
         let timestamp = chrono::Utc::now();
+        // One clock read for the ids and the timestamp; `fast-rng` keeps the random part
+        // off the getrandom syscall.
+        let uuid_clock = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            timestamp.timestamp().max(0) as u64,
+            timestamp.timestamp_subsec_nanos(),
+        );
         let mut version = self.version;
         let mut records = Vec::with_capacity(events.len());
         for event in events {
@@ -456,7 +463,7 @@ impl<A: EventSourced> Actor<A> {
                 reason: err.to_string(),
             })?;
             records.push(Event {
-                id: uuid::Uuid::now_v7().to_string(),
+                id: uuid::Uuid::new_v7(uuid_clock).to_string(),
                 event_type: event.event_type().to_owned(),
                 actor_id: self.stored_id.to_string(),
                 command_id: command_id.map(str::to_owned),
