@@ -16,7 +16,7 @@
 //!
 //! Environment: `AETHER_BENCH_EVENTS` (concurrent total), `AETHER_BENCH_SEQUENTIAL`
 //! (sequential appends), `AETHER_BENCH_CHECKPOINT` (the store's `wal_autocheckpoint`,
-//! default 10,000 pages), `AETHER_BENCH_DIR` (where the files go; default a temp dir).
+//! default 4,000 pages), `AETHER_BENCH_ONLY` (`FULL` or `NORMAL`), `AETHER_BENCH_DIR` (where the files go; default a temp dir).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -221,7 +221,7 @@ fn raw(path: &std::path::Path, level: Synchronous, total: usize) -> Run {
 async fn main() {
     let total = env_usize("AETHER_BENCH_EVENTS", 1_000_000);
     let sequential_appends = env_usize("AETHER_BENCH_SEQUENTIAL", 5_000);
-    let checkpoint = env_usize("AETHER_BENCH_CHECKPOINT", 10_000) as u32;
+    let checkpoint = env_usize("AETHER_BENCH_CHECKPOINT", 4_000) as u32;
     let tmp;
     let dir = match std::env::var("AETHER_BENCH_DIR") {
         Ok(dir) => std::path::PathBuf::from(dir),
@@ -237,8 +237,15 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         dir.display()
     );
+    let only = std::env::var("AETHER_BENCH_ONLY").ok();
     for level in [Synchronous::Full, Synchronous::Normal] {
         let name = format!("{level:?}").to_uppercase();
+        if only
+            .as_ref()
+            .is_some_and(|only| !only.eq_ignore_ascii_case(&name))
+        {
+            continue;
+        }
         let path = dir.join(format!("bench-{name}.db"));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -43,6 +43,8 @@ pub(crate) struct Checkpoints {
     soft: c_int,
     hard: c_int,
     counters: Arc<Counters>,
+    /// WAL size when the checkpoint thread was last woken.
+    last_wake: Cell<c_int>,
 }
 
 impl Checkpoints {
@@ -82,6 +84,7 @@ impl Checkpoints {
                 soft,
                 hard: soft.saturating_mul(4),
                 counters,
+                last_wake: Cell::new(0),
             },
             handle,
         )))
@@ -96,6 +99,10 @@ impl Checkpoints {
     /// Called by the writer after each commit.
     pub(crate) fn after_commit(&self, writer: &Connection) {
         let frames = WAL_FRAMES.with(Cell::get);
+        if frames < self.last_wake.get() {
+            // The WAL restarted from its beginning.
+            self.last_wake.set(0);
+        }
         if frames >= self.hard {
             self.counters
                 .writer_checkpoints
@@ -103,7 +110,10 @@ impl Checkpoints {
             if let Err(e) = checkpoint(writer) {
                 tracing::warn!(error = %e, frames, "aether sqlite writer checkpoint failed");
             }
-        } else if frames >= self.soft {
+        } else if frames >= self.soft && frames - self.last_wake.get() >= self.soft / 2 {
+            // Wake the thread once per half a limit of new frames, not after every
+            // commit: each checkpoint costs an fsync of the main file.
+            self.last_wake.set(frames);
             match self.wake.try_send(()) {
                 Ok(()) | Err(TrySendError::Full(())) => {}
                 Err(TrySendError::Disconnected(())) => {
