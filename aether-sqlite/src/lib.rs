@@ -71,6 +71,23 @@
 //! - **Reads** use their own connections (4 by default), from tokio's blocking threads.
 //!   In WAL mode they never wait for the writer: a read sees the last commit made before
 //!   it began.
+//! - **Checkpoints** (copying the WAL back into the main file) run on a thread of their
+//!   own, beside the writer, once the WAL passes
+//!   [`wal_autocheckpoint`](SqliteStoreBuilder::wal_autocheckpoint) pages, so that no
+//!   acknowledgement waits for them; see that method for the one exception.
+//!
+//! So an open store runs two OS threads (writer, checkpoints) and holds `2 + n` SQLite
+//! connections (`n` read connections). Opening needs a tokio runtime (any flavour).
+//!
+//! # Cancel safety
+//!
+//! Dropping a `save_events` / `save_event` / `save_snapshot` future before it resolves
+//! does not withdraw the write if it was already queued for the writer: it may still be
+//! committed. The caller then does not know; reading the actor's latest version tells.
+//! (This is the "acknowledgement lost" case of
+//! [`StoreError::Backend`](aether_core::StoreError::Backend): a retry of the same
+//! versions sees a version conflict if the first attempt was stored.) Reads are cancel
+//! safe.
 //!
 //! # What it writes
 //!
