@@ -76,8 +76,9 @@
 //!   [`wal_autocheckpoint`](SqliteStoreBuilder::wal_autocheckpoint) pages, so that no
 //!   acknowledgement waits for them; see that method for the one exception.
 //!
-//! So an open store runs two OS threads (writer, checkpoints) and holds `2 + n` SQLite
-//! connections (`n` read connections). Opening needs a tokio runtime (any flavour).
+//! So an open store runs three OS threads (the writer; one that sends the answers of a
+//! committed group while the writer starts the next; checkpoints) and holds `2 + n`
+//! SQLite connections (`n` read connections). Opening needs a tokio runtime (any flavour).
 //!
 //! # Cancel safety
 //!

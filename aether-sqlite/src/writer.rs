@@ -5,7 +5,8 @@
 //! then every request already queued behind it (up to `max_group_events` events), and
 //! commits them all in one `BEGIN IMMEDIATE` transaction: one WAL write and, at
 //! `synchronous = FULL`, one `fsync` for the whole group. Each caller is answered after
-//! that commit, through its own oneshot channel. While one group commits, the next one
+//! that commit, through its own oneshot channel, by a second thread, so that the writer
+//! starts the next group while the answers of this one go out. While one group commits, the next one
 //! queues up, so the more actors write at once, the larger the groups get.
 //!
 //! Each append is checked against the database inside the write transaction (never
@@ -27,6 +28,9 @@ use crate::codec::{EncodedEvent, EncodedSnapshot};
 
 /// The answer to one write request.
 pub(crate) type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+/// A reply channel with what to send on it.
+type Answer = (Reply, Result<(), StoreError>);
 
 /// Bound of the actor-key cache; cleared when full (keys are reloaded on demand).
 const KEY_CACHE_LIMIT: usize = 200_000;
@@ -110,10 +114,41 @@ impl Writer {
     }
 
     /// Serves requests until every sender is dropped.
-    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+    pub(crate) fn run(self, rx: mpsc::Receiver<Request>) {
         if self.checkpoints.is_some() {
             Checkpoints::install(&self.conn);
         }
+        // Answering a group (waking hundreds of tasks) is left to a second thread, so the
+        // writer starts the next group meanwhile. It only ever receives committed (or
+        // failed) groups, so no caller hears back before its commit.
+        std::thread::scope(|scope| {
+            let (acks, answers) = std_mpsc::channel::<Vec<Answer>>();
+            let answering = std::thread::Builder::new()
+                .name("aether-sqlite-ack".into())
+                .spawn_scoped(scope, move || {
+                    for group in answers {
+                        for (reply, result) in group {
+                            // The caller may have gone away (its future dropped).
+                            let _ = reply.send(result);
+                        }
+                    }
+                });
+            match answering {
+                Ok(_) => self.serve(rx, |group| {
+                    if let Err(std_mpsc::SendError(group)) = acks.send(group) {
+                        answer(group);
+                    }
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "aether sqlite: no answering thread, the writer answers");
+                    self.serve(rx, answer);
+                }
+            }
+        });
+        tracing::debug!("aether sqlite writer thread stopping");
+    }
+
+    fn serve(mut self, mut rx: mpsc::Receiver<Request>, answer: impl Fn(Vec<Answer>)) {
         let mut next: Option<Request> = None;
         loop {
             let first = match next.take() {
@@ -142,9 +177,14 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit_group(group);
+            let (answers, committed) = self.commit_group(group);
+            answer(answers);
+            // After the answers are on their way: a checkpoint by the writer delays the
+            // next group, never the acknowledgements of this one.
+            if let (true, Some(checkpoints)) = (committed, &self.checkpoints) {
+                checkpoints.after_commit(&self.conn);
+            }
         }
-        tracing::debug!("aether sqlite writer thread stopping");
     }
 
     fn hold(&mut self, held: oneshot::Sender<()>, release: std_mpsc::Receiver<()>) {
@@ -156,7 +196,9 @@ impl Writer {
         }
     }
 
-    fn commit_group(&mut self, group: Vec<Request>) {
+    /// Commits a group; returns the answers to send, in request order, and whether the
+    /// transaction committed.
+    fn commit_group(&mut self, group: Vec<Request>) -> (Vec<Answer>, bool) {
         let mut outcomes = Vec::with_capacity(group.len());
         let mut new_keys = HashMap::new();
         let began = self.conn.execute_batch("BEGIN IMMEDIATE");
@@ -235,6 +277,7 @@ impl Writer {
                 }
             }
         }
+        let mut answers = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             match &outcome.result {
                 Ok(()) if outcome.is_snapshot => {
@@ -251,12 +294,9 @@ impl Writer {
                 }
                 Err(_) => {}
             }
-            // The caller may have gone away (its future dropped); nothing to do then.
-            let _ = outcome.reply.send(outcome.result);
+            answers.push((outcome.reply, outcome.result));
         }
-        if let (None, Some(checkpoints)) = (&aborted, &self.checkpoints) {
-            checkpoints.after_commit(&self.conn);
-        }
+        (answers, aborted.is_none())
     }
 
     /// The actor's key, latest version and latest event's seq, read inside the write
@@ -430,6 +470,13 @@ impl Writer {
                 Err(e)
             }
         }
+    }
+}
+
+fn answer(group: Vec<Answer>) {
+    for (reply, result) in group {
+        // The caller may have gone away (its future dropped); nothing to do then.
+        let _ = reply.send(result);
     }
 }
 
