@@ -25,10 +25,17 @@
 //!
 //! The cases themselves are public async functions in [`cases`], each taking the store in
 //! an `Arc`, for authors who want to call them from their own harness.
+//!
+//! [`FaultyStore`] wraps any store and fails, delays, times out or loses the
+//! acknowledgement of a seeded share of its calls, to test what runs above a store.
 
 pub mod cases;
+mod faults;
 mod vectors;
 
+pub use faults::{
+    FaultKind, FaultStats, FaultyStore, FaultyStoreBuilder, InjectedFault, OpFaults, StoreOp,
+};
 pub use vectors::{seed_vectors, SeedVectors, SEED_JSON};
 
 /// Writes the event-store conformance tests (everything but snapshots) for the store
