@@ -27,10 +27,15 @@ pub use aether_core::{
 /// - The store conformance suite, [`conformance`](testkit::conformance) (also re-exported
 ///   here: [`cases`](testkit::cases), [`seed_vectors`](testkit::seed_vectors)), run with
 ///   [`event_store_conformance!`] and [`snapshot_store_conformance!`].
+/// - [`FaultyStore`](testkit::FaultyStore): wraps any store and fails, delays, times out or
+///   loses the acknowledgement of a seeded share of its calls.
 #[cfg(feature = "testkit")]
 pub mod testkit {
     pub use aether_core::testkit as conformance;
     pub use aether_core::testkit::{cases, seed_vectors, SeedVectors, SEED_JSON};
+    pub use aether_core::testkit::{
+        FaultKind, FaultStats, FaultyStore, FaultyStoreBuilder, InjectedFault, OpFaults, StoreOp,
+    };
     pub use aether_runtime::testkit::*;
 }
 #[cfg(feature = "testkit")]
