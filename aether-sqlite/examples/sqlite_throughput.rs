@@ -263,6 +263,25 @@ async fn main() {
             .print(&format!("{name} sequential (1 writer)"));
         let mut run = concurrent(Arc::clone(&store), total).await;
         run.print(&format!("{name} concurrent ({ACTORS} actors)"));
+        // Reading back: one actor's whole history, interleaved with 999 others'.
+        let reads = 100;
+        let start = Instant::now();
+        let mut read = 0;
+        for a in 0..reads {
+            read += store
+                .get_events(&format!("account-{a}"), 0)
+                .await
+                .expect("read")
+                .len();
+        }
+        let elapsed = start.elapsed();
+        println!(
+            "{name} get_events: {reads} actors' full histories ({} events each) in {:.2} s = {:.1} ms per history, {:.0} events/s",
+            read / reads,
+            elapsed.as_secs_f64(),
+            elapsed.as_secs_f64() * 1000.0 / reads as f64,
+            read as f64 / elapsed.as_secs_f64()
+        );
         let stats = store.stats();
         println!(
             "{name} checkpoints: {} beside the writer, {} by the writer",

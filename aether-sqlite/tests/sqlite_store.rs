@@ -410,3 +410,30 @@ async fn the_wal_is_checkpointed_and_stays_bounded_under_load() {
     );
     assert_eq!(store.get_latest_version("writer-99").await.unwrap(), 100);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sql_in_the_crate_docs_reads_a_history() {
+    let store = TempStore::new().await;
+    store
+        .save_events(&[event("account-1", 1), event("account-1", 2)])
+        .await
+        .unwrap();
+    store.save_event(&event("account-2", 1)).await.unwrap();
+    store.save_event(&event("account-1", 5)).await.unwrap();
+    let conn = Connection::open(store.store.path()).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "WITH RECURSIVE chain(seq) AS (
+                 SELECT latest_seq FROM actors WHERE actor_id = 'account-1'
+                 UNION ALL SELECT e.prev_seq FROM events e JOIN chain c ON e.seq = c.seq
+             )
+             SELECT e.* FROM chain c JOIN events e ON e.seq = c.seq",
+        )
+        .unwrap();
+    let ids: Vec<String> = stmt
+        .query_map([], |row| row.get("id"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ids, ["account-1-5", "account-1-2", "account-1-1"]);
+}
