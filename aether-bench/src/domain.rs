@@ -1,0 +1,306 @@
+//! The one workload every system runs: a bank account that takes deposits.
+//!
+//! - aether: an event-sourced actor; each deposit persists one `Deposited` event.
+//! - raw: a tokio task with a bounded mpsc mailbox and a oneshot reply, no persistence.
+//! - kameo: a plain actor and `ask`, no persistence.
+//! - ractor: a plain actor and `call`, no persistence.
+//! - cqrs-es: an aggregate behind `CqrsFramework`, which loads (replays) the aggregate's
+//!   events from its store, handles the command and commits the new event.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use aether_runtime::{Decision, DomainEvent, EventDecodeError, EventSourced};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+// ---------------------------------------------------------------- aether
+
+/// The aether account. Its state is one `i64`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Account {
+    pub balance: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountEvent {
+    Deposited { amount: i64 },
+}
+
+#[derive(Debug, Clone)]
+pub enum Cmd {
+    Deposit(i64),
+    Balance,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("amount must be positive")]
+pub struct NotPositive;
+
+impl DomainEvent for AccountEvent {
+    fn event_type(&self) -> &str {
+        "Deposited"
+    }
+    fn to_data(&self) -> Result<Value, serde_json::Error> {
+        let AccountEvent::Deposited { amount } = self;
+        Ok(json!({ "amount": amount }))
+    }
+    fn from_data(event_type: &str, data: &Value) -> Result<Self, EventDecodeError> {
+        match event_type {
+            "Deposited" => Ok(AccountEvent::Deposited {
+                amount: data["amount"].as_i64().ok_or_else(|| {
+                    EventDecodeError::invalid_data(event_type, "amount is not an integer")
+                })?,
+            }),
+            other => Err(EventDecodeError::unknown_type(other)),
+        }
+    }
+}
+
+impl EventSourced for Account {
+    const ACTOR_TYPE: &'static str = "Account";
+    type Command = Cmd;
+    type Event = AccountEvent;
+    type Reply = i64;
+    type Error = NotPositive;
+
+    fn decide(&self, command: &Cmd) -> Result<Decision<AccountEvent, i64>, NotPositive> {
+        match command {
+            Cmd::Deposit(amount) if *amount <= 0 => Err(NotPositive),
+            Cmd::Deposit(amount) => Ok(Decision::new(
+                vec![AccountEvent::Deposited { amount: *amount }],
+                self.balance + amount,
+            )),
+            Cmd::Balance => Ok(Decision::reply(self.balance)),
+        }
+    }
+
+    fn apply(&mut self, event: &AccountEvent) {
+        let AccountEvent::Deposited { amount } = event;
+        self.balance += amount;
+    }
+}
+
+// ---------------------------------------------------------------- raw limit
+
+pub type RawMsg = (i64, oneshot::Sender<i64>);
+
+/// Spawns the raw-limit account: a task owning a balance, bounded mailbox of 64 (aether's
+/// and kameo's default capacity).
+pub fn spawn_raw() -> mpsc::Sender<RawMsg> {
+    let (tx, mut rx) = mpsc::channel::<RawMsg>(64);
+    tokio::spawn(async move {
+        let mut balance = 0i64;
+        while let Some((amount, reply)) = rx.recv().await {
+            balance += amount;
+            let _ = reply.send(balance);
+        }
+    });
+    tx
+}
+
+// ---------------------------------------------------------------- kameo
+
+#[derive(kameo::Actor, Default)]
+pub struct KAccount {
+    balance: i64,
+}
+
+pub struct KDeposit(pub i64);
+pub struct KBalance;
+
+impl kameo::message::Message<KDeposit> for KAccount {
+    type Reply = i64;
+    async fn handle(
+        &mut self,
+        msg: KDeposit,
+        _ctx: &mut kameo::message::Context<Self, Self::Reply>,
+    ) -> i64 {
+        self.balance += msg.0;
+        self.balance
+    }
+}
+
+impl kameo::message::Message<KBalance> for KAccount {
+    type Reply = i64;
+    async fn handle(
+        &mut self,
+        _msg: KBalance,
+        _ctx: &mut kameo::message::Context<Self, Self::Reply>,
+    ) -> i64 {
+        self.balance
+    }
+}
+
+pub fn spawn_kameo() -> kameo::actor::ActorRef<KAccount> {
+    use kameo::actor::Spawn;
+    KAccount::spawn(KAccount::default())
+}
+
+// ---------------------------------------------------------------- ractor
+
+pub struct RAccount;
+
+pub enum RMsg {
+    Deposit(i64, ractor::RpcReplyPort<i64>),
+}
+
+impl ractor::Actor for RAccount {
+    type Msg = RMsg;
+    type State = i64;
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _myself: ractor::ActorRef<RMsg>,
+        _args: (),
+    ) -> Result<i64, ractor::ActorProcessingErr> {
+        Ok(0)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ractor::ActorRef<RMsg>,
+        message: RMsg,
+        state: &mut i64,
+    ) -> Result<(), ractor::ActorProcessingErr> {
+        match message {
+            RMsg::Deposit(amount, reply) => {
+                *state += amount;
+                let _ = reply.send(*state);
+            }
+        }
+        Ok(())
+    }
+}
+
+pub async fn spawn_ractor() -> ractor::ActorRef<RMsg> {
+    let (actor, _handle) = ractor::Actor::spawn(None, RAccount, ())
+        .await
+        .expect("ractor spawn");
+    actor
+}
+
+// ---------------------------------------------------------------- cqrs-es
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct CAccount {
+    balance: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CEvent {
+    Deposited { amount: i64 },
+}
+
+impl cqrs_es::DomainEvent for CEvent {
+    fn event_type(&self) -> String {
+        "Deposited".to_owned()
+    }
+    fn event_version(&self) -> String {
+        "1.0".to_owned()
+    }
+}
+
+pub enum CCmd {
+    Deposit(i64),
+}
+
+impl cqrs_es::Aggregate for CAccount {
+    const TYPE: &'static str = "account";
+    type Command = CCmd;
+    type Event = CEvent;
+    type Error = NotPositive;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: CCmd,
+        _service: &(),
+        sink: &cqrs_es::event_sink::EventSink<Self>,
+    ) -> Result<(), NotPositive> {
+        match command {
+            CCmd::Deposit(amount) if amount <= 0 => Err(NotPositive),
+            CCmd::Deposit(amount) => {
+                sink.write(CEvent::Deposited { amount }, self).await;
+                Ok(())
+            }
+        }
+    }
+
+    fn apply(&mut self, event: CEvent) {
+        let CEvent::Deposited { amount } = event;
+        self.balance += amount;
+    }
+}
+
+pub type CqrsMem = cqrs_es::CqrsFramework<CAccount, cqrs_es::mem_store::MemStore<CAccount>>;
+
+pub fn cqrs_mem() -> Arc<CqrsMem> {
+    Arc::new(cqrs_es::CqrsFramework::new(
+        cqrs_es::mem_store::MemStore::default(),
+        vec![],
+        (),
+    ))
+}
+
+// ---------------------------------------------------------------- one client per actor
+
+/// One client's handle to its own account: `op` makes one deposit and waits for the reply.
+pub trait Client: Send + 'static {
+    fn op(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+pub struct AetherClient(pub aether_runtime::ActorRef<Account>);
+impl Client for AetherClient {
+    async fn op(&mut self) {
+        self.0.ask(Cmd::Deposit(1)).await.expect("aether ask");
+    }
+}
+
+pub struct RawClient(pub mpsc::Sender<RawMsg>);
+impl Client for RawClient {
+    async fn op(&mut self) {
+        let (tx, rx) = oneshot::channel();
+        self.0.send((1, tx)).await.expect("raw send");
+        rx.await.expect("raw reply");
+    }
+}
+
+pub struct KameoClient(pub kameo::actor::ActorRef<KAccount>);
+impl Client for KameoClient {
+    async fn op(&mut self) {
+        self.0.ask(KDeposit(1)).await.expect("kameo ask");
+    }
+}
+
+pub struct RactorClient(pub ractor::ActorRef<RMsg>);
+impl Client for RactorClient {
+    async fn op(&mut self) {
+        match self.0.call(|reply| RMsg::Deposit(1, reply), None).await {
+            Ok(ractor::rpc::CallResult::Success(_)) => {}
+            _ => panic!("ractor call failed"),
+        }
+    }
+}
+
+/// Any cqrs-es framework (in-memory or PostgreSQL) on one aggregate id.
+pub struct CqrsClient<ES: cqrs_es::EventStore<CAccount> + Send + Sync + 'static>
+where
+    ES::AC: Send,
+{
+    pub cqrs: Arc<cqrs_es::CqrsFramework<CAccount, ES>>,
+    pub id: String,
+}
+impl<ES: cqrs_es::EventStore<CAccount> + Send + Sync + 'static> Client for CqrsClient<ES>
+where
+    ES::AC: Send,
+{
+    async fn op(&mut self) {
+        self.cqrs
+            .execute(&self.id, CCmd::Deposit(1))
+            .await
+            .expect("cqrs-es execute");
+    }
+}
