@@ -1,0 +1,709 @@
+//! Shared pieces of the process-level reliability tests (`tests/reliability_*.rs`):
+//!
+//! - [`Bank`], a hand-written actor whose commands carry their own id in every event,
+//!   so a stored history can be cut back into commands and checked for half-applied
+//!   ones, and whose state carries an order-sensitive digest, so "state == replay" also
+//!   compares the order of the events;
+//! - [`Child`], a child process (the test binary re-executed in a child mode) whose
+//!   stdout lines are read on a thread of their own;
+//! - [`StoreSpec`], how a child is told which store to open;
+//! - [`verify`], the check every test ends with: each stored command is whole, each
+//!   acknowledged command is stored, and each actor's state served by a *fresh* runtime
+//!   equals a full replay of its stored events;
+//! - the backend-reachability rule (fail under `CI=true`, else skip with a reason), a
+//!   seeded random generator, and a resident-memory sampler.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aether::{
+    stored_actor_id, Decision, DomainEvent, Event, EventDecodeError, EventSourced, Runtime,
+    SnapshotStore,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------------------------------
+// The actor
+
+/// Every `decide` of a deposit, in this process: `decides - commands` is the number of
+/// retries after version conflicts.
+pub static DECIDES: AtomicU64 = AtomicU64::new(0);
+
+/// An account whose deposits may be split in several events (one command, `parts`
+/// events, persisted atomically).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bank {
+    pub balance: i64,
+    /// Events applied: the actor's version, since histories have no gaps.
+    pub events: u64,
+    /// Order-sensitive digest of every applied event.
+    pub digest: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deposited {
+    pub cmd: String,
+    pub amount: i64,
+    pub part: u32,
+    pub parts: u32,
+}
+
+impl DomainEvent for Deposited {
+    fn event_type(&self) -> &str {
+        "Deposited"
+    }
+
+    fn to_data(&self) -> Result<Value, serde_json::Error> {
+        Ok(
+            json!({ "cmd": self.cmd, "amount": self.amount, "part": self.part, "parts": self.parts }),
+        )
+    }
+
+    fn from_data(event_type: &str, data: &Value) -> Result<Self, EventDecodeError> {
+        if event_type != "Deposited" {
+            return Err(EventDecodeError::unknown_type(event_type));
+        }
+        let field = |name: &str| {
+            data[name].as_i64().ok_or_else(|| {
+                EventDecodeError::invalid_data(event_type, format!("{name} is not an integer"))
+            })
+        };
+        Ok(Deposited {
+            cmd: data["cmd"]
+                .as_str()
+                .ok_or_else(|| EventDecodeError::invalid_data(event_type, "cmd is not a string"))?
+                .to_owned(),
+            amount: field("amount")?,
+            part: field("part")? as u32,
+            parts: field("parts")? as u32,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BankCmd {
+    /// Deposits `amount` in each of `parts` events.
+    Deposit {
+        cmd: String,
+        amount: i64,
+        parts: u32,
+    },
+    /// A query: the state.
+    Get,
+}
+
+impl BankCmd {
+    pub fn deposit(cmd: impl Into<String>, amount: i64, parts: u32) -> BankCmd {
+        BankCmd::Deposit {
+            cmd: cmd.into(),
+            amount,
+            parts,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("amount and parts must be positive")]
+pub struct BadDeposit;
+
+impl EventSourced for Bank {
+    const ACTOR_TYPE: &'static str = "Bank";
+    type Command = BankCmd;
+    type Event = Deposited;
+    /// The state after the command.
+    type Reply = Bank;
+    type Error = BadDeposit;
+
+    fn decide(&self, command: &BankCmd) -> Result<Decision<Deposited, Bank>, BadDeposit> {
+        let BankCmd::Deposit { cmd, amount, parts } = command else {
+            return Ok(Decision::reply(self.clone()));
+        };
+        DECIDES.fetch_add(1, Ordering::Relaxed);
+        if *amount <= 0 || *parts == 0 {
+            return Err(BadDeposit);
+        }
+        let events: Vec<Deposited> = (0..*parts)
+            .map(|part| Deposited {
+                cmd: cmd.clone(),
+                amount: *amount,
+                part,
+                parts: *parts,
+            })
+            .collect();
+        let mut after = self.clone();
+        for event in &events {
+            after.apply(event);
+        }
+        Ok(Decision::new(events, after))
+    }
+
+    fn apply(&mut self, event: &Deposited) {
+        self.balance += event.amount;
+        self.events += 1;
+        let mut h = self.digest ^ 0xcbf2_9ce4_8422_2325;
+        for b in event
+            .cmd
+            .bytes()
+            .chain(event.amount.to_le_bytes())
+            .chain(event.part.to_le_bytes())
+        {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.digest = h;
+    }
+}
+
+impl Bank {
+    /// The state a full replay of `events` gives.
+    pub fn replay(events: &[Event]) -> Bank {
+        let mut state = Bank::default();
+        for e in events {
+            state.apply(&Deposited::from_data(&e.event_type, &e.data).expect("decodable"));
+        }
+        state
+    }
+}
+
+/// The stored id of Bank actor `id`.
+pub fn bank_id(id: &str) -> String {
+    stored_actor_id::<Bank>(id)
+}
+
+// ---------------------------------------------------------------------------------------
+// Acknowledgements, as children print them
+
+/// One acknowledged deposit: `ACK <actor> <cmd> <version> <amount> <parts>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    pub actor: String,
+    pub cmd: String,
+    /// The actor's version after the command (the version of its last event).
+    pub version: u64,
+    pub amount: i64,
+    pub parts: u32,
+}
+
+impl Ack {
+    pub fn line(&self) -> String {
+        format!(
+            "ACK {} {} {} {} {}",
+            self.actor, self.cmd, self.version, self.amount, self.parts
+        )
+    }
+
+    pub fn parse(line: &str) -> Option<Ack> {
+        let mut parts = line.strip_prefix("ACK ")?.split(' ');
+        Some(Ack {
+            actor: parts.next()?.to_owned(),
+            cmd: parts.next()?.to_owned(),
+            version: parts.next()?.parse().ok()?,
+            amount: parts.next()?.parse().ok()?,
+            parts: parts.next()?.parse().ok()?,
+        })
+    }
+}
+
+/// Prints a line to stdout and flushes it: once the parent has read it, it was said.
+pub fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").expect("stdout");
+    out.flush().expect("flush stdout");
+}
+
+// ---------------------------------------------------------------------------------------
+// Verification
+
+/// What [`verify`] found.
+#[derive(Debug, Default, Clone)]
+pub struct Verified {
+    pub actors: usize,
+    pub events: usize,
+    /// Whole commands stored.
+    pub commands: usize,
+    /// Stored commands nobody saw acknowledged (in flight at a kill, or a lost ack).
+    pub unacknowledged: usize,
+    /// Per actor: the balance (equal to the replay and to the fresh runtime's state).
+    pub balances: BTreeMap<String, i64>,
+}
+
+/// Checks the store against the acknowledgements:
+///
+/// 1. every history is gapless from version 1, and cuts into whole commands: each
+///    command's `parts` events are consecutive, numbered `0..parts`, and carry the
+///    command id in `command_id` (no half-applied command);
+/// 2. every acknowledged command is stored, its last event at the acknowledged version;
+/// 3. a fresh runtime over the store (snapshot + tail) serves each actor's state equal to
+///    a full replay of its stored events.
+///
+/// `acks` may name each command once; `actors` lists every actor that may have events.
+pub async fn verify(store: Arc<dyn SnapshotStore>, actors: &[String], acks: &[Ack]) -> Verified {
+    let mut histories: HashMap<String, Vec<Event>> = HashMap::new();
+    let mut found = Verified {
+        actors: actors.len(),
+        ..Verified::default()
+    };
+    // Stored commands: cmd -> (actor, last version, parts, amount).
+    let mut stored: HashMap<String, (String, u64, u32, i64)> = HashMap::new();
+    for actor in actors {
+        let events = store
+            .get_events(&bank_id(actor), 0)
+            .await
+            .unwrap_or_else(|e| panic!("{actor}: get_events: {e}"));
+        let mut i = 0;
+        while i < events.len() {
+            let first = &events[i];
+            let d = Deposited::from_data(&first.event_type, &first.data)
+                .unwrap_or_else(|e| panic!("{actor} v{}: {e}", first.version));
+            assert_eq!(
+                d.part, 0,
+                "{actor} v{}: command {} starts at part {}",
+                first.version, d.cmd, d.part
+            );
+            let parts = d.parts as usize;
+            assert!(
+                i + parts <= events.len(),
+                "{actor}: command {} is half-applied: {} of its {parts} events stored",
+                d.cmd,
+                events.len() - i
+            );
+            for (k, e) in events[i..i + parts].iter().enumerate() {
+                let p = Deposited::from_data(&e.event_type, &e.data).expect("decodable");
+                assert_eq!(
+                    (p.cmd.as_str(), p.part as usize, e.command_id.as_deref()),
+                    (d.cmd.as_str(), k, Some(d.cmd.as_str())),
+                    "{actor} v{}: command {} is half-applied or interleaved",
+                    e.version,
+                    d.cmd
+                );
+            }
+            let last = events[i + parts - 1].version as u64;
+            let previous = stored.insert(d.cmd.clone(), (actor.clone(), last, d.parts, d.amount));
+            assert!(previous.is_none(), "command {} is stored twice", d.cmd);
+            found.commands += 1;
+            i += parts;
+        }
+        for (k, e) in events.iter().enumerate() {
+            assert_eq!(e.version, k as i64 + 1, "{actor}: history has a gap");
+        }
+        found.events += events.len();
+        histories.insert(actor.clone(), events);
+    }
+    for ack in acks {
+        let Some((actor, last, parts, amount)) = stored.get(&ack.cmd) else {
+            panic!(
+                "acknowledged command {} of {} is not stored",
+                ack.cmd, ack.actor
+            );
+        };
+        assert_eq!(
+            (actor, *last, *parts, *amount),
+            (&ack.actor, ack.version, ack.parts, ack.amount),
+            "acknowledged command {} is stored differently",
+            ack.cmd
+        );
+    }
+    found.unacknowledged = found.commands.saturating_sub(acks.len());
+
+    // A fresh runtime: rehydrates from the latest snapshot plus the events after it.
+    let runtime = Runtime::builder(Arc::clone(&store))
+        .passivate_after(None)
+        .snapshot_every(0)
+        .build();
+    let mut tasks = tokio::task::JoinSet::new();
+    let limit = Arc::new(tokio::sync::Semaphore::new(64));
+    for actor in actors {
+        let (runtime, actor, limit) = (runtime.clone(), actor.clone(), Arc::clone(&limit));
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.unwrap();
+            let state = runtime
+                .actor::<Bank>(&actor)
+                .ask_timeout(BankCmd::Get, Duration::from_secs(60))
+                .await
+                .unwrap_or_else(|e| panic!("{actor}: fresh runtime: {e}"));
+            (actor, state)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (actor, state) = joined.expect("query task");
+        let replay = Bank::replay(&histories[&actor]);
+        assert_eq!(
+            state, replay,
+            "{actor}: rehydrated state differs from a full replay"
+        );
+        found.balances.insert(actor, state.balance);
+    }
+    runtime.shutdown().await;
+    found
+}
+
+// ---------------------------------------------------------------------------------------
+// Stores
+
+/// Which store a child opens, as one string (`sqlite:<path>`, `postgres:<schema>:<app>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    Sqlite(String),
+    Postgres { schema: String, app: String },
+}
+
+impl StoreSpec {
+    pub fn encode(&self) -> String {
+        match self {
+            StoreSpec::Sqlite(path) => format!("sqlite:{path}"),
+            StoreSpec::Postgres { schema, app } => format!("postgres:{schema}:{app}"),
+        }
+    }
+
+    pub fn decode(s: &str) -> StoreSpec {
+        if let Some(path) = s.strip_prefix("sqlite:") {
+            return StoreSpec::Sqlite(path.to_owned());
+        }
+        let rest = s.strip_prefix("postgres:").expect("a store spec");
+        let (schema, app) = rest.split_once(':').expect("postgres:<schema>:<app>");
+        StoreSpec::Postgres {
+            schema: schema.to_owned(),
+            app: app.to_owned(),
+        }
+    }
+
+    /// Opens the store (PostgreSQL: the schema is created if missing).
+    pub async fn open(&self) -> Arc<dyn SnapshotStore> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            StoreSpec::Sqlite(path) => Arc::new(
+                aether::sqlite::SqliteStore::open(path)
+                    .await
+                    .expect("open the SQLite file"),
+            ),
+            #[cfg(feature = "postgres")]
+            StoreSpec::Postgres { schema, app } => Arc::new(
+                pg::builder(schema, app)
+                    .connect()
+                    .await
+                    .expect("connect to PostgreSQL"),
+            ),
+            #[allow(unreachable_patterns)]
+            other => panic!("store {other:?} is not compiled in"),
+        }
+    }
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The reachability rule: under `CI=true` a test that cannot reach its server fails;
+/// elsewhere it prints why and is skipped.
+pub fn unreachable(what: &str, err: impl std::fmt::Display) {
+    if in_ci() {
+        panic!("CI=true and {what} is unreachable: {err}");
+    }
+    eprintln!("skipping: {what} is unreachable: {err}");
+}
+
+/// Whether the heavy variants run (`AETHER_HEAVY=1`).
+pub fn heavy() -> bool {
+    std::env::var("AETHER_HEAVY").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A name no other test uses (schemas, application names, namespaces).
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "{prefix}_{}_{}_{:x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        nanos % (1 << 40)
+    )
+}
+
+#[cfg(feature = "postgres")]
+pub mod pg {
+    //! PostgreSQL helpers: a fresh schema per test, the test's own sessions.
+    use std::time::Duration;
+
+    use aether::postgres::{tokio_postgres, PostgresStore, PostgresStoreBuilder};
+
+    /// `AETHER_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`.
+    pub fn url() -> String {
+        std::env::var("AETHER_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    }
+
+    pub fn builder(schema: &str, app: &str) -> PostgresStoreBuilder {
+        PostgresStore::builder(url())
+            .schema(schema)
+            .application_name(app)
+            .connect_timeout(Duration::from_secs(5))
+    }
+
+    /// A raw connection for the test's own SQL; `None` (after the reachability rule)
+    /// when the server cannot be reached.
+    pub async fn admin() -> Option<tokio_postgres::Client> {
+        match tokio_postgres::connect(&url(), tokio_postgres::NoTls).await {
+            Ok((client, connection)) => {
+                tokio::spawn(connection);
+                Some(client)
+            }
+            Err(err) => {
+                super::unreachable("PostgreSQL", err);
+                None
+            }
+        }
+    }
+
+    /// Terminates the sessions of this application name only; returns how many.
+    pub async fn terminate(admin: &tokio_postgres::Client, app: &str) -> i64 {
+        admin
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                 AND application_name = $1",
+                &[&app],
+            )
+            .await
+            .expect("pg_terminate_backend")
+            .get(0)
+    }
+
+    /// Waits until no session of `app` is left (a killed child's statements may still
+    /// be finishing on the server).
+    pub async fn wait_for_sessions_to_end(admin: &tokio_postgres::Client, app: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let n: i64 = admin
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                    &[&app],
+                )
+                .await
+                .expect("pg_stat_activity")
+                .get(0);
+            if n == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "sessions of {app} did not end"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Drops the schema when dropped (from a thread of its own, so it works in `Drop`).
+    #[derive(Debug)]
+    pub struct SchemaGuard(pub String);
+
+    impl Drop for SchemaGuard {
+        fn drop(&mut self) {
+            let schema = self.0.clone();
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok((client, connection)) =
+                        tokio_postgres::connect(&url(), tokio_postgres::NoTls).await
+                    {
+                        tokio::spawn(connection);
+                        let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+                        let _ = client
+                            .batch_execute(&format!("DROP SCHEMA IF EXISTS {quoted} CASCADE"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Child processes
+
+/// A child process: this test binary re-run with `--exact <test>` and an environment
+/// variable selecting the child's side. Its stdout lines arrive through a channel.
+pub struct Child {
+    process: std::process::Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Child {
+    pub fn spawn(test: &str, env: &[(&str, String)]) -> Child {
+        let mut command = Command::new(std::env::current_exe().expect("current_exe"));
+        command
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut process = command.spawn().expect("spawn the child");
+        let stdout = BufReader::new(process.stdout.take().expect("piped stdout"));
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Child { process, lines }
+    }
+
+    /// The next line, `None` at the end of the output; panics after `timeout`.
+    pub fn next_line(&self, timeout: Duration) -> Option<String> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => Some(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the child printed nothing for {timeout:?}")
+            }
+        }
+    }
+
+    /// SIGKILL (std's `kill` on Unix), then waits for the exit; returns the lines the
+    /// child wrote before it died.
+    pub fn kill(mut self) -> Vec<String> {
+        self.process.kill().expect("SIGKILL the child");
+        let status = self.process.wait().expect("wait for the child");
+        assert!(!status.success(), "the child was killed: {status:?}");
+        self.lines.iter().collect()
+    }
+
+    /// Waits for the child to finish on its own (at most `timeout`), returning the rest
+    /// of its output; asserts it succeeded.
+    pub fn finish(mut self, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut rest = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => rest.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.process.kill();
+                    panic!("the child did not finish within {timeout:?}");
+                }
+            }
+        }
+        let status = self.process.wait().expect("wait for the child");
+        assert!(status.success(), "the child failed: {status:?}");
+        rest
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Randomness and memory
+
+/// SplitMix64: a small seeded generator (the tests print their seed; `AETHER_SEED`
+/// replays one).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+}
+
+/// `AETHER_SEED`, or one from the clock; printed by the caller.
+pub fn seed() -> u64 {
+    std::env::var("AETHER_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos() as u64
+        })
+}
+
+/// This process's resident set size in bytes (`VmRSS` of `/proc/self/status`).
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Samples [`rss_bytes`] every 20 ms on a thread of its own until dropped.
+pub struct RssSampler {
+    peak: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssSampler {
+    pub fn start() -> RssSampler {
+        let peak = Arc::new(AtomicU64::new(rss_bytes().unwrap_or(0)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let (peak, stop) = (Arc::clone(&peak), Arc::clone(&stop));
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(rss) = rss_bytes() {
+                        peak.fetch_max(rss, Ordering::Relaxed);
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        });
+        RssSampler {
+            peak,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for RssSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
