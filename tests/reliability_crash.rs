@@ -46,6 +46,8 @@ fn actor_names() -> Vec<String> {
 
 /// The child's side: `AETHER_REL_CRASH_CHILD=<store spec>|<round>|<seed>`.
 fn child(spec: &str) {
+    // End the test harness's "test <name> ... " line, so the first ACK is a line of its own.
+    say("");
     let mut parts = spec.split('|');
     let store = StoreSpec::decode(parts.next().unwrap());
     let round: u64 = parts.next().unwrap().parse().unwrap();

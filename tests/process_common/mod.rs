@@ -229,6 +229,10 @@ pub struct Verified {
     pub commands: usize,
     /// Stored commands nobody saw acknowledged (in flight at a kill, or a lost ack).
     pub unacknowledged: usize,
+    /// Their command ids.
+    pub unacknowledged_ids: Vec<String>,
+    /// Per actor: the sum they deposited.
+    pub unacknowledged_amounts: BTreeMap<String, i64>,
     /// Per actor: the balance (equal to the replay and to the fresh runtime's state).
     pub balances: BTreeMap<String, i64>,
 }
@@ -310,6 +314,16 @@ pub async fn verify(store: Arc<dyn SnapshotStore>, actors: &[String], acks: &[Ac
         );
     }
     found.unacknowledged = found.commands.saturating_sub(acks.len());
+    let acked: std::collections::HashSet<&str> = acks.iter().map(|a| a.cmd.as_str()).collect();
+    for (cmd, (actor, _, parts, amount)) in &stored {
+        if !acked.contains(cmd.as_str()) {
+            found.unacknowledged_ids.push(cmd.clone());
+            *found
+                .unacknowledged_amounts
+                .entry(actor.clone())
+                .or_default() += amount * i64::from(*parts);
+        }
+    }
 
     // A fresh runtime: rehydrates from the latest snapshot plus the events after it.
     let runtime = Runtime::builder(Arc::clone(&store))
@@ -538,6 +552,7 @@ pub mod pg {
 pub struct Child {
     process: std::process::Child,
     lines: mpsc::Receiver<String>,
+    stdin: Option<std::process::ChildStdin>,
 }
 
 impl Child {
@@ -545,6 +560,7 @@ impl Child {
         let mut command = Command::new(std::env::current_exe().expect("current_exe"));
         command
             .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in env {
@@ -561,7 +577,30 @@ impl Child {
                 }
             }
         });
-        Child { process, lines }
+        let stdin = process.stdin.take();
+        Child {
+            process,
+            lines,
+            stdin,
+        }
+    }
+
+    /// Writes a line to the child's stdin (see [`wait_for_line_on_stdin`]).
+    pub fn send_line(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("the child's stdin");
+        writeln!(stdin, "{line}").expect("write to the child");
+        stdin.flush().expect("flush to the child");
+    }
+
+    /// Reads lines until one satisfies `wanted`; panics if the child ends first.
+    pub fn wait_for(&self, wanted: &str, timeout: Duration) {
+        while let Some(line) = self.next_line(timeout) {
+            if line == wanted {
+                return;
+            }
+        }
+        panic!("the child ended before printing {wanted:?}");
     }
 
     /// The next line, `None` at the end of the output; panics after `timeout`.
@@ -611,6 +650,12 @@ impl Drop for Child {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
+}
+
+/// The child's side of a start barrier: blocks until the parent writes a line.
+pub fn wait_for_line_on_stdin() {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).expect("read stdin");
 }
 
 // ---------------------------------------------------------------------------------------
