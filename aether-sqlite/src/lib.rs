@@ -52,12 +52,24 @@
 //!   acknowledged append survives a crash of the process; an OS crash or power loss may
 //!   lose the appends acknowledged since the last checkpoint. The file stays consistent
 //!   either way and batches stay atomic.
+//! - [`Synchronous::Extra`]: the same as `Full` in WAL mode.
 //!
 //! Group commit makes the default cheap: one `fsync` covers every append that was queued
 //! while the previous commit ran (see the crate's `sqlite_throughput` example for the
 //! figures). A batch is atomic at every level: after any crash it is either entirely
 //! present or entirely absent. A test kills a writing child process with `SIGKILL` and
 //! checks exactly this.
+//!
+//! # Performance
+//!
+//! Measured with `cargo run --release -p aether-sqlite --example sqlite_throughput` on a
+//! 2-core virtual machine shared with other builds (so the spread is wide): 1,000 actors
+//! each appending its next event in a loop, 1,000,000 events, reached 85,000–145,000
+//! acknowledged events/s at `Full` (p99 latency 20–30 ms) and 120,000–260,000 at
+//! `Normal`; one writer awaiting each append reached 300–3,000 events/s at `Full` (one
+//! `fsync` each) and 10,000–35,000 at `Normal`. That is about half of what rusqlite
+//! alone reaches on the same schema with 1,000-event transactions and no callers to
+//! answer.
 //!
 //! # Concurrency
 //!
