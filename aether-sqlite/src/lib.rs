@@ -63,13 +63,13 @@
 //! # Performance
 //!
 //! Measured with `cargo run --release -p aether-sqlite --example sqlite_throughput` on a
-//! 2-core virtual machine shared with other builds (so the spread is wide): 1,000 actors
-//! each appending its next event in a loop, 1,000,000 events, reached 85,000–145,000
-//! acknowledged events/s at `Full` (p99 latency 20–30 ms) and 120,000–260,000 at
-//! `Normal`; one writer awaiting each append reached 300–3,000 events/s at `Full` (one
-//! `fsync` each) and 10,000–35,000 at `Normal`. That is about half of what rusqlite
-//! alone reaches on the same schema with 1,000-event transactions and no callers to
-//! answer.
+//! 2-core virtual machine shared with other builds, so the spread is wide (the low ends
+//! at a load average of 11, the high ends at 3 to 4): 1,000 actors each appending its
+//! next event in a loop, 1,000,000 events, reached 51,000–145,000 acknowledged events/s
+//! at `Full` (p99 latency 20–50 ms) and 67,000–260,000 at `Normal`; one writer awaiting
+//! each append reached 300–3,000 events/s at `Full` (one `fsync` each) and
+//! 10,000–36,000 at `Normal`. That is about half of what rusqlite alone reaches on the
+//! same schema in the same run, with 1,000-event transactions and no callers to answer.
 //!
 //! # Concurrency
 //!
