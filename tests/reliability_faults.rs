@@ -1,0 +1,316 @@
+//! The runtime over a store that fails, times out, delays and loses acknowledgements
+//! ([`FaultyStore`]): every ask resolves, the actors' state never diverges from the store,
+//! and they serve normally once the faults stop.
+
+mod reliability_common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aether::testkit::{FaultyStore, InjectedFault, StoreOp};
+use aether::{AskError, AskOptions, EventStore, InMemoryStore, Runtime, SnapshotStore};
+use reliability_common::check_history;
+use reliability_common::ledger::{Ledger, LedgerCmd};
+
+/// An ask that takes this long is a hang.
+const HANG: Duration = Duration::from_secs(20);
+
+fn faulty<S>(inner: S, seed: u64) -> FaultyStore<S> {
+    FaultyStore::builder(inner)
+        .seed(seed)
+        .fail(StoreOp::ALL, 0.08)
+        .lose_ack(StoreOp::WRITES, 0.08)
+        .timeout(StoreOp::ALL, 0.02, Duration::from_millis(15))
+        .delay(
+            StoreOp::ALL,
+            0.2,
+            Duration::from_micros(100)..Duration::from_millis(2),
+        )
+        .build()
+}
+
+fn runtime(store: Arc<dyn SnapshotStore>) -> Runtime {
+    Runtime::builder(store)
+        .snapshot_every(4)
+        .passivate_after(Some(Duration::from_millis(30)))
+        .build()
+}
+
+/// Runs the futures as tasks, concurrently; their outputs in order.
+async fn join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.expect("no task panicked"));
+    }
+    out
+}
+
+/// A small seeded generator for the commands.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn command(&mut self) -> LedgerCmd {
+        match self.next() % 4 {
+            0 | 1 => LedgerCmd::Deposit((self.next() % 50) as i64 + 1),
+            2 => LedgerCmd::Withdraw((self.next() % 60) as i64 + 1),
+            _ => LedgerCmd::DepositMany((self.next() % 4) as u8 + 2),
+        }
+    }
+}
+
+/// Checks that an error is one a faulty store may cause.
+fn expected_error(err: &AskError<reliability_common::ledger::LedgerError>) {
+    match err {
+        AskError::Rejected { .. } => {}
+        AskError::Store { source, .. } => {
+            assert!(InjectedFault::is_injected(source), "only injected: {err}")
+        }
+        AskError::StartFailed(start) => assert!(
+            start
+                .store_error
+                .as_ref()
+                .is_some_and(InjectedFault::is_injected),
+            "start failed only on injected faults: {err}"
+        ),
+        other => panic!("unexpected error from a faulty store: {other}"),
+    }
+}
+
+/// Asks, failing the test if the ask does not resolve in time.
+async fn ask(
+    runtime: &Runtime,
+    id: &str,
+    cmd: LedgerCmd,
+    options: AskOptions,
+) -> Result<Ledger, AskError<reliability_common::ledger::LedgerError>> {
+    tokio::time::timeout(
+        HANG,
+        runtime.actor::<Ledger>(id).ask_with(cmd.clone(), options),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("ask {cmd:?} to {id} hung for {HANG:?}"))
+}
+
+/// One actor's script: commands, each followed by a query whose answer (when the store
+/// lets it through) must equal a full replay of the store's events.
+async fn drive<S: SnapshotStore>(
+    runtime: Runtime,
+    store: Arc<FaultyStore<S>>,
+    id: String,
+    seed: u64,
+    commands: usize,
+) -> (usize, usize) {
+    let mut rng = Rng(seed);
+    let (mut ok, mut failed) = (0, 0);
+    let stored = format!("Ledger|{id}");
+    for n in 0..commands {
+        let options = AskOptions::new().command_id(format!("{id}-{n}"));
+        match ask(&runtime, &id, rng.command(), options).await {
+            Ok(_) => ok += 1,
+            Err(err) => {
+                expected_error(&err);
+                failed += 1;
+            }
+        }
+        match ask(&runtime, &id, LedgerCmd::Get, AskOptions::new()).await {
+            Ok(state) => {
+                let events = store.inner().get_events(&stored, 0).await.unwrap();
+                assert_eq!(state, Ledger::replay(&events), "{stored} after command {n}");
+            }
+            Err(err) => expected_error(&err),
+        }
+    }
+    (ok, failed)
+}
+
+async fn many_actors_over<S: SnapshotStore + Send + Sync>(
+    store: Arc<FaultyStore<S>>,
+    actors: usize,
+    commands: usize,
+) {
+    let rt = runtime(store.clone());
+    let scripts = (0..actors).map(|a| {
+        drive(
+            rt.clone(),
+            store.clone(),
+            format!("a{a}"),
+            a as u64,
+            commands,
+        )
+    });
+    let results = join_all(scripts).await;
+    let ok: usize = results.iter().map(|r| r.0).sum();
+    let failed: usize = results.iter().map(|r| r.1).sum();
+
+    // Many concurrent asks to each actor at once, all resolving.
+    let burst = (0..actors).flat_map(|a| {
+        let rt = rt.clone();
+        (0..10).map(move |_| {
+            let rt = rt.clone();
+            async move {
+                if let Err(err) = ask(
+                    &rt,
+                    &format!("a{a}"),
+                    LedgerCmd::Deposit(1),
+                    AskOptions::new(),
+                )
+                .await
+                {
+                    expected_error(&err);
+                }
+            }
+        })
+    });
+    join_all(burst).await;
+
+    let stats = store.stats();
+    eprintln!("{ok} commands ok, {failed} failed; {stats:?}");
+    assert!(
+        stats.failed > 0 && stats.lost_acks > 0 && stats.timed_out > 0,
+        "{stats:?}"
+    );
+    assert!(ok > failed, "most commands go through");
+
+    // Faults off: every actor serves, and its state is a replay of the store.
+    store.stop_faults();
+    for a in 0..actors {
+        let id = format!("a{a}");
+        let stored = format!("Ledger|{id}");
+        let state = ask(&rt, &id, LedgerCmd::Get, AskOptions::new())
+            .await
+            .unwrap();
+        let events = check_history(store.inner(), &stored).await;
+        assert_eq!(
+            state,
+            Ledger::replay(&events),
+            "{stored} once faults stopped"
+        );
+        let after = ask(&rt, &id, LedgerCmd::Deposit(7), AskOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(after.balance, state.balance.saturating_add(7));
+    }
+    rt.shutdown().await;
+
+    // A fresh runtime (snapshot + tail) gives the same states.
+    let rt = runtime(store.clone());
+    for a in 0..actors {
+        let id = format!("a{a}");
+        let events = check_history(store.inner(), &format!("Ledger|{id}")).await;
+        let state = ask(&rt, &id, LedgerCmd::Get, AskOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(state, Ledger::replay(&events), "{id} after a restart");
+    }
+    rt.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_many_actors_every_ask_resolves_and_state_never_diverges() {
+    let store = Arc::new(faulty(InMemoryStore::new(), 11));
+    many_actors_over(store, 40, 30).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_many_actors_every_ask_resolves_and_state_never_diverges() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = aether::sqlite::SqliteStore::builder(dir.path().join("faults.db"))
+        .synchronous(aether::sqlite::Synchronous::Normal)
+        .open()
+        .await
+        .unwrap();
+    let store = Arc::new(faulty(inner, 12));
+    many_actors_over(store, 16, 20).await;
+}
+
+/// The same seed and the same calls give the same faults, hence the same history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_are_reproducible_from_the_seed() {
+    async fn run(seed: u64) -> (Vec<(i64, String, Option<String>)>, u64) {
+        let store = Arc::new(
+            FaultyStore::builder(InMemoryStore::new())
+                .seed(seed)
+                .fail(StoreOp::ALL, 0.2)
+                .lose_ack(StoreOp::SaveEvents, 0.2)
+                .build(),
+        );
+        let rt = Runtime::builder(store.clone())
+            .passivate_after(None)
+            .build();
+        let mut rng = Rng(5);
+        for n in 0..60 {
+            let options = AskOptions::new().command_id(format!("c{n}"));
+            let _ = ask(&rt, "r", rng.command(), options).await;
+        }
+        rt.shutdown().await;
+        let events = store.inner().get_events("Ledger|r", 0).await.unwrap();
+        let history = events
+            .into_iter()
+            .map(|e| (e.version, e.data.to_string(), e.command_id))
+            .collect();
+        (history, store.stats().injected_errors())
+    }
+    let (a, b, c) = (run(3).await, run(3).await, run(4).await);
+    assert_eq!(a, b, "same seed, same history and faults");
+    assert_ne!(a, c, "another seed, other faults");
+    assert!(a.1 > 0);
+}
+
+/// A store that fails every call: asks get errors (never hang); faults off: it serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_always_fails_or_times_out_gives_errors_then_recovers() {
+    for (fail, timeout) in [(1.0, 0.0), (0.0, 1.0)] {
+        let store = Arc::new(
+            FaultyStore::builder(InMemoryStore::new())
+                .fail(StoreOp::ALL, fail)
+                .timeout(StoreOp::ALL, timeout, Duration::from_millis(20))
+                .build(),
+        );
+        let rt = runtime(store.clone());
+        let asks = (0..20).map(|i| {
+            let rt = rt.clone();
+            async move {
+                ask(
+                    &rt,
+                    &format!("d{}", i % 4),
+                    LedgerCmd::Deposit(1),
+                    AskOptions::new(),
+                )
+                .await
+            }
+        });
+        for result in join_all(asks).await {
+            let err = result.unwrap_err();
+            expected_error(&err);
+            assert!(err.is_retryable(), "{err}");
+            assert!(
+                err.to_string().contains("Ledger|d"),
+                "names the actor: {err}"
+            );
+        }
+        store.stop_faults();
+        for i in 0..4 {
+            let state = ask(
+                &rt,
+                &format!("d{i}"),
+                LedgerCmd::Deposit(2),
+                AskOptions::new(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(state.balance, 2, "nothing of the failed asks was stored");
+        }
+        rt.shutdown().await;
+    }
+}
