@@ -5,15 +5,17 @@
 //! - kameo: a plain actor and `ask`, no persistence.
 //! - ractor: a plain actor and `call`, no persistence.
 //! - cqrs-es: an aggregate behind `CqrsFramework`, which loads (replays) the aggregate's
-//!   events from its store, handles the command and commits the new event.
+//!   events from its store, handles the command and commits the new event
+//!   (`cqrs_domain.rs`, shared with the `cqrs-pg` helper crate).
 
-use std::future::Future;
-use std::sync::Arc;
 
 use aether_runtime::{Decision, DomainEvent, EventDecodeError, EventSourced};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
+
+pub use crate::client::Client;
+pub use crate::cqrs_domain::*;
 
 // ---------------------------------------------------------------- aether
 
@@ -182,75 +184,7 @@ pub async fn spawn_ractor() -> ractor::ActorRef<RMsg> {
     actor
 }
 
-// ---------------------------------------------------------------- cqrs-es
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct CAccount {
-    balance: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum CEvent {
-    Deposited { amount: i64 },
-}
-
-impl cqrs_es::DomainEvent for CEvent {
-    fn event_type(&self) -> String {
-        "Deposited".to_owned()
-    }
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
-
-pub enum CCmd {
-    Deposit(i64),
-}
-
-impl cqrs_es::Aggregate for CAccount {
-    const TYPE: &'static str = "account";
-    type Command = CCmd;
-    type Event = CEvent;
-    type Error = NotPositive;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: CCmd,
-        _service: &(),
-        sink: &cqrs_es::event_sink::EventSink<Self>,
-    ) -> Result<(), NotPositive> {
-        match command {
-            CCmd::Deposit(amount) if amount <= 0 => Err(NotPositive),
-            CCmd::Deposit(amount) => {
-                sink.write(CEvent::Deposited { amount }, self).await;
-                Ok(())
-            }
-        }
-    }
-
-    fn apply(&mut self, event: CEvent) {
-        let CEvent::Deposited { amount } = event;
-        self.balance += amount;
-    }
-}
-
-pub type CqrsMem = cqrs_es::CqrsFramework<CAccount, cqrs_es::mem_store::MemStore<CAccount>>;
-
-pub fn cqrs_mem() -> Arc<CqrsMem> {
-    Arc::new(cqrs_es::CqrsFramework::new(
-        cqrs_es::mem_store::MemStore::default(),
-        vec![],
-        (),
-    ))
-}
-
 // ---------------------------------------------------------------- one client per actor
-
-/// One client's handle to its own account: `op` makes one deposit and waits for the reply.
-pub trait Client: Send + 'static {
-    fn op(&mut self) -> impl Future<Output = ()> + Send;
-}
 
 pub struct AetherClient(pub aether_runtime::ActorRef<Account>);
 impl Client for AetherClient {
@@ -285,22 +219,3 @@ impl Client for RactorClient {
     }
 }
 
-/// Any cqrs-es framework (in-memory or PostgreSQL) on one aggregate id.
-pub struct CqrsClient<ES: cqrs_es::EventStore<CAccount> + Send + Sync + 'static>
-where
-    ES::AC: Send,
-{
-    pub cqrs: Arc<cqrs_es::CqrsFramework<CAccount, ES>>,
-    pub id: String,
-}
-impl<ES: cqrs_es::EventStore<CAccount> + Send + Sync + 'static> Client for CqrsClient<ES>
-where
-    ES::AC: Send,
-{
-    async fn op(&mut self) {
-        self.cqrs
-            .execute(&self.id, CCmd::Deposit(1))
-            .await
-            .expect("cqrs-es execute");
-    }
-}

@@ -9,6 +9,8 @@
 //! Every row runs on a fresh multi-thread tokio runtime with 2 workers; every ratio is
 //! against a reference measured in the same run.
 
+mod client;
+mod cqrs_domain;
 mod domain;
 mod harness;
 mod history;
@@ -16,6 +18,7 @@ mod inmem;
 mod rehydrate;
 mod spawnmem;
 mod stats;
+mod stores;
 
 use std::time::{Duration, Instant};
 
@@ -143,7 +146,10 @@ fn main() {
             "history" => Ok(history::run(&cfg)),
             "rehydrate" => Ok(rehydrate::run(&cfg)),
             "spawn" => Ok(spawnmem::run(&cfg)),
-            _ => Err("not built yet".to_owned()),
+            "sqlite" => stores::sqlite(&cfg),
+            "postgres" => stores::postgres(&cfg),
+            "nats" => stores::nats(&cfg),
+            _ => Err("unknown section".to_owned()),
         };
         match result {
             Ok(r) => rows.extend(r),
