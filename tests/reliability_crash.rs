@@ -120,6 +120,7 @@ async fn crash_rounds<F, Fut>(
     let names = actor_names();
     let mut acks: Vec<Ack> = Vec::new();
     let mut unacknowledged = 0;
+    let mut snapshots = 0;
     let started = Instant::now();
     for round in 0..kills {
         let target = rng.range(1, MAX_ACKS_BEFORE_KILL) as usize;
@@ -155,18 +156,24 @@ async fn crash_rounds<F, Fut>(
         let store = verify_spec.open().await;
         let found = verify(store, &names, &acks).await;
         unacknowledged = found.unacknowledged;
+        snapshots = found.snapshots;
         eprintln!(
-            "{name} round {round}: killed after {target} acks; {} acknowledged in all, {} commands / {} events stored, {} stored without an ack (in flight at a kill)",
+            "{name} round {round}: killed after {target} acks; {} acknowledged in all, {} commands / {} events stored, {} stored without an ack (in flight at a kill), {} actors with a snapshot",
             acks.len(),
             found.commands,
             found.events,
-            found.unacknowledged
+            found.unacknowledged,
+            found.snapshots
         );
     }
     eprintln!(
         "{name}: {kills} kills, {} acknowledged commands verified, {unacknowledged} unacknowledged but stored, {:.1?}",
         acks.len(),
         started.elapsed()
+    );
+    assert!(
+        snapshots > 0,
+        "{name}: no snapshot was written: rehydration was not tested from snapshots"
     );
 }
 

@@ -11,12 +11,18 @@
 //!
 //! Default (CI) size: 100,000 commands over 10,000 actors per store. The full run,
 //! 1,000,000 commands over 10,000 actors, is behind `AETHER_HEAVY=1` and is meant to run
-//! in release mode:
+//! in release mode, one test per process so that each peak RSS is its own:
 //!
 //! ```text
 //! cargo test --no-default-features --features sqlite --test reliability_load -- --nocapture
-//! AETHER_HEAVY=1 cargo test --release --no-default-features --features sqlite --test reliability_load -- --nocapture
+//! AETHER_HEAVY=1 cargo test --release --no-default-features --features sqlite --test reliability_load \
+//!     -- --nocapture --exact in_memory_sustained_load_with_passivation
+//! AETHER_HEAVY=1 cargo test --release --no-default-features --features sqlite --test reliability_load \
+//!     -- --nocapture --exact sqlite_sustained_load_with_passivation
 //! ```
+//!
+//! The in-memory store keeps every event in the process, so its RSS grows with the run
+//! (about 1.2 KB per event); the SQLite store keeps them in the file.
 
 mod process_common;
 
@@ -57,6 +63,7 @@ fn kind<E>(err: &AskError<E>) -> &'static str {
     }
 }
 
+/// `rss_ceiling`: the most the resident set may grow over its size at the start.
 async fn sustained(label: &str, store: Arc<dyn SnapshotStore>, rss_ceiling: u64) {
     let total = commands();
     let seed = process_common::seed();
@@ -175,10 +182,13 @@ async fn sustained(label: &str, store: Arc<dyn SnapshotStore>, rss_ceiling: u64)
         "{label}: actors cycled through passivation ({} passivations)",
         stats.passivated
     );
+    // Growth over the start: the other test of this binary may have run first in the
+    // same process, and freed memory is not always returned to the OS.
+    let growth = peak.saturating_sub(baseline);
     assert!(
-        peak < rss_ceiling,
-        "{label}: peak RSS {:.1} MiB is over the ceiling of {:.1} MiB",
-        mib(peak),
+        growth < rss_ceiling,
+        "{label}: RSS grew by {:.1} MiB, over the ceiling of {:.1} MiB",
+        mib(growth),
         mib(rss_ceiling)
     );
 }

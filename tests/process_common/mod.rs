@@ -233,6 +233,8 @@ pub struct Verified {
     pub unacknowledged_ids: Vec<String>,
     /// Per actor: the sum they deposited.
     pub unacknowledged_amounts: BTreeMap<String, i64>,
+    /// Actors with a stored snapshot (each equal to a replay up to its version).
+    pub snapshots: usize,
     /// Per actor: the balance (equal to the replay and to the fresh runtime's state).
     pub balances: BTreeMap<String, i64>,
 }
@@ -243,7 +245,8 @@ pub struct Verified {
 ///    command's `parts` events are consecutive, numbered `0..parts`, and carry the
 ///    command id in `command_id` (no half-applied command);
 /// 2. every acknowledged command is stored, its last event at the acknowledged version;
-/// 3. a fresh runtime over the store (snapshot + tail) serves each actor's state equal to
+/// 3. every stored snapshot equals a replay of the events up to its version;
+/// 4. a fresh runtime over the store (snapshot + tail) serves each actor's state equal to
 ///    a full replay of its stored events.
 ///
 /// `acks` may name each command once; `actors` lists every actor that may have events.
@@ -295,6 +298,24 @@ pub async fn verify(store: Arc<dyn SnapshotStore>, actors: &[String], acks: &[Ac
         }
         for (k, e) in events.iter().enumerate() {
             assert_eq!(e.version, k as i64 + 1, "{actor}: history has a gap");
+        }
+        let snapshot = store
+            .get_latest_snapshot(&bank_id(actor))
+            .await
+            .unwrap_or_else(|e| panic!("{actor}: get_latest_snapshot: {e}"));
+        if let Some(snapshot) = snapshot {
+            let at = usize::try_from(snapshot.version).expect("snapshot version");
+            assert!(
+                at <= events.len(),
+                "{actor}: snapshot v{at} is past the history"
+            );
+            let state: Bank = serde_json::from_value(snapshot.state).expect("snapshot state");
+            assert_eq!(
+                state,
+                Bank::replay(&events[..at]),
+                "{actor}: snapshot v{at} differs from a replay up to it"
+            );
+            found.snapshots += 1;
         }
         found.events += events.len();
         histories.insert(actor.clone(), events);
