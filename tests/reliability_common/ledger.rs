@@ -155,9 +155,6 @@ pub fn check_event_bytes(bytes: &[u8]) {
             assert_eq!(back.version, event.version);
             assert_eq!(back.timestamp, event.timestamp);
         }
-        // Known: an offset timestamp that normalises past year 9999 in UTC encodes as
-        // "+10000-..." which RFC 3339 cannot read back (docs/bad-input.md).
-        Err(_) if !(0..=9999).contains(&chrono::Datelike::year(&event.timestamp)) => {}
         Err(err) => panic!("event {text} does not read back: {err}"),
     }
 }
@@ -175,7 +172,6 @@ pub fn check_snapshot_bytes(bytes: &[u8]) {
             assert_eq!(back.version, snapshot.version);
             assert_eq!(back.timestamp, snapshot.timestamp);
         }
-        Err(_) if !(0..=9999).contains(&chrono::Datelike::year(&snapshot.timestamp)) => {}
         Err(err) => panic!("snapshot {text} does not read back: {err}"),
     }
 }
