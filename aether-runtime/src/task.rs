@@ -57,6 +57,7 @@ pub(crate) fn prepare<A: EventSourced>(
                 version: 0,
                 reload: Reload::None,
                 last_snapshot_version: 0,
+                ids_unknown_through: 0,
                 rare: None,
             };
             let handle = tokio::spawn(actor.run(rx, live));
@@ -118,6 +119,16 @@ impl RecentCommands {
         }
     }
 
+    /// Records ids older than every id recorded so far, in ascending version order.
+    fn record_older(&mut self, older: impl Iterator<Item = (i64, String)>) {
+        let older: Vec<(i64, Box<str>)> = older.map(|(v, id)| (v, id.into())).collect();
+        for (version, id) in older.into_iter().rev() {
+            let known = self.by_id.entry(id.clone()).or_insert(version);
+            *known = (*known).max(version);
+            self.order.push_front((version, id));
+        }
+    }
+
     fn clear(&mut self) {
         self.by_id.clear();
         self.order.clear();
@@ -142,6 +153,10 @@ struct Actor<A: EventSourced> {
     version: i64,
     reload: Reload,
     last_snapshot_version: i64,
+    /// The command ids of events up to this version (those folded into the snapshot the
+    /// actor started from) are not loaded yet: they are read on the first command that
+    /// carries a command id, so commands without one never pay for it. 0: all known.
+    ids_unknown_through: i64,
     /// State most actors never need, allocated on first use: an idle actor's task stays
     /// small.
     rare: Option<Box<Rare>>,
@@ -348,6 +363,9 @@ impl<A: EventSourced> Actor<A> {
         loop {
             attempts += 1;
             if let Some(command_id) = command_id {
+                if self.ids_unknown_through > 0 {
+                    self.load_older_command_ids().await?;
+                }
                 let window = self.registry.config.idempotency_window;
                 let recent = self.rare.as_ref().map(|r| &r.recent);
                 if let Some(version) = recent.and_then(|r| r.get(command_id, window, self.version))
@@ -569,10 +587,42 @@ impl<A: EventSourced> Actor<A> {
         if let Some(rare) = &mut self.rare {
             rare.recent.clear();
         }
-        // Read back far enough to know the command ids of the idempotency window.
-        let window = i64::try_from(self.registry.config.idempotency_window).unwrap_or(i64::MAX);
-        let from = version.saturating_sub(window).saturating_add(1).max(1);
-        self.apply_stored(from).await
+        // The command ids folded into the snapshot are loaded lazily (see
+        // `ids_unknown_through`); those of the tail are recorded as it is applied.
+        self.ids_unknown_through = if self.registry.config.idempotency_window > 0 {
+            version
+        } else {
+            0
+        };
+        self.apply_stored(version.saturating_add(1)).await
+    }
+
+    /// Reads the command ids of the idempotency window that lie in the snapshot the
+    /// actor started from.
+    async fn load_older_command_ids(&mut self) -> Result<(), AskError<A::Error>> {
+        let through = self.ids_unknown_through;
+        let window = self.registry.config.idempotency_window;
+        let from = oldest_kept(window, self.version).max(1);
+        if from <= through {
+            let events = self
+                .runtime
+                .inner
+                .events
+                .get_events(&self.stored_id, from)
+                .await
+                .map_err(|source| AskError::Store {
+                    actor_id: self.stored_id.to_string(),
+                    version: self.version,
+                    source,
+                })?;
+            let older = events
+                .into_iter()
+                .take_while(|e| e.version <= through)
+                .filter_map(|e| Some((e.version, e.command_id?)));
+            self.rare().recent.record_older(older);
+        }
+        self.ids_unknown_through = 0;
+        Ok(())
     }
 
     /// Applies the stored events after the actor's version.

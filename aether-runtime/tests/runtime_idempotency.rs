@@ -128,3 +128,56 @@ async fn a_command_id_applied_by_another_writer_is_detected_after_catching_up() 
     );
     assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 9);
 }
+
+/// Rehydration reads only the events after the snapshot; the command ids folded into the
+/// snapshot are read on the first command that carries an id.
+#[tokio::test]
+async fn command_ids_in_the_snapshot_are_loaded_only_when_needed() {
+    use std::sync::atomic::Ordering;
+
+    let store = Arc::new(TestStore::default());
+    let runtime = Runtime::builder(store.clone()).snapshot_every(10).build();
+    let account = runtime.actor::<Account>("idem-lazy");
+    account.ask(Cmd::Open).await.unwrap();
+    account
+        .ask_with(Cmd::Deposit(1), with_id("early"))
+        .await
+        .unwrap();
+    for _ in 0..30 {
+        account.ask(Cmd::Deposit(1)).await.unwrap();
+    }
+    runtime.shutdown().await;
+
+    let runtime = Runtime::builder(store.clone()).snapshot_every(10).build();
+    let account = runtime.actor::<Account>("idem-lazy");
+    let reads = store.get_events_calls.load(Ordering::SeqCst);
+    assert_eq!(account.ask(Cmd::Deposit(1)).await.unwrap().balance, 32);
+    assert_eq!(
+        store.get_events_calls.load(Ordering::SeqCst),
+        reads + 1,
+        "only the tail read"
+    );
+    let again = account
+        .ask_with(Cmd::Deposit(1), with_id("early"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, AskError::Duplicate { version: 2, .. }),
+        "{again:?}"
+    );
+    assert_eq!(
+        store.get_events_calls.load(Ordering::SeqCst),
+        reads + 2,
+        "one read for the ids"
+    );
+    account
+        .ask_with(Cmd::Deposit(1), with_id("late"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_events_calls.load(Ordering::SeqCst),
+        reads + 2,
+        "ids loaded once"
+    );
+    assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 33);
+}
