@@ -244,7 +244,11 @@ async fn ids_everywhere(ids: &[String]) -> Vec<(&'static str, Vec<Outcome>)> {
 
 fn abbreviate(s: &str) -> String {
     if s.len() > 40 {
-        format!("{}... ({} bytes)", s.chars().take(20).collect::<String>(), s.len())
+        format!(
+            "{}... ({} bytes)",
+            s.chars().take(20).collect::<String>(),
+            s.len()
+        )
     } else {
         s.to_owned()
     }
