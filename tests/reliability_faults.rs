@@ -218,8 +218,10 @@ async fn many_actors_over<S: SnapshotStore + Send + Sync>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_memory_many_actors_every_ask_resolves_and_state_never_diverges() {
-    let store = Arc::new(faulty(InMemoryStore::new(), 11));
-    many_actors_over(store, 40, 30).await;
+    for seed in [11, 21, 31] {
+        let store = Arc::new(faulty(InMemoryStore::new(), seed));
+        many_actors_over(store, 100, 30).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,7 +233,7 @@ async fn sqlite_many_actors_every_ask_resolves_and_state_never_diverges() {
         .await
         .unwrap();
     let store = Arc::new(faulty(inner, 12));
-    many_actors_over(store, 16, 20).await;
+    many_actors_over(store, 24, 25).await;
 }
 
 /// The same seed and the same calls give the same faults, hence the same history.
