@@ -10,6 +10,20 @@ use crate::harness::{new_rt, warm_then_run, with_stdout_silenced};
 use crate::stats::{ratios_to, Row};
 use crate::Config;
 
+/// Only aether's in-memory deposit row, for running under a profiler.
+pub fn profile(actors: usize, dur: std::time::Duration) {
+    let m = new_rt().block_on(async {
+        let runtime = Runtime::new(Arc::new(InMemoryStore::new()));
+        let clients = (0..actors)
+            .map(|i| AetherClient(runtime.actor::<Account>(format!("acc-{i}"))))
+            .collect();
+        let m = warm_then_run(clients, dur).await;
+        runtime.shutdown().await;
+        m
+    });
+    println!("{}", crate::stats::fmt_row(&Row::new("profile", "aether", &m)));
+}
+
 pub fn run(cfg: &Config) -> Vec<Row> {
     let mut all = Vec::new();
     for actors in [1usize, cfg.actors] {
@@ -58,7 +72,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         rows.push(Row::new(&workload, "ractor call", &m).note("no persistence"));
         crate::progress(rows.last());
 
-        let (m, events) = with_stdout_silenced(|| {
+        let m = with_stdout_silenced(|| {
             new_rt().block_on(async {
                 let cqrs = cqrs_mem();
                 let clients = (0..actors)
@@ -67,11 +81,9 @@ pub fn run(cfg: &Config) -> Vec<Row> {
                         id: format!("acc-{i}"),
                     })
                     .collect();
-                let m = warm_then_run(clients, dur).await;
-                (m, 0)
+                warm_then_run(clients, dur).await
             })
         });
-        let _ = events;
         let per_aggregate = m.ops as f64 / actors as f64;
         rows.push(Row::new(&workload, "cqrs-es MemStore", &m).note(format!(
             "replays the aggregate per op; ~{per_aggregate:.0} measured ops per aggregate; MemStore prints 2 lines per op (sent to /dev/null)"

@@ -66,6 +66,12 @@ fn main() {
         let spec = args.get(1).map(String::as_str).unwrap_or_default();
         if spec.starts_with("spawnmem:") {
             spawnmem::child(spec);
+        } else if let Some(rest) = spec.strip_prefix("profile:") {
+            // `--child profile:ACTORS:SECS`: only aether's in-memory row, for a profiler.
+            let mut it = rest.split(':');
+            let actors = it.next().and_then(|v| v.parse().ok()).unwrap_or(1);
+            let secs = it.next().and_then(|v| v.parse().ok()).unwrap_or(5.0);
+            inmem::profile(actors, Duration::from_secs_f64(secs));
         }
         return;
     }

@@ -243,7 +243,7 @@ async fn pg_raw(url: &str, schema: &str, connections: usize, batch: usize, dur: 
                 while !stop.load(Ordering::Relaxed) {
                     let v = version.fetch_add(1, Ordering::Relaxed) as i64 + 1;
                     let events: Vec<Event> = (0..batch)
-                        .map(|i| raw_event(&format!("Account|raw-{c}-{i}"), v))
+                        .map(|i| raw_event(&format!("Account|raw{batch}-{c}-{i}"), v))
                         .collect();
                     let t = Instant::now();
                     if batch == 1 {
