@@ -21,6 +21,16 @@ pub fn new_rt() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// Runs `fut` as a task of `rt` (on a worker thread, like application code), so actors
+/// and clients it spawns start in a worker's queue rather than the injection queue.
+pub fn on_worker<F>(rt: &tokio::runtime::Runtime, fut: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    rt.block_on(async { tokio::spawn(fut).await.expect("measurement task") })
+}
+
 /// Runs every client in its own task, each in a loop of `op`s, for `dur`; returns the
 /// total ops, the wall time and every op's latency.
 pub async fn run_clients<C: Client>(clients: Vec<C>, dur: Duration) -> (Measured, Vec<C>) {

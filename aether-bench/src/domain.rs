@@ -219,3 +219,43 @@ impl Client for RactorClient {
     }
 }
 
+
+// ---------------------------------------------------------------- a store that keeps nothing
+
+/// Diagnostic only: a store that accepts every append and keeps nothing, so the aether
+/// row on it is the runtime's own cost per command (no store clone, no store lock).
+#[derive(Debug, Default)]
+pub struct NullStore;
+
+#[aether_core::async_trait]
+impl aether_core::EventStore for NullStore {
+    async fn save_events(&self, events: &[aether_core::Event]) -> Result<(), aether_core::StoreError> {
+        aether_core::validate_batch(events).map(|_| ())
+    }
+    async fn get_events(
+        &self,
+        _actor_id: &str,
+        _from_version: i64,
+    ) -> Result<Vec<aether_core::Event>, aether_core::StoreError> {
+        Ok(Vec::new())
+    }
+    async fn get_latest_version(&self, _actor_id: &str) -> Result<i64, aether_core::StoreError> {
+        Ok(0)
+    }
+}
+
+#[aether_core::async_trait]
+impl aether_core::SnapshotStore for NullStore {
+    async fn get_latest_snapshot(
+        &self,
+        _actor_id: &str,
+    ) -> Result<Option<aether_core::ActorSnapshot>, aether_core::StoreError> {
+        Ok(None)
+    }
+    async fn save_snapshot(
+        &self,
+        _snapshot: &aether_core::ActorSnapshot,
+    ) -> Result<(), aether_core::StoreError> {
+        Ok(())
+    }
+}

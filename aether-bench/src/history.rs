@@ -55,17 +55,22 @@ pub fn run(cfg: &Config) -> Vec<Row> {
     let mut rows = Vec::new();
 
     let reps = if cfg.quick { 1 } else { 5 };
+    // The client loop runs in a spawned task (on a worker), as in the other rows.
     let (e, l, er, lr) = new_rt().block_on(async {
-        let runtime = Runtime::new(Arc::new(InMemoryStore::new()));
-        let r = windows(
-            |rep| AetherClient(runtime.actor::<Account>(format!("hist-{rep}"))),
-            reps,
-            w,
-            total,
-        )
-        .await;
-        runtime.shutdown().await;
-        r
+        tokio::spawn(async move {
+            let runtime = Runtime::new(Arc::new(InMemoryStore::new()));
+            let r = windows(
+                |rep| AetherClient(runtime.actor::<Account>(format!("hist-{rep}"))),
+                reps,
+                w,
+                total,
+            )
+            .await;
+            runtime.shutdown().await;
+            r
+        })
+        .await
+        .expect("history task")
     });
     let early = Row::value(&early_name, "aether (InMemoryStore)", er, "ops/s")
         .lat(e.pct(0.5), e.pct(0.99))
@@ -81,17 +86,21 @@ pub fn run(cfg: &Config) -> Vec<Row> {
 
     let (e, l, er, lr) = with_stdout_silenced(|| {
         new_rt().block_on(async {
-            let cqrs = cqrs_mem();
-            windows(
-                |rep| CqrsClient {
-                    cqrs: Arc::clone(&cqrs),
-                    id: format!("hist-{rep}"),
-                },
-                1,
-                w,
-                total,
-            )
+            tokio::spawn(async move {
+                let cqrs = cqrs_mem();
+                windows(
+                    |rep| CqrsClient {
+                        cqrs: Arc::clone(&cqrs),
+                        id: format!("hist-{rep}"),
+                    },
+                    1,
+                    w,
+                    total,
+                )
+                .await
+            })
             .await
+            .expect("history task")
         })
     });
     let early = Row::value(&early_name, "cqrs-es MemStore", er, "ops/s")

@@ -6,13 +6,14 @@ use aether_core::InMemoryStore;
 use aether_runtime::Runtime;
 
 use crate::domain::*;
+use crate::client::on_worker;
 use crate::harness::{new_rt, warm_then_run, with_stdout_silenced};
 use crate::stats::{ratios_to, Row};
 use crate::Config;
 
 /// Only aether's in-memory deposit row, for running under a profiler.
 pub fn profile(actors: usize, dur: std::time::Duration) {
-    let m = new_rt().block_on(async {
+    let m = on_worker(&new_rt(), async move {
         let runtime = Runtime::new(Arc::new(InMemoryStore::new()));
         let clients = (0..actors)
             .map(|i| AetherClient(runtime.actor::<Account>(format!("acc-{i}"))))
@@ -36,7 +37,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         let dur = cfg.dur;
 
         // aether: each deposit persists one event to InMemoryStore, applies it, replies.
-        let m = new_rt().block_on(async {
+        let m = on_worker(&new_rt(), async move {
             let runtime = Runtime::new(Arc::new(InMemoryStore::new()));
             let clients = (0..actors)
                 .map(|i| AetherClient(runtime.actor::<Account>(format!("acc-{i}"))))
@@ -48,21 +49,36 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         rows.push(Row::new(&workload, "aether (InMemoryStore)", &m).note("persists 1 event per op"));
         crate::progress(rows.last());
 
-        let m = new_rt().block_on(async {
+        // Diagnostic: the same runtime over a store that keeps nothing.
+        let m = on_worker(&new_rt(), async move {
+            let runtime = Runtime::new(Arc::new(NullStore));
+            let clients = (0..actors)
+                .map(|i| AetherClient(runtime.actor::<Account>(format!("acc-{i}"))))
+                .collect();
+            let m = warm_then_run(clients, dur).await;
+            runtime.shutdown().await;
+            m
+        });
+        rows.push(Row::new(&workload, "aether (no-op store, diagnostic)", &m).note(
+            "same runtime, a store that keeps nothing: the runtime's own cost",
+        ));
+        crate::progress(rows.last());
+
+        let m = on_worker(&new_rt(), async move {
             let clients = (0..actors).map(|_| RawClient(spawn_raw())).collect();
             warm_then_run(clients, dur).await
         });
         rows.push(Row::new(&workload, "raw tokio mpsc+oneshot", &m).note("no persistence: the limit"));
         crate::progress(rows.last());
 
-        let m = new_rt().block_on(async {
+        let m = on_worker(&new_rt(), async move {
             let clients = (0..actors).map(|_| KameoClient(spawn_kameo())).collect();
             warm_then_run(clients, dur).await
         });
         rows.push(Row::new(&workload, "kameo ask", &m).note("no persistence"));
         crate::progress(rows.last());
 
-        let m = new_rt().block_on(async {
+        let m = on_worker(&new_rt(), async move {
             let mut clients = Vec::with_capacity(actors);
             for _ in 0..actors {
                 clients.push(RactorClient(spawn_ractor().await));
@@ -73,7 +89,7 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         crate::progress(rows.last());
 
         let m = with_stdout_silenced(|| {
-            new_rt().block_on(async {
+            on_worker(&new_rt(), async move {
                 let cqrs = cqrs_mem();
                 let clients = (0..actors)
                     .map(|i| CqrsClient {

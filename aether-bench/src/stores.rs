@@ -29,6 +29,13 @@ fn workload(store: &str, actors: usize) -> String {
 
 /// The aether runtime over `store`: `actors` clients, each asking its own actor.
 async fn aether_on(store: Arc<dyn SnapshotStore>, actors: usize, dur: Duration, tag: &str) -> Measured {
+    let tag = tag.to_owned();
+    tokio::spawn(async move { aether_on_worker(store, actors, dur, &tag).await })
+        .await
+        .expect("measurement task")
+}
+
+async fn aether_on_worker(store: Arc<dyn SnapshotStore>, actors: usize, dur: Duration, tag: &str) -> Measured {
     let runtime = Runtime::new(store);
     let clients = (0..actors)
         .map(|i| AetherClient(runtime.actor::<Account>(format!("{tag}-{i}"))))
