@@ -1,0 +1,8 @@
+//! Arbitrary bytes decoded as a stored `aether_core::ActorSnapshot` (and its state as an
+//! actor's).
+#![no_main]
+
+#[path = "../../tests/reliability_common/ledger.rs"]
+mod ledger;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ledger::check_snapshot_bytes(data));
