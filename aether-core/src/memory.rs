@@ -3,6 +3,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
+use dashmap::mapref::one::RefMut;
 use dashmap::DashMap;
 
 use crate::store::{validate_actor_id, validate_batch};
@@ -38,7 +39,7 @@ use crate::{ActorSnapshot, Event, EventStore, SnapshotStore, StoreError, Version
 /// ```
 #[derive(Default)]
 pub struct InMemoryStore {
-    events: DashMap<String, Vec<Event>>,
+    events: DashMap<String, History>,
     snapshots: DashMap<String, ActorSnapshot>,
 }
 
@@ -46,6 +47,78 @@ impl InMemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Validates a batch and checks its first version against the actor's latest; on
+    /// success returns the actor's history, locked for the append (`None`: empty batch).
+    fn checked_history(
+        &self,
+        events: &[Event],
+    ) -> Result<Option<RefMut<'_, String, History>>, StoreError> {
+        let Some(actor_id) = validate_batch(events)? else {
+            return Ok(None);
+        };
+        let first = events[0].version;
+        // Look up before inserting, so a known actor's append allocates no key.
+        let history = match self.events.get_mut(actor_id) {
+            Some(history) => history,
+            None => self.events.entry(actor_id.to_owned()).or_default(),
+        };
+        let current = history.latest();
+        if first <= current {
+            return Err(VersionConflictError {
+                actor_id: actor_id.to_owned(),
+                attempted_version: first,
+                current_version: current,
+            }
+            .into());
+        }
+        Ok(Some(history))
+    }
+}
+
+/// Events per chunk of an actor's history: an append never moves more than this many
+/// events when its chunk grows, so a long history costs no long pause under the lock.
+const CHUNK: usize = 1_024;
+
+/// One actor's events in ascending version order, in chunks of at most [`CHUNK`].
+#[derive(Debug, Default)]
+struct History {
+    chunks: Vec<Vec<Event>>,
+}
+
+impl History {
+    fn latest(&self) -> i64 {
+        self.chunks
+            .last()
+            .and_then(|chunk| chunk.last())
+            .map_or(0, |e| e.version)
+    }
+
+    fn extend(&mut self, events: impl IntoIterator<Item = Event>) {
+        for event in events {
+            match self.chunks.last_mut() {
+                Some(chunk) if chunk.len() < CHUNK => chunk.push(event),
+                _ => self.chunks.push(vec![event]),
+            }
+        }
+    }
+
+    fn from_version(&self, from: i64) -> Vec<Event> {
+        // Chunks are never empty.
+        let first = self
+            .chunks
+            .partition_point(|chunk| chunk.last().is_some_and(|e| e.version < from));
+        let mut events = Vec::new();
+        for (i, chunk) in self.chunks[first..].iter().enumerate() {
+            let skip = if i == 0 {
+                chunk.partition_point(|e| e.version < from)
+            } else {
+                0
+            };
+            events.extend_from_slice(&chunk[skip..]);
+        }
+        events
     }
 }
 
@@ -61,25 +134,17 @@ impl fmt::Debug for InMemoryStore {
 #[async_trait]
 impl EventStore for InMemoryStore {
     async fn save_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        let Some(actor_id) = validate_batch(events)? else {
-            return Ok(());
-        };
-        let first = events[0].version;
-        // Look up before inserting, so a known actor's append allocates no key.
-        let mut history = match self.events.get_mut(actor_id) {
-            Some(history) => history,
-            None => self.events.entry(actor_id.to_owned()).or_default(),
-        };
-        let current = history.last().map_or(0, |e| e.version);
-        if first <= current {
-            return Err(VersionConflictError {
-                actor_id: actor_id.to_owned(),
-                attempted_version: first,
-                current_version: current,
-            }
-            .into());
+        if let Some(mut history) = self.checked_history(events)? {
+            history.extend(events.iter().cloned());
         }
-        history.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn append_events(&self, events: Vec<Event>) -> Result<(), StoreError> {
+        // Checked against a borrow, then moved in: no copy of the events.
+        if let Some(mut history) = self.checked_history(&events)? {
+            history.extend(events);
+        }
         Ok(())
     }
 
@@ -89,10 +154,10 @@ impl EventStore for InMemoryStore {
         from_version: i64,
     ) -> Result<Vec<Event>, StoreError> {
         validate_actor_id(actor_id, from_version)?;
-        Ok(self.events.get(actor_id).map_or_else(Vec::new, |history| {
-            let start = history.partition_point(|e| e.version < from_version);
-            history[start..].to_vec()
-        }))
+        Ok(self
+            .events
+            .get(actor_id)
+            .map_or_else(Vec::new, |history| history.from_version(from_version)))
     }
 
     async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
@@ -100,8 +165,7 @@ impl EventStore for InMemoryStore {
         Ok(self
             .events
             .get(actor_id)
-            .and_then(|history| history.last().map(|e| e.version))
-            .unwrap_or(0))
+            .map_or(0, |history| history.latest()))
     }
 }
 

@@ -63,6 +63,15 @@ pub trait EventStore: Send + Sync + 'static {
     /// strictly increasing, or has an empty actor id. Nothing is stored on error.
     async fn save_events(&self, events: &[Event]) -> Result<(), StoreError>;
 
+    /// [`save_events`](EventStore::save_events), taking the events by value, for
+    /// callers that have no further use for them (the runtime, when no one subscribes to
+    /// its event bus). The default borrows them; a store that keeps `Event` values (such
+    /// as [`InMemoryStore`](crate::InMemoryStore)) overrides it to move them instead of
+    /// copying. Same contract and errors as `save_events`.
+    async fn append_events(&self, events: Vec<Event>) -> Result<(), StoreError> {
+        self.save_events(&events).await
+    }
+
     /// Reads an actor's events with `version >= from_version`, ascending by version.
     ///
     /// An unknown actor has no events: the result is empty, not an error.
@@ -174,6 +183,9 @@ macro_rules! forward_store {
             }
             async fn save_events(&self, events: &[Event]) -> Result<(), StoreError> {
                 (**self).save_events(events).await
+            }
+            async fn append_events(&self, events: Vec<Event>) -> Result<(), StoreError> {
+                (**self).append_events(events).await
             }
             async fn get_events(
                 &self,

@@ -68,7 +68,7 @@ impl AskOptions {
 pub struct ActorRef<A: EventSourced> {
     runtime: Runtime,
     registry: Arc<Registry<A>>,
-    id: Arc<str>,
+    /// `"{ACTOR_TYPE}|{id}"`: the one allocation of the id, shared with the registry.
     stored_id: Arc<str>,
 }
 
@@ -77,7 +77,6 @@ impl<A: EventSourced> Clone for ActorRef<A> {
         ActorRef {
             runtime: self.runtime.clone(),
             registry: Arc::clone(&self.registry),
-            id: Arc::clone(&self.id),
             stored_id: Arc::clone(&self.stored_id),
         }
     }
@@ -87,7 +86,7 @@ impl<A: EventSourced> fmt::Debug for ActorRef<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActorRef")
             .field("actor_type", &A::ACTOR_TYPE)
-            .field("id", &self.id)
+            .field("id", &self.id())
             .finish()
     }
 }
@@ -107,13 +106,12 @@ impl<A: EventSourced> ActorRef<A> {
             runtime,
             registry,
             stored_id: stored_actor_id::<A>(id).into(),
-            id: id.into(),
         }
     }
 
     /// The actor's id, as given to [`Runtime::actor`].
     pub fn id(&self) -> &str {
-        &self.id
+        crate::runtime::plain_id::<A>(&self.stored_id)
     }
 
     /// The actor's id as stored: `"{ACTOR_TYPE}|{id}"`.
@@ -270,9 +268,7 @@ impl<A: EventSourced> ActorRef<A> {
                 actor_id: self.stored_id.to_string(),
             });
         }
-        let acquired = self
-            .registry
-            .acquire(&self.runtime, &self.id, &self.stored_id)?;
+        let acquired = self.registry.acquire(&self.runtime, &self.stored_id)?;
         if let Some(terminal) = acquired.cell.shared.terminal.get() {
             return Err(self.terminal_error(terminal));
         }
@@ -317,7 +313,7 @@ impl<A: EventSourced> ActorRef<A> {
         }
         // The task ended without a reason (aborted): start a new one.
         self.registry
-            .remove_generation(&self.id, acquired.cell.generation);
+            .remove_generation(&self.stored_id, acquired.cell.generation);
         Ok(())
     }
 

@@ -134,12 +134,13 @@ impl EventBus {
         self.sender.receiver_count() > 0
     }
 
-    pub(crate) fn publish(&self, actor_type: &'static str, id: &Arc<str>, events: Vec<Event>) {
+    pub(crate) fn publish(&self, actor_type: &'static str, id: &str, events: Vec<Event>) {
+        let id: Arc<str> = id.into();
         for event in events {
             // An error only means the last subscriber went away meanwhile.
             let _ = self.sender.send(Arc::new(Published {
                 actor_type,
-                id: Arc::clone(id),
+                id: Arc::clone(&id),
                 event,
             }));
         }

@@ -62,7 +62,7 @@ pub(crate) struct Cell<A: EventSourced> {
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub(crate) pending: AtomicUsize,
-    pub(crate) terminal: OnceLock<Terminal>,
+    pub(crate) terminal: OnceLock<Box<Terminal>>,
     /// The runtime's idle-sweep tick when the actor last handled a command.
     pub(crate) last_active: AtomicU64,
     /// A passivation request is queued (so the sweep queues at most one).
@@ -89,10 +89,9 @@ impl<A: EventSourced> Registry<A> {
     pub(crate) fn acquire(
         self: &Arc<Self>,
         runtime: &Runtime,
-        id: &Arc<str>,
         stored_id: &Arc<str>,
     ) -> Result<Acquired<A>, AskError<A::Error>> {
-        if let Some(cell) = self.actors.get(id) {
+        if let Some(cell) = self.actors.get(stored_id) {
             cell.shared.pending.fetch_add(1, Ordering::AcqRel);
             return Ok(Acquired {
                 cell: Arc::clone(cell.value()),
@@ -103,7 +102,7 @@ impl<A: EventSourced> Registry<A> {
         };
         let mut spawned = None;
         // `pending` is taken while the shard's write lock is held, in both arms.
-        let cell = match self.actors.entry(Arc::clone(id)) {
+        let cell = match self.actors.entry(Arc::clone(stored_id)) {
             dashmap::Entry::Occupied(occupied) => {
                 occupied.get().shared.pending.fetch_add(1, Ordering::AcqRel);
                 Arc::clone(occupied.get())
@@ -113,7 +112,6 @@ impl<A: EventSourced> Registry<A> {
                 let (cell, start) = crate::task::prepare::<A>(
                     runtime.clone(),
                     Arc::clone(self),
-                    Arc::clone(id),
                     Arc::clone(stored_id),
                     live,
                 );

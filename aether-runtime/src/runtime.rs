@@ -34,6 +34,13 @@ pub fn stored_actor_id<A: EventSourced>(id: &str) -> String {
     stored
 }
 
+/// The id given to `Runtime::actor`, from a stored id made by [`stored_actor_id`].
+pub(crate) fn plain_id<A: EventSourced>(stored_id: &str) -> &str {
+    stored_id
+        .get(A::ACTOR_TYPE.len() + ACTOR_ID_SEPARATOR.len_utf8()..)
+        .unwrap_or_default()
+}
+
 /// Builds a [`Runtime`]: defaults for every actor type, overrides for some.
 ///
 /// ```

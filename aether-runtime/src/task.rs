@@ -24,7 +24,6 @@ use crate::{EventSourced, Runtime};
 pub(crate) fn prepare<A: EventSourced>(
     runtime: Runtime,
     registry: Arc<Registry<A>>,
-    id: Arc<str>,
     stored_id: Arc<str>,
     live: mpsc::Sender<()>,
 ) -> (Arc<Cell<A>>, impl FnOnce()) {
@@ -50,7 +49,6 @@ pub(crate) fn prepare<A: EventSourced>(
                 runtime,
                 registry,
                 shared,
-                id,
                 stored_id,
                 generation,
                 state: A::default(),
@@ -146,7 +144,7 @@ struct Actor<A: EventSourced> {
     runtime: Runtime,
     registry: Arc<Registry<A>>,
     shared: Arc<Shared>,
-    id: Arc<str>,
+    /// `"{ACTOR_TYPE}|{id}"`, shared with the registry's key and the handles.
     stored_id: Arc<str>,
     generation: u64,
     state: A,
@@ -175,6 +173,11 @@ struct Rare {
 type Mailbox<A> = channel::Receiver<Message<A>>;
 
 impl<A: EventSourced> Actor<A> {
+    /// The actor's id as given to `Runtime::actor`.
+    fn id(&self) -> &str {
+        crate::runtime::plain_id::<A>(&self.stored_id)
+    }
+
     /// The task's body. Not an `async fn`: an async fn stores its arguments twice in
     /// its future (rust-lang/rust#62958), and this future is what every idle actor costs.
     fn run(
@@ -209,7 +212,7 @@ impl<A: EventSourced> Actor<A> {
         let span = tracing::debug_span!(
             "aether.rehydrate",
             actor_type = A::ACTOR_TYPE,
-            actor_id = %self.id,
+            actor_id = %self.id(),
             version = tracing::field::Empty,
         );
         let started = self.rehydrate().instrument(span.clone()).await;
@@ -260,14 +263,14 @@ impl<A: EventSourced> Actor<A> {
         let removed = self
             .registry
             .actors
-            .remove_if(&self.id, |_, cell| {
+            .remove_if(&self.stored_id, |_, cell| {
                 cell.generation == self.generation
                     && cell.shared.pending.load(Ordering::Acquire) == 0
                     && rx.is_empty()
             })
             .is_some();
         if removed {
-            debug!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, version = self.version, "passivated");
+            debug!(actor_type = A::ACTOR_TYPE, actor_id = %self.id(), version = self.version, "passivated");
             self.runtime
                 .inner
                 .stats
@@ -280,10 +283,14 @@ impl<A: EventSourced> Actor<A> {
 
     fn fail_start(&mut self, err: StartError, rx: &mut Mailbox<A>) {
         let err = Arc::new(err);
-        warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, error = %err, "actor failed to start");
-        let _ = self.shared.terminal.set(Terminal::StartFailed(err.clone()));
+        warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id(), error = %err, "actor failed to start");
+        let _ = self
+            .shared
+            .terminal
+            .set(Box::new(Terminal::StartFailed(err.clone())));
         // The next ask (after those already queued) tries to start it again.
-        self.registry.remove_generation(&self.id, self.generation);
+        self.registry
+            .remove_generation(&self.stored_id, self.generation);
         rx.close();
         while let Some(message) = rx.try_recv() {
             if let Message::Command(envelope) = message {
@@ -295,11 +302,11 @@ impl<A: EventSourced> Actor<A> {
     }
 
     fn stop(&mut self, reason: String, rx: &mut Mailbox<A>) {
-        warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, version = self.version, %reason, "actor stopped");
-        let _ = self.shared.terminal.set(Terminal::Stopped {
+        warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id(), version = self.version, %reason, "actor stopped");
+        let _ = self.shared.terminal.set(Box::new(Terminal::Stopped {
             version: self.version,
             reason: reason.clone(),
-        });
+        }));
         rx.close();
         while let Some(message) = rx.try_recv() {
             if let Message::Command(envelope) = message {
@@ -323,7 +330,7 @@ impl<A: EventSourced> Actor<A> {
         let span = tracing::debug_span!(
             "aether.command",
             actor_type = A::ACTOR_TYPE,
-            actor_id = %self.id,
+            actor_id = %self.id(),
             from_version = self.version,
             to_version = tracing::field::Empty,
             outcome = tracing::field::Empty,
@@ -345,7 +352,7 @@ impl<A: EventSourced> Actor<A> {
             }
             None => {
                 if let Err(err) = result {
-                    warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, error = %err, "told command failed");
+                    warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id(), error = %err, "told command failed");
                 }
             }
         }
@@ -364,7 +371,7 @@ impl<A: EventSourced> Actor<A> {
             attempts += 1;
             if let Some(command_id) = command_id {
                 if self.ids_unknown_through > 0 {
-                    self.load_older_command_ids().await?;
+                    Box::pin(self.load_older_command_ids()).await?;
                 }
                 let window = self.registry.config.idempotency_window;
                 let recent = self.rare.as_ref().map(|r| &r.recent);
@@ -386,24 +393,32 @@ impl<A: EventSourced> Actor<A> {
                         error,
                     })
                 }
-                Err(panic) => return Err(self.on_panic(panic, "decide").await),
+                Err(panic) => return Err(Box::pin(self.on_panic(panic, "decide")).await),
             };
             if decision.events.is_empty() {
                 return Ok(decision.reply);
             }
             let records = self.record(&decision.events, command_id)?;
-            let persisted = self.runtime.inner.events.save_events(&records).await;
+            let count = records.len();
+            let last = records.last().map_or(self.version, |e| e.version);
+            // The bus needs the records after the append; otherwise the store may keep
+            // them without a copy.
+            let store = &self.runtime.inner.events;
+            let (persisted, published) = if self.runtime.inner.bus.has_subscribers() {
+                (store.save_events(&records).await, Some(records))
+            } else {
+                (store.append_events(records).await, None)
+            };
             match persisted {
                 Ok(()) => {
-                    crate::obs::events_persisted(A::ACTOR_TYPE, records.len());
-                    let last = records.last().map_or(self.version, |e| e.version);
+                    crate::obs::events_persisted(A::ACTOR_TYPE, count);
                     for event in &decision.events {
                         if let Err(panic) =
                             catch_unwind(AssertUnwindSafe(|| self.state.apply(event)))
                         {
                             // The events are stored; the state is not to be trusted.
                             self.version = last;
-                            return Err(self.on_panic(panic, "apply").await);
+                            return Err(Box::pin(self.on_panic(panic, "apply")).await);
                         }
                     }
                     self.version = last;
@@ -412,17 +427,17 @@ impl<A: EventSourced> Actor<A> {
                         self.rare().recent.record(command_id, last, window, last);
                     }
                     self.maybe_snapshot();
-                    if self.runtime.inner.bus.has_subscribers() {
+                    if let Some(records) = published {
                         self.runtime
                             .inner
                             .bus
-                            .publish(A::ACTOR_TYPE, &self.id, records);
+                            .publish(A::ACTOR_TYPE, self.id(), records);
                     }
                     return Ok(decision.reply);
                 }
                 Err(StoreError::VersionConflict(conflict)) => {
                     crate::obs::conflict(A::ACTOR_TYPE);
-                    debug!(actor_id = %self.id, %conflict, attempts, "version conflict; catching up");
+                    debug!(actor_id = %self.id(), %conflict, attempts, "version conflict; catching up");
                     if attempts > retries {
                         self.reload = Reload::Tail;
                         return Err(AskError::Conflict {
@@ -500,7 +515,7 @@ impl<A: EventSourced> Actor<A> {
         during: &str,
     ) -> AskError<A::Error> {
         let message = panic_message(&panic);
-        warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id, version = self.version, %message, during, "actor panicked");
+        warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id(), version = self.version, %message, during, "actor panicked");
         let registry = Arc::clone(&self.registry);
         let config = &registry.config;
         let now = Instant::now();
@@ -524,7 +539,7 @@ impl<A: EventSourced> Actor<A> {
             // before the next command if the store is unreachable.
             self.reload = Reload::Full;
             if let Err(err) = self.reload_if_needed().await {
-                debug!(actor_id = %self.id, error = %err, "rebuild after panic failed; retrying before the next command");
+                debug!(actor_id = %self.id(), error = %err, "rebuild after panic failed; retrying before the next command");
             }
         }
         AskError::Panicked {
@@ -537,8 +552,9 @@ impl<A: EventSourced> Actor<A> {
     async fn reload_if_needed(&mut self) -> Result<(), AskError<A::Error>> {
         let result = match self.reload {
             Reload::None => return Ok(()),
-            Reload::Tail => self.catch_up().await,
-            Reload::Full => self.rehydrate().await,
+            // Boxed, like every rare path: the command future stays small.
+            Reload::Tail => Box::pin(self.catch_up()).await,
+            Reload::Full => Box::pin(self.rehydrate()).await,
         };
         match result {
             Ok(()) => {
@@ -682,6 +698,12 @@ impl<A: EventSourced> Actor<A> {
     }
 
     fn store_failed(&self, version: i64, err: StoreError) -> StartError {
+        // A store error that names a record (an undecodable row) knows its version
+        // better than the version the read started from.
+        let version = match &err {
+            StoreError::Serialization { version: at, .. } if *at > 0 => *at,
+            _ => version,
+        };
         StartError {
             actor_id: self.stored_id.to_string(),
             version,
@@ -713,7 +735,7 @@ impl<A: EventSourced> Actor<A> {
             Ok(state) => state,
             Err(err) => {
                 in_flight.store(false, Ordering::Release);
-                warn!(actor_id = %self.id, version = self.version, error = %err, "cannot serialize state for a snapshot");
+                warn!(actor_id = %self.id(), version = self.version, error = %err, "cannot serialize state for a snapshot");
                 return;
             }
         };
