@@ -104,7 +104,7 @@ impl History {
         }
     }
 
-    fn from_version(&self, from: i64) -> Vec<Event> {
+    fn events_from(&self, from: i64) -> Vec<Event> {
         // Chunks are never empty.
         let first = self
             .chunks
@@ -157,7 +157,7 @@ impl EventStore for InMemoryStore {
         Ok(self
             .events
             .get(actor_id)
-            .map_or_else(Vec::new, |history| history.from_version(from_version)))
+            .map_or_else(Vec::new, |history| history.events_from(from_version)))
     }
 
     async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
