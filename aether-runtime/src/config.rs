@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 /// Settings that may differ per actor type. Start from the runtime's defaults
-/// ([`RuntimeBuilder`]) and override some with [`RuntimeBuilder::configure`].
+/// ([`RuntimeBuilder`](crate::RuntimeBuilder)) and override some with
+/// [`RuntimeBuilder::configure`](crate::RuntimeBuilder::configure).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActorConfig {
