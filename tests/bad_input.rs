@@ -5,6 +5,13 @@
 //!
 //! PostgreSQL: `AETHER_TEST_PG` or postgres://postgres@127.0.0.1:5432/test, one fresh
 //! schema per test; skipped with a message when unreachable, unless `CI=true`.
+// Cross-store tests: built with the stores and the test kit (`--all-features`).
+#![cfg(all(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "nats",
+    feature = "testkit"
+))]
 
 mod reliability_common;
 

@@ -15,8 +15,15 @@
 //! times instead of 20.
 //!
 //! ```text
-//! cargo test --no-default-features --features sqlite,postgres --test reliability_crash -- --nocapture
+//! cargo test --all-features --test reliability_crash -- --nocapture
 //! ```
+// Cross-store tests: built with the stores and the test kit (`--all-features`).
+#![cfg(all(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "nats",
+    feature = "testkit"
+))]
 
 mod process_common;
 

@@ -1,6 +1,13 @@
 //! The runtime over a store that fails, times out, delays and loses acknowledgements
 //! ([`FaultyStore`]): every ask resolves, the actors' state never diverges from the store,
 //! and they serve normally once the faults stop.
+// Cross-store tests: built with the stores and the test kit (`--all-features`).
+#![cfg(all(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "nats",
+    feature = "testkit"
+))]
 
 mod reliability_common;
 

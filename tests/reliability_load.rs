@@ -14,15 +14,22 @@
 //! in release mode, one test per process so that each peak RSS is its own:
 //!
 //! ```text
-//! cargo test --no-default-features --features sqlite --test reliability_load -- --nocapture
-//! AETHER_HEAVY=1 cargo test --release --no-default-features --features sqlite --test reliability_load \
+//! cargo test --all-features --test reliability_load -- --nocapture
+//! AETHER_HEAVY=1 cargo test --release --all-features --test reliability_load \
 //!     -- --nocapture --exact in_memory_sustained_load_with_passivation
-//! AETHER_HEAVY=1 cargo test --release --no-default-features --features sqlite --test reliability_load \
+//! AETHER_HEAVY=1 cargo test --release --all-features --test reliability_load \
 //!     -- --nocapture --exact sqlite_sustained_load_with_passivation
 //! ```
 //!
 //! The in-memory store keeps every event in the process, so its RSS grows with the run
 //! (about 1.2 KB per event); the SQLite store keeps them in the file.
+// Cross-store tests: built with the stores and the test kit (`--all-features`).
+#![cfg(all(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "nats",
+    feature = "testkit"
+))]
 
 mod process_common;
 

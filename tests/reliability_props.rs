@@ -5,6 +5,13 @@
 //!   replay up to its version (snapshot + tail == full replay).
 //! - **A command id is never applied twice**: resent, across passivation and restarts,
 //!   and after lost acknowledgements, each id appears in exactly one command's events.
+// Cross-store tests: built with the stores and the test kit (`--all-features`).
+#![cfg(all(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "nats",
+    feature = "testkit"
+))]
 
 mod reliability_common;
 

@@ -14,8 +14,15 @@
 //! - each actor's state, in the serving runtime and in a fresh one, equals a full replay.
 //!
 //! ```text
-//! cargo test --no-default-features --features postgres,nats --test reliability_server_loss -- --nocapture
+//! cargo test --all-features --test reliability_server_loss -- --nocapture
 //! ```
+// Cross-store tests: built with the stores and the test kit (`--all-features`).
+#![cfg(all(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "nats",
+    feature = "testkit"
+))]
 
 mod process_common;
 

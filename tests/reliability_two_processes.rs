@@ -15,9 +15,16 @@
 //! command are retries after a conflict).
 //!
 //! ```text
-//! cargo test --no-default-features --features sqlite,postgres --test reliability_two_processes -- --nocapture
+//! cargo test --all-features --test reliability_two_processes -- --nocapture
 //! AETHER_HEAVY=1 cargo test ... # 20,000 commands per process instead of 2,000
 //! ```
+// Cross-store tests: built with the stores and the test kit (`--all-features`).
+#![cfg(all(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "nats",
+    feature = "testkit"
+))]
 
 mod process_common;
 
