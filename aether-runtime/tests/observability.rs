@@ -43,6 +43,16 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Spans {
             .extensions_mut()
             .insert(spans.len() - 1);
     }
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        let mut fields = Vec::new();
+        event.record(&mut Fields(&mut fields));
+        let level = event.metadata().level().to_string();
+        self.0
+            .lock()
+            .unwrap()
+            .push((format!("event:{level}"), fields));
+    }
+
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let index = *ctx.span(id).unwrap().extensions().get::<usize>().unwrap();
         let mut spans = self.0.lock().unwrap();
@@ -104,4 +114,36 @@ fn one_span_per_command_and_per_rehydration() {
         .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
         .collect();
     assert_eq!(ranges, expected);
+}
+
+#[test]
+fn a_failed_tell_is_traced() {
+    let spans = Spans::default();
+    let subscriber = tracing_subscriber::registry().with(spans.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let runtime = Runtime::new(Arc::new(TestStore::default()));
+            let account = runtime.actor::<Account>("told");
+            // Not open: the domain rejects it, and no one is waiting for the answer.
+            account.tell(Cmd::Deposit(5)).await.unwrap();
+            // Mailboxes are FIFO: once this is answered, the tell was handled.
+            account.ask(Cmd::Get).await.unwrap();
+            runtime.shutdown().await;
+        });
+    let records = spans.0.lock().unwrap();
+    let warning = records
+        .iter()
+        .find(|(name, fields)| {
+            name == "event:WARN" && field(fields, "message") == Some("told command failed")
+        })
+        .expect("a warning for the failed tell");
+    assert_eq!(field(&warning.1, "actor_id"), Some("told"));
+    assert!(
+        field(&warning.1, "error").is_some_and(|e| e.contains("not open")),
+        "{warning:?}"
+    );
 }
