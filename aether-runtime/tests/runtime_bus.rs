@@ -77,3 +77,33 @@ async fn a_slow_subscriber_gets_an_explicit_lag_with_the_count() {
     }
     assert_eq!(versions, [7, 8, 9, 10]);
 }
+
+/// With no subscriber the bus costs nothing: the records go to the store by value (no
+/// copy kept for publishing); with one, they are kept and published.
+#[tokio::test]
+async fn without_subscribers_nothing_is_kept_for_the_bus() {
+    use std::sync::atomic::Ordering;
+
+    let store = Arc::new(TestStore::default());
+    let runtime = Runtime::new(store.clone());
+    let account = runtime.actor::<Account>("quiet");
+    account.ask(Cmd::Open).await.unwrap();
+    account.ask(Cmd::Deposit(1)).await.unwrap();
+    assert_eq!(
+        store.append_events_calls.load(Ordering::SeqCst),
+        2,
+        "owned appends"
+    );
+
+    let mut sub = runtime.subscribe(SubscriptionFilter::All);
+    account.ask(Cmd::Deposit(1)).await.unwrap();
+    assert_eq!(
+        store.append_events_calls.load(Ordering::SeqCst),
+        2,
+        "kept for the bus"
+    );
+    assert_eq!(sub.try_recv().unwrap().event.version, 3);
+    drop(sub);
+    account.ask(Cmd::Deposit(1)).await.unwrap();
+    assert_eq!(store.append_events_calls.load(Ordering::SeqCst), 3);
+}

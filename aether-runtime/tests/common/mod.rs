@@ -222,6 +222,8 @@ impl EventSourced for Counter {
 pub struct TestStore {
     pub inner: InMemoryStore,
     pub save_events_calls: AtomicUsize,
+    /// `append_events` calls (the owned path, taken when no one subscribes to the bus).
+    pub append_events_calls: AtomicUsize,
     pub get_events_calls: AtomicUsize,
     pub latest_version_calls: AtomicUsize,
     pub snapshot_saves: AtomicUsize,
@@ -261,6 +263,11 @@ impl EventStore for TestStore {
             return Err(backend_error(actor, version));
         }
         self.inner.save_events(events).await
+    }
+
+    async fn append_events(&self, events: Vec<Event>) -> Result<(), StoreError> {
+        self.append_events_calls.fetch_add(1, Ordering::SeqCst);
+        self.save_events(&events).await
     }
 
     async fn get_events(&self, actor_id: &str, from: i64) -> Result<Vec<Event>, StoreError> {
