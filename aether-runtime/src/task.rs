@@ -717,8 +717,8 @@ impl<A: EventSourced> Actor<A> {
     /// other write of this actor is in flight. The write runs in its own task: a slow
     /// snapshot store never delays commands, and a failed write is only traced.
     fn maybe_snapshot(&mut self) {
-        let (Some(store), Some(every)) = (
-            self.runtime.inner.snapshots.clone(),
+        let (Some(_), Some(every)) = (
+            &self.runtime.inner.snapshots,
             self.registry.config.snapshot_every,
         ) else {
             return;
@@ -727,6 +727,10 @@ impl<A: EventSourced> Actor<A> {
         if self.version / every <= self.last_snapshot_version / every {
             return;
         }
+        // Only now, on a policy crossing, take a handle on the snapshot store.
+        let Some(store) = self.runtime.inner.snapshots.clone() else {
+            return;
+        };
         let in_flight = Arc::clone(&self.rare().snapshot_in_flight);
         if in_flight.swap(true, Ordering::AcqRel) {
             return; // the next crossing will take it
