@@ -32,6 +32,13 @@ pub fn derive_actor(input: TokenStream) -> TokenStream {
 
 /// Turns the methods of an `impl` block into an actor's commands. See `aether::commands`
 /// for the rules and an example.
+///
+/// A method returning a `Result` is a command; any other method is a query, which records
+/// nothing. A method that returns the actor's event type without a `Result` (`Event`,
+/// `Vec<Event>`, `Option<Event>`, `(Reply, Vec<Event>)`, `Decision<Event, Reply>`) is a
+/// compile error at its return type, not a silent query: write `Result<Event, E>` (with
+/// `E = std::convert::Infallible` if it cannot fail). A query that really answers with
+/// events names them through a type of its own (`type History = Vec<Event>;`).
 #[proc_macro_attribute]
 pub fn commands(args: TokenStream, input: TokenStream) -> TokenStream {
     commands::expand(args.into(), parse_macro_input!(input as ItemImpl)).into()

@@ -128,7 +128,7 @@ fn command(method: &ImplItemFn) -> Command<'_> {
 }
 
 /// Classifies a return type by its spelling: `Result<T, E>` is a command, anything else
-/// a query.
+/// a query (`validate` refuses a query that answers with the actor's events).
 fn outcome(output: &ReturnType) -> (Outcome<'_>, Option<&Type>) {
     let ty = match output {
         ReturnType::Default => return (Outcome::Query(None), None),
@@ -163,7 +163,7 @@ fn outcome(output: &ReturnType) -> (Outcome<'_>, Option<&Type>) {
 }
 
 /// The type arguments of `ty` if it is a path whose last segment is `name<...>`.
-fn generic_args<'a>(ty: &'a Type, name: &str) -> Option<Vec<&'a Type>> {
+pub(crate) fn generic_args<'a>(ty: &'a Type, name: &str) -> Option<Vec<&'a Type>> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
     if last.ident != name {

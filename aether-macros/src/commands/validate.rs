@@ -1,13 +1,14 @@
 //! What `#[commands]` refuses, each error at the user's tokens: receivers other than
 //! `&self`, `async` and generic methods, arguments that cannot be stored in a command,
-//! differing error types, a missing or malformed `apply`, names that would clash.
+//! differing error types, a missing or malformed `apply`, names that would clash, and
+//! queries that answer with the actor's own events (a command missing its `Result`).
 
 use std::collections::HashMap;
 
 use quote::ToTokens;
 use syn::{FnArg, ImplItemFn, Type};
 
-use super::parse::{CommandsDef, Outcome};
+use super::parse::{generic_args, CommandsDef, Outcome};
 use crate::errors::Errors;
 
 /// `ActorRef`'s own methods: a command with one of these names would be shadowed by them.
@@ -153,10 +154,125 @@ pub(crate) fn validate<'a>(def: &CommandsDef<'a>, errors: &mut Errors) -> Checke
             variants.insert(variant, command.ident);
         }
     }
-    Checked {
-        error: error.map(|(ty, _, _)| ty),
-        event,
+    let error = error.map(|(ty, _, _)| ty);
+    if let Some(event) = event {
+        events_without_result(def, event, error, errors);
     }
+    Checked { error, event }
+}
+
+/// A method that returns the actor's events in one of a command's shapes (`Event`,
+/// `Vec<Event>`, `Option<Event>`, `(Reply, Vec<Event>)`, `Decision<Event, ..>`) but not
+/// in a `Result` would be a query, which records nothing: almost surely a command whose
+/// `Result` was left out. The types are compared by spelling (the last path segment, so
+/// `events::AccountEvent` and `AccountEvent` match); a query that really answers with
+/// events names them through a type of its own (an alias or a wrapper).
+fn events_without_result(
+    def: &CommandsDef<'_>,
+    event: &Type,
+    error: Option<&Type>,
+    errors: &mut Errors,
+) {
+    for command in &def.commands {
+        let Outcome::Query(Some(ty)) = command.outcome else {
+            continue;
+        };
+        let Some(written) = returned_event(ty, event) else {
+            continue;
+        };
+        let (event, returned) = (spelled(written), spelled(ty));
+        let returns = if std::ptr::eq(ty, written) {
+            format!("the actor's event type `{event}`")
+        } else {
+            format!("`{returned}`, events of the actor's type `{event}`,")
+        };
+        let fix = match error {
+            Some(error) => {
+                let error = spelled(error);
+                format!(
+                    "return `Result<{returned}, {error}>`, with the actor's error type `{error}`"
+                )
+            }
+            None => format!("use `Result<{returned}, std::convert::Infallible>` if it cannot fail"),
+        };
+        errors.spanned(
+            ty,
+            format!(
+                "`{}` returns {returns} but is not a command, so it would record nothing: a \
+                 command returns `Result<{event}, E>` (or `Result<Vec<{event}>, E>` / \
+                 `Result<(Reply, Vec<{event}>), E>`); {fix}",
+                command.ident
+            ),
+        );
+    }
+}
+
+/// The event in `ty`, as written there, if `ty` is `Event`, `Vec<Event>`, `Option<Event>`,
+/// `(R, Vec<Event>)` or `Decision<Event, ..>`.
+fn returned_event<'a>(ty: &'a Type, event: &Type) -> Option<&'a Type> {
+    let is_event = |ty: &&Type| same_type(ty, event);
+    if is_event(&ty) {
+        return Some(ty);
+    }
+    let first = |name| generic_args(ty, name).and_then(|args| args.first().copied());
+    if let Some(inner) = first("Vec")
+        .or_else(|| first("Option"))
+        .or_else(|| first("Decision"))
+    {
+        return Some(inner).filter(is_event);
+    }
+    match ungroup(ty) {
+        Type::Tuple(tuple) if tuple.elems.len() == 2 => generic_args(&tuple.elems[1], "Vec")
+            .and_then(|args| match args[..] {
+                [inner] => Some(inner),
+                _ => None,
+            })
+            .filter(is_event),
+        _ => None,
+    }
+}
+
+/// The same type by spelling; paths compare by their last segment (name and arguments).
+fn same_type(a: &Type, b: &Type) -> bool {
+    match (ungroup(a), ungroup(b)) {
+        (Type::Path(a), Type::Path(b)) if a.qself.is_none() && b.qself.is_none() => {
+            match (a.path.segments.last(), b.path.segments.last()) {
+                (Some(a), Some(b)) => {
+                    a.ident == b.ident
+                        && a.arguments.to_token_stream().to_string()
+                            == b.arguments.to_token_stream().to_string()
+                }
+                _ => false,
+            }
+        }
+        (a, b) => spelled(a) == spelled(b),
+    }
+}
+
+/// `ty` without the invisible or written parentheses around it.
+fn ungroup(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(group) => ungroup(&group.elem),
+        Type::Paren(paren) => ungroup(&paren.elem),
+        other => other,
+    }
+}
+
+/// `ty` as the user wrote it, for messages (`Vec<Ev>`, not `Vec < Ev >`).
+fn spelled(ty: &impl ToTokens) -> String {
+    let text = ty.to_token_stream().to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let drop_space = c == ' '
+            && (out.ends_with(['<', '(', '&', ':'])
+                || matches!(next, Some('<' | '>' | ')' | ',' | ':')));
+        if !drop_space {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Only `&self`.
