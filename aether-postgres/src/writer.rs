@@ -8,6 +8,11 @@
 //! batch and costs one round trip; under heavy load many actors share each round trip and
 //! each commit.
 //!
+//! A batch whose actor already has one in the group is carried to the same writer's next
+//! group. A writer with carried batches never waits for the queue: the writer holding it
+//! may be parked until new input arrives, and the carried batches must be written even
+//! when nothing else is ever appended.
+//!
 //! Each batch in a group keeps its own version check: the statement's guard accepts or
 //! refuses every actor separately, and only accepted actors' events are inserted. A
 //! refused batch gets its [`VersionConflictError`] with the current version read right
@@ -84,16 +89,23 @@ async fn run_writer(context: Arc<WriterContext>, queue: Arc<Mutex<mpsc::Receiver
                 carried.push_back(batch);
             }
         }
-        {
+        // With nothing carried, wait for the queue and then for its first batch. With
+        // carried batches, only take what is queued if the queue is free right now: the
+        // writer holding it may be parked on an empty queue, and the carried batches must
+        // not wait for input that may never come.
+        let queue = if group.batches.is_empty() {
             let mut queue = queue.lock().await;
-            if group.batches.is_empty() {
-                match queue.recv().await {
-                    Some(batch) => {
-                        let _ = group.try_add(batch, max_events);
-                    }
-                    None => return,
+            match queue.recv().await {
+                Some(batch) => {
+                    let _ = group.try_add(batch, max_events);
                 }
+                None => return,
             }
+            Some(queue)
+        } else {
+            queue.try_lock().ok()
+        };
+        if let Some(mut queue) = queue {
             while group.events < max_events && carried.len() < max_events {
                 match queue.try_recv() {
                     Ok(batch) => {
