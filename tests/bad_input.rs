@@ -212,7 +212,7 @@ async fn through_runtime(under: &Under, id: &str) -> Outcome {
                 }
                 // Or already the first read, when the actor started.
                 AskError::StartFailed(start) => {
-                    let source = start.store_error.as_ref().expect("a store error");
+                    let source = start.store_error().expect("a store error");
                     assert!(
                         matches!(source, StoreError::InvalidInput { .. }),
                         "{source:?}"
@@ -455,7 +455,7 @@ async fn non_object_data_is_stored_as_is_and_the_actor_names_the_undecodable_ver
             match rt.actor::<Ledger>(&id).ask(LedgerCmd::Deposit(1)).await {
                 Err(AskError::StartFailed(err)) => {
                     let message = err.to_string();
-                    assert_eq!((err.actor_id.as_str(), err.version), (stored.as_str(), 2));
+                    assert_eq!((err.actor_id(), err.version()), (stored.as_str(), 2));
                     assert!(message.contains(&format!("{stored:?}")), "{message}");
                     assert!(message.contains("version 2"), "{message}");
                     assert!(message.contains("Deposited"), "{message}");
@@ -514,10 +514,10 @@ async fn after_corruption(
     let rt = Runtime::builder(under.store.clone()).build();
     match rt.actor::<Ledger>(victim).ask(LedgerCmd::Get).await {
         Err(AskError::StartFailed(err)) => {
-            assert_eq!(err.actor_id, stored);
+            assert_eq!(err.actor_id(), stored);
             assert!(err.to_string().contains(&format!("{stored:?}")), "{err}");
             // The start error names the corrupt record's version, not the one read from.
-            assert_eq!(err.version, bad_version, "{err}");
+            assert_eq!(err.version(), bad_version, "{err}");
             assert!(
                 err.to_string().contains(&format!("version {bad_version}")),
                 "{err}"
@@ -648,7 +648,7 @@ async fn garbage_rows_the_schema_allows_fail_the_actor_by_name() {
         match rt.actor::<Ledger>("g").ask(LedgerCmd::Get).await {
             Err(AskError::StartFailed(err)) => {
                 assert_eq!(
-                    (err.actor_id.as_str(), err.version),
+                    (err.actor_id(), err.version()),
                     ("Ledger|g", 2),
                     "{err}"
                 );

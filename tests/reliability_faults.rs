@@ -85,8 +85,7 @@ fn expected_error(err: &AskError<reliability_common::ledger::LedgerError>) {
         }
         AskError::StartFailed(start) => assert!(
             start
-                .store_error
-                .as_ref()
+                .store_error()
                 .is_some_and(InjectedFault::is_injected),
             "start failed only on injected faults: {err}"
         ),

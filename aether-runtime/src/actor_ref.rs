@@ -263,10 +263,14 @@ impl<A: EventSourced> ActorRef<A> {
     }
 
     fn acquire(&self) -> Result<crate::mailbox::Acquired<A>, AskError<A::Error>> {
-        if self.runtime.is_shutting_down() {
-            return Err(AskError::ShuttingDown {
+        if self.id().is_empty() {
+            return Err(AskError::InvalidId {
                 actor_id: self.stored_id.to_string(),
+                reason: "the id is empty; give `Runtime::actor` a non-empty id".to_owned(),
             });
+        }
+        if self.runtime.is_shutting_down() {
+            return Err(self.runtime.shutting_down_error(&self.stored_id));
         }
         let acquired = self.registry.acquire(&self.runtime, &self.stored_id)?;
         if let Some(terminal) = acquired.cell.shared.terminal.get() {
@@ -307,9 +311,7 @@ impl<A: EventSourced> ActorRef<A> {
             return Err(self.terminal_error(terminal));
         }
         if self.runtime.is_shutting_down() {
-            return Err(AskError::ShuttingDown {
-                actor_id: self.stored_id.to_string(),
-            });
+            return Err(self.runtime.shutting_down_error(&self.stored_id));
         }
         // The task ended without a reason (aborted): start a new one.
         self.registry
@@ -331,9 +333,7 @@ impl<A: EventSourced> ActorRef<A> {
     /// The error for a reply channel dropped without an answer: the task was aborted.
     fn ended_error(&self) -> AskError<A::Error> {
         if self.runtime.is_shutting_down() {
-            AskError::ShuttingDown {
-                actor_id: self.stored_id.to_string(),
-            }
+            self.runtime.shutting_down_error(&self.stored_id)
         } else {
             AskError::Stopped {
                 actor_id: self.stored_id.to_string(),

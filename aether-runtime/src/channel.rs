@@ -89,6 +89,11 @@ impl<T> Sender<T> {
         self.push(message).map_err(TrySendError::Closed)
     }
 
+    /// How many messages are queued now.
+    pub(crate) fn len(&self) -> usize {
+        self.chan.lock().queue.len()
+    }
+
     fn push(&self, message: T) -> Result<(), T> {
         let mut state = self.chan.lock();
         if state.closed {

@@ -107,7 +107,9 @@ pub enum AskError<E> {
         message: String,
     },
 
-    /// The actor could not start: its history could not be read or decoded.
+    /// The actor could not start: its history could not be read, decoded or applied.
+    /// [`StartError::is_retryable`] tells a store failure (the next ask tries the start
+    /// again) from a cause in the history or the code; [`StartError`] says what to do.
     #[error(transparent)]
     StartFailed(Arc<StartError>),
 
@@ -124,10 +126,21 @@ pub enum AskError<E> {
     },
 
     /// The runtime is shutting down (or has shut down) and takes no new commands.
-    #[error("actor {actor_id:?}: the runtime is shutting down")]
+    #[error("actor {actor_id:?}: the runtime {}", if *finished { "has shut down" } else { "is shutting down" })]
     ShuttingDown {
         /// The actor.
         actor_id: String,
+        /// Whether shutdown had finished (every actor ended) when the command came.
+        finished: bool,
+    },
+
+    /// The actor id is not usable (it is empty). Nothing was sent.
+    #[error("actor {actor_id:?}: invalid actor id: {reason}")]
+    InvalidId {
+        /// The actor, as it would be stored.
+        actor_id: String,
+        /// What is wrong with the id.
+        reason: String,
     },
 
     /// The command carried a command id the actor has already persisted events for; it
@@ -157,9 +170,10 @@ impl<E> AskError<E> {
             | AskError::Timeout { actor_id, .. }
             | AskError::Panicked { actor_id, .. }
             | AskError::Stopped { actor_id, .. }
-            | AskError::ShuttingDown { actor_id }
+            | AskError::ShuttingDown { actor_id, .. }
+            | AskError::InvalidId { actor_id, .. }
             | AskError::Duplicate { actor_id, .. } => actor_id,
-            AskError::StartFailed(err) => &err.actor_id,
+            AskError::StartFailed(err) => err.actor_id(),
         }
     }
 
@@ -186,16 +200,17 @@ impl<E> AskError<E> {
     }
 
     /// Whether the same ask may succeed if tried again later: a full mailbox, a timeout,
-    /// a conflict, a store failure, a failed start.
+    /// a conflict, a store failure, a start that failed because the store did
+    /// ([`StartError::is_retryable`]).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             AskError::MailboxFull { .. }
-                | AskError::Timeout { .. }
-                | AskError::Conflict { .. }
-                | AskError::Store { .. }
-                | AskError::StartFailed(_)
-        )
+            | AskError::Timeout { .. }
+            | AskError::Conflict { .. }
+            | AskError::Store { .. } => true,
+            AskError::StartFailed(err) => err.is_retryable(),
+            _ => false,
+        }
     }
 
     /// Maps the domain error type, keeping every other variant.
@@ -260,7 +275,10 @@ impl<E> AskError<E> {
                 version,
                 reason,
             },
-            AskError::ShuttingDown { actor_id } => AskError::ShuttingDown { actor_id },
+            AskError::ShuttingDown { actor_id, finished } => {
+                AskError::ShuttingDown { actor_id, finished }
+            }
+            AskError::InvalidId { actor_id, reason } => AskError::InvalidId { actor_id, reason },
             AskError::Duplicate {
                 actor_id,
                 command_id,
@@ -274,25 +292,139 @@ impl<E> AskError<E> {
     }
 }
 
-/// An actor could not start: its snapshot or an event could not be read or decoded.
+/// Why an actor could not start (rehydrate from its snapshot and events).
 ///
-/// Every ask waiting for the actor gets this error; the next ask tries to start it
-/// again (the store may have been down).
+/// Every ask waiting for the start gets this error (in [`AskError::StartFailed`]). The
+/// actor is not kept: the next ask tries the start again, so a [`Store`](StartError::Store)
+/// failure heals by itself once the store is back ([`is_retryable`](StartError::is_retryable)).
+/// The other causes are in the stored history or in the code, and repeat until one of
+/// them changes.
+///
+/// # What to do
+///
+/// - [`Snapshot`](StartError::Snapshot): the state type changed shape since the snapshot
+///   was written. Make the state deserialize the old shape (`#[serde(default)]`, an
+///   alias), or delete the actor's snapshots: the actor then replays its events.
+/// - [`Decode`](StartError::Decode): an event type was renamed or its fields changed.
+///   Keep the old name readable (`#[aether(rename = "Old")]` on the variant) or the old
+///   fields (`#[serde(default)]`, `#[serde(alias = "old")]`).
+/// - [`Apply`](StartError::Apply): `apply` panics on an event that is already stored
+///   (for example an underflow the code once allowed). Stored events are immutable:
+///   make `apply` accept that event again (saturating arithmetic, or the old rule for
+///   events before the version named).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("actor {actor_id:?} failed to start at version {version}{}: {reason}",
-    event_type.as_ref().map(|t| format!(" (event type {t:?})")).unwrap_or_default())]
-pub struct StartError {
-    /// The actor, as stored.
-    pub actor_id: String,
-    /// The version of the record that failed (the snapshot's, or the event's), or the
-    /// version read from when the store failed.
-    pub version: i64,
-    /// The stored event type, when an event failed to decode.
-    pub event_type: Option<String>,
-    /// What went wrong.
-    pub reason: String,
-    /// The store's error, when the store failed.
-    pub store_error: Option<StoreError>,
+#[non_exhaustive]
+pub enum StartError {
+    /// The store failed while the actor read its snapshot or events. Retryable: the
+    /// next ask tries the start again.
+    #[error("actor {actor_id:?} could not start: the store failed reading from version {version} (retryable: the next ask tries the start again): {source}")]
+    Store {
+        /// The actor, as stored.
+        actor_id: String,
+        /// The version the read started from (0: the snapshot read).
+        version: i64,
+        /// The store's error.
+        source: StoreError,
+    },
+
+    /// The store cannot read this actor's history: a record it cannot decode (a corrupt
+    /// row), or an id the backend refuses. Retrying does not help; the history or the id
+    /// needs repair.
+    #[error("actor {actor_id:?} failed to start: the store cannot read its history at version {version} (not retryable): {source}")]
+    Unreadable {
+        /// The actor, as stored.
+        actor_id: String,
+        /// The version of the unreadable record, or the version the read started from.
+        version: i64,
+        /// The store's error.
+        source: StoreError,
+    },
+
+    /// The latest snapshot does not decode into the state type.
+    #[error("actor {actor_id:?} failed to start: cannot decode its snapshot at version {version}: {reason}; make the state read the old shape (e.g. #[serde(default)]) or delete the actor's snapshots so it replays its events")]
+    Snapshot {
+        /// The actor, as stored.
+        actor_id: String,
+        /// The snapshot's version.
+        version: i64,
+        /// The decoder's message.
+        reason: String,
+    },
+
+    /// A stored event does not decode into the actor's event type.
+    #[error("actor {actor_id:?} failed to start: cannot decode stored event {event_type:?} at version {version}: {reason}; stored events are immutable: keep the old name or shape readable (#[aether(rename = \"...\")] on the variant, #[serde(default)] or #[serde(alias)] on fields)")]
+    Decode {
+        /// The actor, as stored.
+        actor_id: String,
+        /// The event's version.
+        version: i64,
+        /// The stored event type.
+        event_type: String,
+        /// The decoder's message.
+        reason: String,
+    },
+
+    /// `apply` panicked on a stored event.
+    #[error("actor {actor_id:?} failed to start: `apply` panicked on stored event {event_type:?} at version {version}: {message}; stored events are immutable: make `apply` accept this event again (e.g. saturating arithmetic, or the old rule for events up to version {version})")]
+    Apply {
+        /// The actor, as stored.
+        actor_id: String,
+        /// The event's version.
+        version: i64,
+        /// The stored event type.
+        event_type: String,
+        /// The panic's message, when it was a string.
+        message: String,
+    },
+}
+
+impl StartError {
+    /// The actor, as stored (`"{ACTOR_TYPE}|{id}"`).
+    pub fn actor_id(&self) -> &str {
+        match self {
+            StartError::Store { actor_id, .. }
+            | StartError::Unreadable { actor_id, .. }
+            | StartError::Snapshot { actor_id, .. }
+            | StartError::Decode { actor_id, .. }
+            | StartError::Apply { actor_id, .. } => actor_id,
+        }
+    }
+
+    /// The version of the record that failed, or the version the read started from when
+    /// the store failed.
+    pub fn version(&self) -> i64 {
+        match self {
+            StartError::Store { version, .. }
+            | StartError::Unreadable { version, .. }
+            | StartError::Snapshot { version, .. }
+            | StartError::Decode { version, .. }
+            | StartError::Apply { version, .. } => *version,
+        }
+    }
+
+    /// The stored event type, when an event failed to decode or apply.
+    pub fn event_type(&self) -> Option<&str> {
+        match self {
+            StartError::Decode { event_type, .. } | StartError::Apply { event_type, .. } => {
+                Some(event_type)
+            }
+            _ => None,
+        }
+    }
+
+    /// The store's error, when the store failed or holds an unreadable record.
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            StartError::Store { source, .. } | StartError::Unreadable { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// Whether the start may succeed if tried again: the store failed (down, timed out,
+    /// connection lost). The next ask to the actor tries the start again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StartError::Store { .. })
+    }
 }
 
 /// The runtime did not finish shutting down before the deadline; the remaining actor

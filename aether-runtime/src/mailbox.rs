@@ -97,9 +97,7 @@ impl<A: EventSourced> Registry<A> {
                 cell: Arc::clone(cell.value()),
             });
         }
-        let shutting_down = || AskError::ShuttingDown {
-            actor_id: stored_id.to_string(),
-        };
+        let shutting_down = || runtime.shutting_down_error(stored_id);
         let mut spawned = None;
         // `pending` is taken while the shard's write lock is held, in both arms.
         let cell = match self.actors.entry(Arc::clone(stored_id)) {
@@ -110,7 +108,7 @@ impl<A: EventSourced> Registry<A> {
             dashmap::Entry::Vacant(vacant) => {
                 let live = runtime.live_token().ok_or_else(shutting_down)?;
                 let (cell, start) = crate::task::prepare::<A>(
-                    runtime.clone(),
+                    runtime.internal(),
                     Arc::clone(self),
                     Arc::clone(stored_id),
                     live,

@@ -164,6 +164,9 @@ impl RuntimeBuilder {
             live: Mutex::new(Some(live_tx)),
             live_rx: tokio::sync::Mutex::new(live_rx),
             live_count: AtomicUsize::new(0),
+            shut_down: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+            interrupted: AtomicU64::new(0),
             bus: EventBus::new(self.bus_capacity),
             stats: Stats::default(),
             clock: AtomicU64::new(0),
@@ -172,7 +175,13 @@ impl RuntimeBuilder {
         if let Some(tick) = tick {
             tokio::spawn(sweep_idle(Arc::downgrade(&inner), tick));
         }
-        Runtime { inner }
+        let handles = Arc::new(UserHandles {
+            inner: Arc::downgrade(&inner),
+        });
+        Runtime {
+            inner,
+            _handles: Some(handles),
+        }
     }
 }
 
@@ -181,9 +190,54 @@ impl RuntimeBuilder {
 /// Cheap to clone (all clones are the same runtime). Get an actor's handle with
 /// [`actor`](Runtime::actor); its task is started on first use, rehydrated from the
 /// store, passivated when idle, and started again on the next command.
+///
+/// # Shutting down
+///
+/// Call [`shutdown`](Runtime::shutdown) before the program ends: it drains every
+/// mailbox (commands already queued, told ones included, are executed) and returns when
+/// every actor task has ended and released the store. A runtime whose last handle
+/// (`Runtime` or [`ActorRef`]) is dropped without it begins the same drain in the
+/// background and logs at `warn` how many commands were queued; but when the tokio
+/// runtime stops first (the end of `#[tokio::main]`), what is still queued is lost, and
+/// a second `warn` says how many commands were dropped undelivered.
 #[derive(Clone)]
 pub struct Runtime {
     pub(crate) inner: Arc<Inner>,
+    /// Shared by the handles a program holds (`Runtime` clones and `ActorRef`s), not by
+    /// the actor tasks: when the last one goes, nobody can send, and the runtime drains.
+    _handles: Option<Arc<UserHandles>>,
+}
+
+/// Dropped with the last handle a program holds.
+struct UserHandles {
+    inner: Weak<Inner>,
+}
+
+impl Drop for UserHandles {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        if inner.shutting_down.load(Ordering::Acquire) {
+            return;
+        }
+        let queued = inner.queued_commands();
+        // The abort handles are not used: the actors drain and end by themselves.
+        drop(inner.begin_shutdown());
+        if queued > 0 {
+            tracing::warn!(
+                queued,
+                "aether runtime dropped without `shutdown().await`: its actors go on with \
+                 {queued} queued commands in the background; those still queued when the \
+                 tokio runtime stops are lost. Call `runtime.shutdown().await` before the \
+                 program ends"
+            );
+        } else {
+            tracing::debug!(
+                "aether runtime dropped without `shutdown().await`; nothing was queued"
+            );
+        }
+    }
 }
 
 impl fmt::Debug for Runtime {
@@ -213,12 +267,62 @@ pub(crate) struct Inner {
     live: Mutex<Option<mpsc::Sender<()>>>,
     live_rx: tokio::sync::Mutex<mpsc::Receiver<()>>,
     pub(crate) live_count: AtomicUsize,
+    /// Set when `shutdown` returned (every actor task ended).
+    shut_down: AtomicBool,
+    /// Commands an actor task was dropped with, never handled (the task was aborted, or
+    /// the tokio runtime stopped under it).
+    pub(crate) dropped: AtomicU64,
+    /// Commands an actor task was dropped in the middle of: their events may or may not
+    /// be stored.
+    pub(crate) interrupted: AtomicU64,
     pub(crate) bus: EventBus,
     pub(crate) stats: Stats,
     /// Ticks of the idle sweep so far; actors record it when they handle a command.
     pub(crate) clock: AtomicU64,
     /// The idle sweep's period; `None` when no actor type passivates.
     tick: Option<Duration>,
+}
+
+impl Inner {
+    /// Stops new work and drops the registry's mailbox senders, so each actor ends once
+    /// its mailbox is drained. Returns the tasks' abort handles.
+    fn begin_shutdown(&self) -> Vec<AbortHandle> {
+        self.shutting_down.store(true, Ordering::Release);
+        // From here no actor can be spawned (spawning needs a `live` sender).
+        drop(self.live.lock().expect("live lock").take());
+        let mut abort = Vec::new();
+        for registry in self.registries() {
+            abort.extend(registry.clear());
+        }
+        abort
+    }
+
+    /// Commands waiting in mailboxes now.
+    fn queued_commands(&self) -> usize {
+        self.registries().iter().map(|r| r.queued()).sum()
+    }
+
+    fn registries(&self) -> Vec<Arc<dyn ClearRegistry>> {
+        self.registries.iter().map(|r| r.value().clone()).collect()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let dropped = *self.dropped.get_mut();
+        let interrupted = *self.interrupted.get_mut();
+        if dropped > 0 || interrupted > 0 {
+            tracing::warn!(
+                dropped,
+                interrupted,
+                "aether runtime: {dropped} commands were dropped undelivered and {interrupted} \
+                 interrupted while being handled (their events may or may not be stored): \
+                 the actor tasks ended before draining their mailboxes (the runtime was not \
+                 shut down with `shutdown().await` before the tokio runtime stopped, or \
+                 `shutdown_timeout` aborted them)"
+            );
+        }
+    }
 }
 
 /// Bounds of the idle sweep's period.
@@ -240,8 +344,7 @@ async fn sweep_idle(inner: Weak<Inner>, tick: Duration) {
             return;
         }
         let now = inner.clock.fetch_add(1, Ordering::Relaxed) + 1;
-        let registries: Vec<_> = inner.registries.iter().map(|r| r.value().clone()).collect();
-        for registry in registries {
+        for registry in inner.registries() {
             registry.sweep(now);
         }
     }
@@ -376,29 +479,33 @@ impl Runtime {
         })
     }
 
-    /// Stops new work and drops the registry's mailbox senders, so each actor ends once
-    /// its mailbox is drained. Returns the tasks' abort handles.
     fn begin_shutdown(&self) -> Vec<AbortHandle> {
-        self.inner.shutting_down.store(true, Ordering::Release);
-        // From here no actor can be spawned (spawning needs a `live` sender).
-        drop(self.inner.live.lock().expect("live lock").take());
-        let mut abort = Vec::new();
-        let registries: Vec<_> = self
-            .inner
-            .registries
-            .iter()
-            .map(|r| r.value().clone())
-            .collect();
-        for registry in registries {
-            abort.extend(registry.clear());
-        }
-        abort
+        self.inner.begin_shutdown()
     }
 
     async fn wait_for_actors(&self) {
         let mut live_rx = self.inner.live_rx.lock().await;
-        // `recv` returns `None` once every actor task has dropped its sender.
+        // `recv` returns `None` once every actor task has dropped its sender, which each
+        // does last, after releasing everything else it held.
         while live_rx.recv().await.is_some() {}
+        self.inner.shut_down.store(true, Ordering::Release);
+    }
+
+    /// The error for a command refused because shutdown has begun (or finished).
+    pub(crate) fn shutting_down_error<E>(&self, actor_id: &str) -> crate::AskError<E> {
+        crate::AskError::ShuttingDown {
+            actor_id: actor_id.to_owned(),
+            finished: self.inner.shut_down.load(Ordering::Acquire),
+        }
+    }
+
+    /// A clone for the runtime's own tasks: it does not count as a program's handle, so
+    /// it does not keep the runtime from draining when the program drops its handles.
+    pub(crate) fn internal(&self) -> Runtime {
+        Runtime {
+            inner: Arc::clone(&self.inner),
+            _handles: None,
+        }
     }
 
     pub(crate) fn registry<A: EventSourced>(&self) -> Arc<Registry<A>> {
@@ -449,6 +556,8 @@ fn downcast<A: EventSourced>(erased: &Arc<dyn ClearRegistry>) -> Arc<Registry<A>
 pub(crate) trait ClearRegistry: Send + Sync + 'static {
     /// Removes every actor (dropping the mailbox senders) and returns their abort handles.
     fn clear(&self) -> Vec<AbortHandle>;
+    /// Commands queued in this type's mailboxes now.
+    fn queued(&self) -> usize;
     /// Asks every actor idle since before `now - idle_ticks` to passivate.
     fn sweep(&self, now: u64);
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
@@ -464,6 +573,10 @@ impl<A: EventSourced> ClearRegistry for Registry<A> {
             false
         });
         handles
+    }
+
+    fn queued(&self) -> usize {
+        self.actors.iter().map(|cell| cell.tx.len()).sum()
     }
 
     fn sweep(&self, now: u64) {

@@ -54,6 +54,7 @@ pub(crate) fn prepare<A: EventSourced>(
                 state: A::default(),
                 version: 0,
                 reload: Reload::None,
+                in_flight: false,
                 last_snapshot_version: 0,
                 ids_unknown_through: 0,
                 rare: None,
@@ -70,10 +71,8 @@ pub(crate) fn prepare<A: EventSourced>(
 enum Reload {
     /// State and version match the store as far as the actor knows.
     None,
-    /// State is valid but the store may hold newer events (a store error left it
-    /// unsure whether the last append landed).
-    Tail,
-    /// State may be half-mutated (a panic in `apply`): rebuild from scratch.
+    /// State may differ from the store (events applied before an append that failed, or
+    /// a panic in `apply`): rebuild from the snapshot and the events after it.
     Full,
 }
 
@@ -150,6 +149,8 @@ struct Actor<A: EventSourced> {
     state: A,
     version: i64,
     reload: Reload,
+    /// A command is being handled (for counting what an aborted task interrupted).
+    in_flight: bool,
     last_snapshot_version: i64,
     /// The command ids of events up to this version (those folded into the snapshot the
     /// actor started from) are not loaded yet: they are read on the first command that
@@ -181,30 +182,34 @@ impl<A: EventSourced> Actor<A> {
     /// The task's body. Not an `async fn`: an async fn stores its arguments twice in
     /// its future (rust-lang/rust#62958), and this future is what every idle actor costs.
     fn run(
-        mut self,
-        mut rx: Mailbox<A>,
+        self,
+        rx: Mailbox<A>,
         live: mpsc::Sender<()>,
     ) -> impl std::future::Future<Output = ()> + Send {
-        // Counts the task out even when it is aborted.
-        let live = LiveGuard {
-            runtime: self.runtime.clone(),
-            _token: live,
+        // Counts the task out, and what it leaves undelivered, even when it is aborted.
+        let mut task = Task {
+            actor: self,
+            rx,
+            _live: live,
         };
         async move {
+            let Task { actor, rx, .. } = &mut task;
             // Boxed: the rehydration's locals need not stay in every idle actor's task.
             // The start's result is consumed before `serve`, so it takes no room in the
             // idle task.
-            let started = match Box::pin(self.start()).await {
+            let started = match Box::pin(actor.start()).await {
                 Ok(()) => true,
                 Err(err) => {
-                    self.fail_start(err, &mut rx);
+                    actor.fail_start(err, rx);
                     false
                 }
             };
             if started {
-                self.serve(&mut rx).await;
+                actor.serve(rx).await;
             }
-            drop(live);
+            // Now, not whenever the future is dropped: the token goes last, so
+            // `shutdown` returns only after the task has released its handles.
+            drop(task);
         }
     }
 
@@ -227,7 +232,9 @@ impl<A: EventSourced> Actor<A> {
         while let Some(message) = rx.recv().await {
             match message {
                 Message::Command(envelope) => {
+                    self.in_flight = true;
                     Box::pin(self.handle(*envelope)).await;
+                    self.in_flight = false;
                     if passivates {
                         let now = self.runtime.inner.clock.load(Ordering::Relaxed);
                         self.shared.last_active.store(now, Ordering::Relaxed);
@@ -401,6 +408,16 @@ impl<A: EventSourced> Actor<A> {
             let records = self.record(&decision.events, command_id)?;
             let count = records.len();
             let last = records.last().map_or(self.version, |e| e.version);
+            // Apply before the append: an `apply` that panics on a new event must never
+            // leave that event stored, or every later start would replay the panic. Until
+            // the store accepts the batch nothing can observe the state (one command at a
+            // time), and on any store error the state is rebuilt from the store.
+            for event in &decision.events {
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.state.apply(event))) {
+                    // Nothing was stored; `on_panic` rebuilds the half-mutated state.
+                    return Err(Box::pin(self.on_panic(panic, "apply")).await);
+                }
+            }
             // The bus needs the records after the append; otherwise the store may keep
             // them without a copy.
             let store = &self.runtime.inner.events;
@@ -412,15 +429,6 @@ impl<A: EventSourced> Actor<A> {
             match persisted {
                 Ok(()) => {
                     crate::obs::events_persisted(A::ACTOR_TYPE, count);
-                    for event in &decision.events {
-                        if let Err(panic) =
-                            catch_unwind(AssertUnwindSafe(|| self.state.apply(event)))
-                        {
-                            // The events are stored; the state is not to be trusted.
-                            self.version = last;
-                            return Err(Box::pin(self.on_panic(panic, "apply")).await);
-                        }
-                    }
                     self.version = last;
                     if let Some(command_id) = command_id {
                         let window = self.registry.config.idempotency_window;
@@ -437,22 +445,23 @@ impl<A: EventSourced> Actor<A> {
                 }
                 Err(StoreError::VersionConflict(conflict)) => {
                     crate::obs::conflict(A::ACTOR_TYPE);
-                    debug!(actor_id = %self.id(), %conflict, attempts, "version conflict; catching up");
+                    debug!(actor_id = %self.id(), %conflict, attempts, "version conflict; rebuilding from the store");
+                    // The refused events were applied: rebuild from the store, which
+                    // also brings in the other writer's events.
+                    self.reload = Reload::Full;
                     if attempts > retries {
-                        self.reload = Reload::Tail;
                         return Err(AskError::Conflict {
                             actor_id: self.stored_id.to_string(),
                             attempts,
                             conflict,
                         });
                     }
-                    self.reload = Reload::Tail;
                     self.reload_if_needed().await?;
                 }
                 Err(source) => {
-                    // The append may have landed with its acknowledgement lost: check
-                    // the store before the next command.
-                    self.reload = Reload::Tail;
+                    // The events were applied, and the append may have landed with its
+                    // acknowledgement lost: rebuild from the store before the next command.
+                    self.reload = Reload::Full;
                     return Err(AskError::Store {
                         actor_id: self.stored_id.to_string(),
                         version: self.version,
@@ -553,7 +562,6 @@ impl<A: EventSourced> Actor<A> {
         let result = match self.reload {
             Reload::None => return Ok(()),
             // Boxed, like every rare path: the command future stays small.
-            Reload::Tail => Box::pin(self.catch_up()).await,
             Reload::Full => Box::pin(self.rehydrate()).await,
         };
         match result {
@@ -561,14 +569,12 @@ impl<A: EventSourced> Actor<A> {
                 self.reload = Reload::None;
                 Ok(())
             }
-            Err(err) => Err(match err.store_error.clone() {
-                Some(source) => AskError::Store {
-                    actor_id: self.stored_id.to_string(),
-                    version: self.version,
-                    source,
-                },
-                None => AskError::StartFailed(Arc::new(err)),
+            Err(StartError::Store { source, .. }) => Err(AskError::Store {
+                actor_id: self.stored_id.to_string(),
+                version: self.version,
+                source,
             }),
+            Err(err) => Err(AskError::StartFailed(Arc::new(err))),
         }
     }
 
@@ -587,12 +593,10 @@ impl<A: EventSourced> Actor<A> {
                 ..
             }) = snapshot
             {
-                state = serde_json::from_value(stored).map_err(|err| StartError {
+                state = serde_json::from_value(stored).map_err(|err| StartError::Snapshot {
                     actor_id: self.stored_id.to_string(),
                     version: at,
-                    event_type: None,
-                    reason: format!("cannot decode snapshot: {err}"),
-                    store_error: None,
+                    reason: err.to_string(),
                 })?;
                 version = at;
             }
@@ -641,11 +645,6 @@ impl<A: EventSourced> Actor<A> {
         Ok(())
     }
 
-    /// Applies the stored events after the actor's version.
-    async fn catch_up(&mut self) -> Result<(), StartError> {
-        self.apply_stored(self.version.saturating_add(1)).await
-    }
-
     /// Reads events from `from` and applies those after the actor's version; remembers
     /// the command ids of all of them.
     async fn apply_stored(&mut self, from: i64) -> Result<(), StartError> {
@@ -664,22 +663,20 @@ impl<A: EventSourced> Actor<A> {
             if stored.version > self.version {
                 let event =
                     A::Event::from_data(&stored.event_type, &stored.data).map_err(|err| {
-                        StartError {
+                        StartError::Decode {
                             actor_id: self.stored_id.to_string(),
                             version: stored.version,
-                            event_type: Some(stored.event_type.clone()),
+                            event_type: stored.event_type.clone(),
                             reason: err.to_string(),
-                            store_error: None,
                         }
                     })?;
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.state.apply(&event))) {
                     self.reload = Reload::Full;
-                    return Err(StartError {
+                    return Err(StartError::Apply {
                         actor_id: self.stored_id.to_string(),
                         version: stored.version,
-                        event_type: Some(stored.event_type.clone()),
-                        reason: format!("apply panicked: {}", panic_message(&panic)),
-                        store_error: None,
+                        event_type: stored.event_type.clone(),
+                        message: panic_message(&panic),
                     });
                 }
                 self.version = stored.version;
@@ -698,18 +695,25 @@ impl<A: EventSourced> Actor<A> {
     }
 
     fn store_failed(&self, version: i64, err: StoreError) -> StartError {
-        // A store error that names a record (an undecodable row) knows its version
-        // better than the version the read started from.
-        let version = match &err {
-            StoreError::Serialization { version: at, .. } if *at > 0 => *at,
-            _ => version,
-        };
-        StartError {
-            actor_id: self.stored_id.to_string(),
-            version,
-            event_type: None,
-            reason: err.to_string(),
-            store_error: Some(err),
+        let actor_id = self.stored_id.to_string();
+        match err {
+            // A record the store cannot decode knows its version better than the
+            // version the read started from. Neither it nor refused input heals.
+            StoreError::Serialization { version: at, .. } => StartError::Unreadable {
+                actor_id,
+                version: if at > 0 { at } else { version },
+                source: err,
+            },
+            StoreError::InvalidInput { .. } => StartError::Unreadable {
+                actor_id,
+                version,
+                source: err,
+            },
+            source => StartError::Store {
+                actor_id,
+                version,
+                source,
+            },
         }
     }
 
@@ -757,20 +761,41 @@ impl<A: EventSourced> Actor<A> {
                 warn!(actor_id = %snapshot.actor_id, version = snapshot.version, error = %err, "snapshot write failed");
             }
             in_flight.store(false, Ordering::Release);
+            // The store's handle before the token: shutdown returns after both.
+            drop(store);
             drop(live);
         });
     }
 }
 
-/// Held by a running actor task: keeps shutdown waiting, and keeps the live count.
-struct LiveGuard {
-    runtime: Runtime,
-    _token: mpsc::Sender<()>,
+/// A running actor task's state. Its fields drop in order, the liveness token last:
+/// `shutdown`, which waits for every token, returns only once the task has released the
+/// runtime and the store.
+struct Task<A: EventSourced> {
+    actor: Actor<A>,
+    rx: Mailbox<A>,
+    _live: mpsc::Sender<()>,
 }
 
-impl Drop for LiveGuard {
+impl<A: EventSourced> Drop for Task<A> {
     fn drop(&mut self) {
-        self.runtime.inner.live_count.fetch_sub(1, Ordering::AcqRel);
+        // After a normal end the mailbox is empty; an aborted task (or one whose tokio
+        // runtime stopped) leaves commands behind: count them for the runtime's warning.
+        let mut dropped = 0u64;
+        while let Some(message) = self.rx.try_recv() {
+            if matches!(message, Message::Command(_)) {
+                dropped += 1;
+            }
+        }
+        let inner = &self.actor.runtime.inner;
+        if dropped > 0 || self.actor.in_flight {
+            inner.dropped.fetch_add(dropped, Ordering::Relaxed);
+            inner
+                .interrupted
+                .fetch_add(u64::from(self.actor.in_flight), Ordering::Relaxed);
+            debug!(actor_type = A::ACTOR_TYPE, actor_id = %self.actor.id(), dropped, interrupted = self.actor.in_flight, "actor task ended with commands undelivered");
+        }
+        inner.live_count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

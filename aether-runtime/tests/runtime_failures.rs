@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether_core::{async_trait, ActorSnapshot, Event, EventStore, SnapshotStore, StoreError};
-use aether_runtime::{AskError, Runtime};
+use aether_runtime::{AskError, Runtime, StartError};
 use common::{cure, external_event, poison, Account, AccountEvent, Cmd, TestStore};
 
 /// Invariant 7: a second writer is detected; the actor catches up and decides again.
@@ -171,30 +171,97 @@ async fn a_panic_in_decide_fails_that_ask_and_the_actor_goes_on() {
 }
 
 #[tokio::test]
-async fn a_panic_in_apply_rebuilds_the_state_from_the_store() {
+async fn a_panic_in_apply_of_a_new_event_stores_nothing_and_the_actor_goes_on() {
     let store = Arc::new(TestStore::default());
     let runtime = Runtime::new(store.clone());
     let account = runtime.actor::<Account>("half-mutated");
     account.ask(Cmd::Open).await.unwrap();
     account.ask(Cmd::Deposit(3)).await.unwrap();
     let tag = "apply-panic-1";
-    poison(tag);
+    poison(tag); // `apply` panics on this event until cured: a bug in the program
     let err = account.ask(Cmd::Poison(tag.into())).await.unwrap_err();
     assert!(err.is_panic(), "{err:?}");
-    cure(tag); // the bug is fixed; the stored event replays fine now
-    let state = account.ask(Cmd::Get).await.unwrap();
     let stored = store
         .inner
         .get_events("Account|half-mutated", 0)
         .await
         .unwrap();
-    assert_eq!(stored.len(), 3, "the poison event was persisted");
+    assert_eq!(stored.len(), 2, "the event whose apply panicked was stored");
+    // The bug is not fixed, yet the actor serves commands and queries.
+    let state = account.ask(Cmd::Get).await.unwrap();
     assert_eq!(
         state,
         Account::replay(&stored),
         "no trace of the half-mutated memory"
     );
     assert_eq!(state.balance, 3);
+    assert_eq!(account.ask(Cmd::Deposit(2)).await.unwrap().balance, 5);
+    // And a fresh runtime starts it from the store.
+    runtime.shutdown().await;
+    let again = Runtime::new(store.clone());
+    assert_eq!(
+        again
+            .actor::<Account>("half-mutated")
+            .ask(Cmd::Get)
+            .await
+            .unwrap()
+            .balance,
+        5
+    );
+    again.shutdown().await;
+    cure(tag);
+}
+
+#[tokio::test]
+async fn a_stored_event_that_no_longer_applies_fails_the_start_naming_it_and_the_way_out() {
+    let store = Arc::new(TestStore::default());
+    let tag = "apply-panic-stored";
+    // Stored by an older build whose `apply` accepted it; this build's panics on it.
+    let opened = external_event("Account|old-history", 1, &AccountEvent::Opened);
+    let poisoned = external_event(
+        "Account|old-history",
+        2,
+        &AccountEvent::Poison { tag: tag.into() },
+    );
+    store.inner.save_events(&[opened, poisoned]).await.unwrap();
+    poison(tag);
+    let runtime = Runtime::new(store.clone());
+    let err = runtime
+        .actor::<Account>("old-history")
+        .ask(Cmd::Get)
+        .await
+        .unwrap_err();
+    match &err {
+        AskError::StartFailed(start) => {
+            assert!(matches!(**start, StartError::Apply { .. }), "{start:?}");
+            assert_eq!(start.version(), 2);
+            assert_eq!(start.event_type(), Some("Poison"));
+            assert!(!start.is_retryable());
+            let message = start.to_string();
+            assert!(
+                message.contains("version 2")
+                    && message.contains("\"Poison\"")
+                    && message.contains("apply panicked on purpose")
+                    && message.contains("make `apply` accept this event"),
+                "{message}"
+            );
+        }
+        other => panic!("expected StartFailed, got {other:?}"),
+    }
+    // Other actors are not affected.
+    assert!(runtime
+        .actor::<Account>("neighbour")
+        .ask(Cmd::Open)
+        .await
+        .is_ok());
+    // Once `apply` accepts the event again, the next ask starts the actor.
+    cure(tag);
+    assert!(runtime
+        .actor::<Account>("old-history")
+        .ask(Cmd::Get)
+        .await
+        .is_ok());
+    runtime.shutdown().await;
 }
 
 #[tokio::test]
@@ -272,9 +339,11 @@ async fn an_undecodable_event_fails_the_start_for_every_waiting_ask() {
     for ask in asks {
         match ask.await.unwrap() {
             Err(AskError::StartFailed(err)) => {
-                assert_eq!(err.actor_id, "Account|corrupt");
-                assert_eq!(err.version, 2);
-                assert_eq!(err.event_type.as_deref(), Some("Deposited"));
+                assert!(matches!(*err, StartError::Decode { .. }), "{err:?}");
+                assert!(!err.is_retryable(), "a bad event does not heal by retrying");
+                assert_eq!(err.actor_id(), "Account|corrupt");
+                assert_eq!(err.version(), 2);
+                assert_eq!(err.event_type(), Some("Deposited"));
                 let message = err.to_string();
                 assert!(
                     message.contains("Account|corrupt")
@@ -321,8 +390,9 @@ async fn an_undecodable_snapshot_fails_the_start() {
         .unwrap_err();
     match err {
         AskError::StartFailed(err) => {
-            assert_eq!(err.version, 5);
-            assert!(err.reason.contains("snapshot"), "{}", err.reason);
+            assert!(matches!(*err, StartError::Snapshot { .. }), "{err:?}");
+            assert_eq!(err.version(), 5);
+            assert!(err.to_string().contains("snapshot"), "{err}");
         }
         other => panic!("expected StartFailed, got {other:?}"),
     }
@@ -336,9 +406,12 @@ async fn a_start_that_failed_on_a_store_error_is_retried_by_the_next_ask() {
     let account = runtime.actor::<Account>("retry-start");
     let err = account.ask(Cmd::Get).await.unwrap_err();
     assert!(
-        matches!(&err, AskError::StartFailed(e) if e.store_error.is_some()),
+        matches!(&err, AskError::StartFailed(e) if matches!(**e, StartError::Store { .. })),
         "{err:?}"
     );
+    // The type and the message both say that it heals by itself.
+    assert!(err.is_retryable(), "{err:?}");
+    assert!(err.to_string().contains("retryable"), "{err}");
     store.fail_reads.store(false, Ordering::SeqCst);
     assert!(account.ask(Cmd::Open).await.is_ok());
 }

@@ -327,3 +327,103 @@ async fn shutdown_timeout_aborts_stuck_actors() {
     );
     assert_eq!(runtime.stats().live, 0);
 }
+
+/// When `shutdown` returns, every actor task and snapshot write has ended and released
+/// the runtime and the store (so a store that must be closed by value can be).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_shutdown_returns_no_task_holds_the_store() {
+    for round in 0..30 {
+        let store = Arc::new(TestStore::default());
+        let runtime = Runtime::builder(store.clone()).snapshot_every(1).build();
+        let asks: Vec<_> = (0..50)
+            .map(|i| {
+                let account = runtime.actor::<Account>(format!("r{round}-{i}"));
+                tokio::spawn(async move { account.ask(Cmd::Open).await })
+            })
+            .collect();
+        for ask in asks {
+            ask.await.unwrap().unwrap();
+        }
+        runtime.shutdown().await;
+        drop(runtime);
+        assert_eq!(
+            Arc::strong_count(&store),
+            1,
+            "round {round}: a task still held the store after shutdown returned"
+        );
+    }
+}
+
+/// `ShuttingDown` says whether shutdown is under way or finished.
+#[tokio::test]
+async fn asks_during_and_after_shutdown_say_which() {
+    let gate = Arc::new(Semaphore::new(0));
+    let store = Arc::new(TestStore {
+        save_gate: Some(gate.clone()),
+        ..TestStore::default()
+    });
+    let runtime = Runtime::new(store.clone());
+    let account = runtime.actor::<Account>("closing");
+    // Queued before shutdown begins; the actor blocks in its append.
+    account.tell(Cmd::Open).await.unwrap();
+    let shutdown = runtime.shutdown();
+    tokio::pin!(shutdown);
+    // The first poll begins the shutdown; the actor cannot end before its append does.
+    assert!(futures::poll!(&mut shutdown).is_pending());
+    let during = account.ask(Cmd::Get).await.unwrap_err();
+    assert!(
+        matches!(
+            during,
+            AskError::ShuttingDown {
+                finished: false,
+                ..
+            }
+        ),
+        "{during:?}"
+    );
+    assert!(during.to_string().contains("is shutting down"), "{during}");
+    gate.add_permits(1);
+    shutdown.await;
+    assert_eq!(
+        store
+            .inner
+            .get_events("Account|closing", 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let after = account.ask(Cmd::Get).await.unwrap_err();
+    assert!(
+        matches!(after, AskError::ShuttingDown { finished: true, .. }),
+        "{after:?}"
+    );
+    assert!(after.to_string().contains("has shut down"), "{after}");
+}
+
+/// An empty id is refused with a clear error, and no task is started for it.
+#[tokio::test]
+async fn an_empty_actor_id_is_refused() {
+    let store = Arc::new(TestStore::default());
+    let runtime = Runtime::new(store.clone());
+    let nobody = runtime.actor::<Account>("");
+    let err = nobody.ask(Cmd::Open).await.unwrap_err();
+    assert!(matches!(err, AskError::InvalidId { .. }), "{err:?}");
+    assert!(err.to_string().contains("empty"), "{err}");
+    assert!(matches!(
+        nobody.tell(Cmd::Open).await,
+        Err(AskError::InvalidId { .. })
+    ));
+    assert!(matches!(
+        nobody.try_tell(Cmd::Open),
+        Err(AskError::InvalidId { .. })
+    ));
+    assert_eq!(runtime.stats().spawned, 0, "no task for an empty id");
+    assert!(store
+        .inner
+        .get_events("Account|", 1)
+        .await
+        .unwrap()
+        .is_empty());
+    runtime.shutdown().await;
+}

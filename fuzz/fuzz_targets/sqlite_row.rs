@@ -163,7 +163,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         match w.runtime.actor::<Ledger>(&id).ask(LedgerCmd::Get).await {
             Ok(_) => {}
             Err(AskError::StartFailed(err)) => {
-                assert_eq!(err.actor_id, stored);
+                assert_eq!(err.actor_id(), stored);
                 assert!(err.to_string().contains(&stored), "{err}");
             }
             Err(other) => panic!("unexpected {other:?}"),

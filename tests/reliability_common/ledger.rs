@@ -230,8 +230,8 @@ pub async fn check_rehydration(history: Vec<(String, Value)>, snapshot: Option<V
     match (answer, expected) {
         (Ok(state), Ok(expected)) => assert_eq!(state, expected),
         (Err(AskError::StartFailed(err)), Err(version)) => {
-            assert_eq!(err.actor_id, victim);
-            assert_eq!(err.version, version, "{err}");
+            assert_eq!(err.actor_id(), victim);
+            assert_eq!(err.version(), version, "{err}");
             let message = err.to_string();
             assert!(message.contains(victim), "{message}");
             assert!(message.contains(&format!("version {version}")), "{message}");

@@ -1,0 +1,195 @@
+//! A runtime dropped without `shutdown()`: never silent, and it drains when it can.
+//! (Alone in its test binary: it installs a global tracing subscriber, because tokio
+//! drops tasks on its worker threads.)
+
+mod common;
+
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use aether_core::EventStore;
+use aether_runtime::Runtime;
+use common::{Counter, TestStore};
+use tokio::sync::Semaphore;
+use tracing::Subscriber;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Layer;
+
+/// Every `warn` event's fields, as `name=value` strings.
+#[derive(Clone, Default)]
+struct Warnings(Arc<Mutex<Vec<Vec<(String, String)>>>>);
+
+struct Fields<'a>(&'a mut Vec<(String, String)>);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.0.push((field.name().to_owned(), value.to_string()));
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Warnings {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut fields = Vec::new();
+            event.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().push(fields);
+        }
+    }
+}
+
+impl Warnings {
+    /// The warnings that have a field `name`, with that field's value.
+    fn with_field(&self, name: &str) -> Vec<(String, Vec<(String, String)>)> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|fields| {
+                let value = fields.iter().find(|(n, _)| n == name)?.1.clone();
+                Some((value, fields.clone()))
+            })
+            .collect()
+    }
+}
+
+/// The global warning log, emptied, and a lock that keeps this binary's tests from
+/// writing to it at the same time.
+fn warnings() -> (&'static Warnings, MutexGuard<'static, ()>) {
+    static WARNINGS: OnceLock<Warnings> = OnceLock::new();
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let warnings = WARNINGS.get_or_init(|| {
+        let warnings = Warnings::default();
+        let subscriber = tracing_subscriber::registry().with(warnings.clone());
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        warnings
+    });
+    warnings.0.lock().unwrap().clear();
+    (warnings, turn)
+}
+
+fn message(fields: &[(String, String)]) -> String {
+    fields
+        .iter()
+        .find(|(n, _)| n == "message")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// 1,000 tells, then the end of "main" without `shutdown()`, while the first command
+/// is still being persisted: both steps are reported, with the exact counts.
+#[test]
+fn a_runtime_dropped_with_its_tokio_runtime_reports_every_command_it_lost() {
+    let (warnings, _turn) = warnings();
+    let gate = Arc::new(Semaphore::new(0)); // the store never finishes an append
+    let store = Arc::new(TestStore {
+        save_gate: Some(Arc::clone(&gate)),
+        ..TestStore::default()
+    });
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio.block_on(async {
+        let runtime = Runtime::builder(store.clone())
+            .mailbox_capacity(2_000)
+            .build();
+        let counter = runtime.actor::<Counter>("lossy");
+        for _ in 0..1_000 {
+            counter.tell(()).await.unwrap();
+        }
+        // The actor takes the first command into the (blocked) append.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store
+            .save_events_calls
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == 0
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the first command never reached the store"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // The end of `main`: the handles go, then the tokio runtime.
+    });
+    let queued = warnings.with_field("queued");
+    assert_eq!(
+        queued.len(),
+        1,
+        "one warning when the last handle went: {queued:?}"
+    );
+    assert_eq!(queued[0].0, "999", "{:?}", queued[0].1);
+    assert!(message(&queued[0].1).contains("shutdown().await"));
+    drop(tokio);
+    let dropped = warnings.with_field("dropped");
+    assert_eq!(
+        dropped.len(),
+        1,
+        "one warning when the tasks were dropped: {dropped:?}"
+    );
+    let fields = &dropped[0].1;
+    assert_eq!(dropped[0].0, "999", "{fields:?}");
+    assert!(
+        fields.iter().any(|(n, v)| n == "interrupted" && v == "1"),
+        "the blocked append is counted as interrupted: {fields:?}"
+    );
+    assert!(message(fields).contains("999 commands were dropped undelivered"));
+    let stored = futures::executor::block_on(store.inner.get_events("Counter|lossy", 1)).unwrap();
+    assert!(stored.is_empty(), "the blocked append stored nothing");
+}
+
+/// With the tokio runtime still running, dropping every handle drains the mailboxes:
+/// every told command is executed, then the actor tasks end and release the store.
+#[test]
+fn dropping_every_handle_drains_the_mailboxes_in_the_background() {
+    let (warnings, _turn) = warnings();
+    let store = Arc::new(TestStore::default());
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio.block_on(async {
+        let runtime = Runtime::builder(store.clone())
+            .mailbox_capacity(2_000)
+            .build();
+        for actor in 0..10 {
+            let counter = runtime.actor::<Counter>(format!("drained-{actor}"));
+            for _ in 0..100 {
+                counter.tell(()).await.unwrap();
+            }
+        }
+        drop(runtime);
+        // The runtime's last reference goes when its last actor task has ended.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Arc::strong_count(&store) > 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the actors did not drain and end after the handles were dropped"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        for actor in 0..10 {
+            let stored = store
+                .inner
+                .get_events(&format!("Counter|drained-{actor}"), 1)
+                .await
+                .unwrap();
+            assert_eq!(stored.len(), 100, "actor {actor}");
+        }
+    });
+    assert!(
+        warnings.with_field("dropped").is_empty(),
+        "nothing was lost, so nothing is reported lost"
+    );
+    assert_eq!(
+        warnings.with_field("queued").len(),
+        1,
+        "the missing shutdown is reported"
+    );
+}
