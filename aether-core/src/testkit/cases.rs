@@ -3,7 +3,42 @@
 //! Each function panics (with a message naming the broken rule) when the store under test
 //! does not behave. They are normally run through
 //! [`snapshot_store_conformance!`](crate::snapshot_store_conformance) or
-//! [`event_store_conformance!`](crate::event_store_conformance).
+//! [`event_store_conformance!`](crate::event_store_conformance), which run every case
+//! within time limits (see [the testkit docs](super#time-limits)).
+//!
+//! # The cases
+//!
+//! Reads of an unknown actor:
+//! [`unknown_actor_has_version_zero`], [`unknown_actor_has_no_events`],
+//! [`unknown_actor_has_no_snapshot`].
+//!
+//! The version check:
+//! [`save_event_then_read_back`], [`save_event_rejects_equal_version`],
+//! [`save_event_rejects_lower_version`], [`save_event_rejects_zero_and_negative_versions`],
+//! [`gaps_are_allowed`], [`stored_events_are_immutable`].
+//!
+//! Batches:
+//! [`save_events_is_atomic`], [`save_events_conflict_stores_nothing`],
+//! [`save_events_rejects_mixed_actors`], [`save_events_rejects_non_increasing_versions`],
+//! [`save_events_empty_batch_does_nothing`].
+//!
+//! Reads and data:
+//! [`get_events_from_is_inclusive_and_ascending`], [`long_history_read_from_the_middle`],
+//! [`seed_vectors_round_trip_through_store`],
+//! [`special_actor_ids_are_kept_apart_and_intact`], [`empty_actor_id_is_rejected`].
+//!
+//! Concurrency (every racing call must return, with success or a version conflict):
+//! - [`fifty_actors_written_concurrently`]: many actors at once keep their own histories;
+//! - [`racing_writers_win_each_version_once`]: writers racing at `latest + 1` win each
+//!   version once, gaplessly;
+//! - [`racing_distinct_versions_on_one_actor`]: 8 calls at once append 8 different
+//!   versions of one actor; the accepted ones are stored once each, ascending;
+//! - [`racing_same_version_has_one_winner`]: 8 calls at once save the same version;
+//!   one wins, the others conflict with the stored version as current.
+//!
+//! Snapshots:
+//! [`snapshot_round_trips`], [`latest_snapshot_is_highest_version`],
+//! [`snapshots_are_per_actor`], [`snapshot_with_empty_actor_id_is_rejected`].
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -479,6 +514,130 @@ pub async fn racing_writers_win_each_version_once<S: EventStore + ?Sized>(store:
             by_version[&e.version], e.id,
             "version {} holds its winner's event",
             e.version
+        );
+    }
+}
+
+/// One actor at version `v`; 8 tasks at once append `v+1 ..= v+8`, one version each, for
+/// 20 rounds. Every call returns (success or [`StoreError::VersionConflict`], nothing
+/// else); a refused call's conflict reports a current version at or above the attempted
+/// one; at least one call of each round wins; the history holds each accepted version
+/// once, its winner's event, strictly ascending; the latest version is the highest
+/// accepted.
+pub async fn racing_distinct_versions_on_one_actor<S: EventStore + ?Sized>(store: Arc<S>) {
+    const WRITERS: i64 = 8;
+    const ROUNDS: usize = 20;
+    let id = Arc::new(actor("crowded"));
+    let first = event(&id, 1);
+    store.save_event(&first).await.unwrap();
+    let mut accepted = vec![first];
+    let mut latest = 1;
+    for round in 1..=ROUNDS {
+        let tasks: Vec<_> = (latest + 1..=latest + WRITERS)
+            .map(|version| {
+                let store = Arc::clone(&store);
+                let e = event(&id, version);
+                tokio::spawn(async move {
+                    let result = store.save_event(&e).await;
+                    (e, result)
+                })
+            })
+            .collect();
+        let mut won = Vec::new();
+        for task in tasks {
+            let (e, result) = task.await.expect("appending task");
+            match result {
+                Ok(()) => won.push(e),
+                Err(StoreError::VersionConflict(c)) => {
+                    assert_eq!(c.actor_id, *id, "round {round}: conflict names the actor");
+                    assert_eq!(c.attempted_version, e.version, "round {round}: attempted");
+                    assert!(
+                        c.current_version >= e.version,
+                        "round {round}: the conflict at version {} reports current version {}",
+                        e.version,
+                        c.current_version
+                    );
+                }
+                Err(other) => panic!("round {round}: version {}: unexpected {other}", e.version),
+            }
+        }
+        let highest = won
+            .last()
+            .unwrap_or_else(|| panic!("round {round}: no append above version {latest} won"))
+            .version;
+        accepted.extend(won);
+        latest = store.get_latest_version(&id).await.unwrap();
+        assert_eq!(
+            latest, highest,
+            "round {round}: latest is the highest accepted"
+        );
+    }
+    let stored = store.get_events(&id, 0).await.unwrap();
+    assert!(
+        stored.windows(2).all(|w| w[0].version < w[1].version),
+        "history strictly ascends: {:?}",
+        versions(&stored)
+    );
+    assert_eq!(
+        versions(&stored),
+        versions(&accepted),
+        "the history holds exactly the accepted versions"
+    );
+    assert_eq!(stored, accepted, "each version holds its winner's event");
+}
+
+/// 8 tasks at once save the same next version of one actor, for 20 rounds: exactly one
+/// wins; every other gets [`StoreError::VersionConflict`] whose current version is the
+/// stored latest (at or above the attempted version, never below); the stored event is
+/// the winner's.
+pub async fn racing_same_version_has_one_winner<S: EventStore + ?Sized>(store: Arc<S>) {
+    const WRITERS: usize = 8;
+    const ROUNDS: i64 = 20;
+    let id = Arc::new(actor("contested"));
+    for version in 1..=ROUNDS {
+        let tasks: Vec<_> = (0..WRITERS)
+            .map(|writer| {
+                let store = Arc::clone(&store);
+                let mut e = event(&id, version);
+                e.data = json!({ "writer": writer, "version": version });
+                tokio::spawn(async move {
+                    let result = store.save_event(&e).await;
+                    (e, result)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        let mut conflicts = Vec::new();
+        for task in tasks {
+            let (e, result) = task.await.expect("saving task");
+            match result {
+                Ok(()) => winners.push(e),
+                Err(StoreError::VersionConflict(c)) => conflicts.push(c),
+                Err(other) => panic!("version {version}: unexpected {other}"),
+            }
+        }
+        assert_eq!(
+            winners.len(),
+            1,
+            "version {version}: exactly one of {WRITERS} racing saves wins"
+        );
+        let stored_latest = store.get_latest_version(&id).await.unwrap();
+        assert_eq!(stored_latest, version, "version {version}: latest");
+        for c in conflicts {
+            assert_eq!(
+                c.actor_id, *id,
+                "version {version}: conflict names the actor"
+            );
+            assert_eq!(c.attempted_version, version, "version {version}: attempted");
+            assert_eq!(
+                c.current_version, stored_latest,
+                "version {version}: a loser's conflict reports the stored version"
+            );
+        }
+        assert_eq!(
+            store.get_events(&id, version).await.unwrap(),
+            winners,
+            "version {version} holds the winner's event"
         );
     }
 }

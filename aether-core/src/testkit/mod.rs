@@ -23,16 +23,26 @@
 //! instead. The crate using the macros needs `tokio` (features `macros`, `rt-multi-thread`)
 //! as a dev-dependency.
 //!
-//! The cases themselves are public async functions in [`cases`], each taking the store in
-//! an `Arc`, for authors who want to call them from their own harness.
+//! The cases themselves are public async functions in [`cases`] (listed there), each
+//! taking the store in an `Arc`, for authors who want to call them from their own harness.
+//!
+//! # Time limits
+//!
+//! A store that hangs fails the case instead of the test run: every test runs its case on
+//! a multi-threaded runtime (racing cases need real parallelism) through [`run_case`],
+//! which fails it after [`CASE_TIMEOUT`], and calls the store through a
+//! [`DeadlineStore`], which fails it when one call does not return within
+//! [`OPERATION_TIMEOUT`], naming the case, the operation, the actor and the version.
 //!
 //! [`FaultyStore`] wraps any store and fails, delays, times out or loses the
 //! acknowledgement of a seeded share of its calls, to test what runs above a store.
 
 pub mod cases;
+mod deadline;
 mod faults;
 mod vectors;
 
+pub use deadline::{run_case, DeadlineStore, CASE_TIMEOUT, OPERATION_TIMEOUT};
 pub use faults::{
     FaultKind, FaultStats, FaultyStore, FaultyStoreBuilder, InjectedFault, OpFaults, StoreOp,
 };
@@ -63,7 +73,9 @@ macro_rules! event_store_conformance {
             long_history_read_from_the_middle,
             fifty_actors_written_concurrently,
             special_actor_ids_are_kept_apart_and_intact,
-            racing_writers_win_each_version_once
+            racing_writers_win_each_version_once,
+            racing_distinct_versions_on_one_actor,
+            racing_same_version_has_one_winner
         );
     };
 }
@@ -90,8 +102,11 @@ macro_rules! __conformance_cases {
     ($make:expr; $($case:ident),* $(,)?) => {$(
         #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
-            let store = ::std::sync::Arc::new($make);
-            $crate::testkit::cases::$case(store).await;
+            $crate::testkit::run_case(::std::stringify!($case), async {
+                let store = $crate::testkit::DeadlineStore::new(::std::stringify!($case), $make);
+                $crate::testkit::cases::$case(::std::sync::Arc::new(store)).await;
+            })
+            .await;
         }
     )*};
 }
