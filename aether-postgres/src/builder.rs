@@ -8,7 +8,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::Host;
 use tokio_postgres::NoTls;
 
-use crate::error::ConnectError;
+use crate::error::{ConnectError, PostgresError};
 use crate::schema::{self, Statements};
 use crate::store::{Inner, PostgresStore};
 use crate::writer::{spawn_writers, WriterContext};
@@ -175,7 +175,7 @@ impl PostgresStoreBuilder {
             Source::Url(ref url) => {
                 let mut config: tokio_postgres::Config =
                     url.parse().map_err(|err| ConnectError::Config {
-                        reason: format!("invalid connection url: {err}"),
+                        reason: format!("invalid connection url: {}", PostgresError::from(err)),
                     })?;
                 if let Some(name) = &self.application_name {
                     config.application_name(name);
@@ -215,7 +215,7 @@ impl PostgresStoreBuilder {
             Ok(Err(err)) => {
                 return Err(ConnectError::Unreachable {
                     target,
-                    source: Box::new(err),
+                    source: Box::new(PostgresError::from(err)),
                 })
             }
             Err(_) => {

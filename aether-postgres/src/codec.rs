@@ -14,6 +14,8 @@ use chrono::{Datelike, Timelike};
 use serde_json::Value;
 use tokio_postgres::Row;
 
+use crate::error::PostgresError;
+
 /// The earliest year `timestamptz` holds (4713 BC, in astronomical year numbering).
 const MIN_YEAR: i32 = -4712;
 
@@ -140,8 +142,10 @@ pub(crate) fn encode_event(event: &Event) -> Result<EncodedEvent, StoreError> {
 pub(crate) fn decode_event(actor_id: &str, row: &Row) -> Result<Event, StoreError> {
     let version: i64 = row
         .try_get("version")
-        .map_err(|err| StoreError::serialization(actor_id, 0, err))?;
-    let bad = |err: tokio_postgres::Error| StoreError::serialization(actor_id, version, err);
+        .map_err(|err| StoreError::serialization(actor_id, 0, PostgresError::from(err)))?;
+    let bad = |err: tokio_postgres::Error| {
+        StoreError::serialization(actor_id, version, PostgresError::from(err))
+    };
     let recorded_at: Timestamp = row.try_get("recorded_at").map_err(bad)?;
     let nanos: i32 = row.try_get("recorded_nanos").map_err(bad)?;
     Ok(Event {
@@ -159,8 +163,10 @@ pub(crate) fn decode_event(actor_id: &str, row: &Row) -> Result<Event, StoreErro
 pub(crate) fn decode_snapshot(actor_id: &str, row: &Row) -> Result<ActorSnapshot, StoreError> {
     let version: i64 = row
         .try_get("version")
-        .map_err(|err| StoreError::serialization(actor_id, 0, err))?;
-    let bad = |err: tokio_postgres::Error| StoreError::serialization(actor_id, version, err);
+        .map_err(|err| StoreError::serialization(actor_id, 0, PostgresError::from(err)))?;
+    let bad = |err: tokio_postgres::Error| {
+        StoreError::serialization(actor_id, version, PostgresError::from(err))
+    };
     let recorded_at: Timestamp = row.try_get("recorded_at").map_err(bad)?;
     let nanos: i32 = row.try_get("recorded_nanos").map_err(bad)?;
     Ok(ActorSnapshot {

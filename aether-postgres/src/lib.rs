@@ -85,6 +85,11 @@
 //!   [`StoreError::Backend`](aether_core::StoreError::Backend) (a write then may or may
 //!   not have been committed). Broken connections are dropped from the pool and new ones
 //!   opened on demand, so the same store serves again as soon as the server does.
+//! - **Server errors say what the server said.** The source of a backend error (and of a
+//!   [`ConnectError`]) is a [`PostgresError`], whose message carries the server's
+//!   severity, message and SQLSTATE (`FATAL: terminating connection due to administrator
+//!   command (SQLSTATE 57P01)`), and whose [`code`](PostgresError::code) gives the
+//!   SQLSTATE to match on.
 //!
 //! # Cancel safety
 //!
@@ -103,7 +108,7 @@ mod store;
 mod writer;
 
 pub use builder::{PostgresStoreBuilder, DEFAULT_SCHEMA};
-pub use error::ConnectError;
+pub use error::{ConnectError, PostgresError};
 pub use store::PostgresStore;
 
 /// The connection pool crate the store is built on, to make a pool for

@@ -5,7 +5,7 @@
 
 use tokio_postgres::Client;
 
-use crate::error::ConnectError;
+use crate::error::{ConnectError, PostgresError};
 
 /// The newest layout version this crate writes and reads.
 pub(crate) const LATEST_VERSION: i32 = 1;
@@ -82,7 +82,7 @@ pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<(), Con
     let quoted = quote_schema(schema)?;
     let fail = |err: tokio_postgres::Error| ConnectError::Schema {
         schema: schema.to_owned(),
-        source: Box::new(err),
+        source: Box::new(PostgresError::from(err)),
     };
     let tx = client.transaction().await.map_err(fail)?;
     tx.execute(

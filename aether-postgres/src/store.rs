@@ -16,7 +16,7 @@ use crate::builder::PostgresStoreBuilder;
 use crate::codec::{
     check_json, check_text, decode_event, decode_snapshot, encode_event, split_timestamp,
 };
-use crate::error::{ConnectError, TimedOut, WriterGone};
+use crate::error::{ConnectError, PostgresError, TimedOut, WriterGone};
 use crate::query::query_cached;
 use crate::schema::Statements;
 use crate::writer::Batch;
@@ -157,7 +157,7 @@ impl PostgresStore {
             .pool
             .get()
             .await
-            .map_err(|err| StoreError::backend(actor_id, version, err))
+            .map_err(|err| StoreError::backend(actor_id, version, PostgresError::from(err)))
     }
 }
 
@@ -205,7 +205,9 @@ impl EventStore for PostgresStore {
         check_text(actor_id, from_version, "actor id", actor_id)?;
         self.timed(actor_id, from_version, async {
             let client = self.client(actor_id, from_version).await?;
-            let backend = |err| StoreError::backend(actor_id, from_version, err);
+            let backend = |err: tokio_postgres::Error| {
+                StoreError::backend(actor_id, from_version, PostgresError::from(err))
+            };
             let rows = query_cached(
                 &client,
                 &self.inner.statements.events,
@@ -223,16 +225,18 @@ impl EventStore for PostgresStore {
         check_text(actor_id, 0, "actor id", actor_id)?;
         self.timed(actor_id, 0, async {
             let client = self.client(actor_id, 0).await?;
-            let backend = |err| StoreError::backend(actor_id, 0, err);
+            let backend = |err: tokio_postgres::Error| {
+                StoreError::backend(actor_id, 0, PostgresError::from(err))
+            };
             let rows = query_cached(&client, &self.inner.statements.latest_version, &[&actor_id])
                 .await
                 .map_err(backend)?;
             let row = rows.first();
             match row {
                 None => Ok(0),
-                Some(row) => row
-                    .try_get(0)
-                    .map_err(|err| StoreError::serialization(actor_id, 0, err)),
+                Some(row) => row.try_get(0).map_err(|err| {
+                    StoreError::serialization(actor_id, 0, PostgresError::from(err))
+                }),
             }
         })
         .await
@@ -249,7 +253,9 @@ impl SnapshotStore for PostgresStore {
         check_text(actor_id, 0, "actor id", actor_id)?;
         self.timed(actor_id, 0, async {
             let client = self.client(actor_id, 0).await?;
-            let backend = |err| StoreError::backend(actor_id, 0, err);
+            let backend = |err: tokio_postgres::Error| {
+                StoreError::backend(actor_id, 0, PostgresError::from(err))
+            };
             let rows = query_cached(&client, &self.inner.statements.snapshot, &[&actor_id])
                 .await
                 .map_err(backend)?;
@@ -268,7 +274,9 @@ impl SnapshotStore for PostgresStore {
         let (recorded_at, nanos) = split_timestamp(actor_id, version, &snapshot.timestamp)?;
         self.timed(actor_id, version, async {
             let client = self.client(actor_id, version).await?;
-            let backend = |err| StoreError::backend(actor_id, version, err);
+            let backend = |err: tokio_postgres::Error| {
+                StoreError::backend(actor_id, version, PostgresError::from(err))
+            };
             query_cached(
                 &client,
                 &self.inner.statements.save_snapshot,

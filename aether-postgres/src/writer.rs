@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio_postgres::error::SqlState;
 
 use crate::codec::EncodedEvent;
-use crate::error::TimedOut;
+use crate::error::{PostgresError, TimedOut};
 use crate::query::query_cached;
 use crate::schema::Statements;
 
@@ -165,6 +165,7 @@ async fn commit_group(context: &WriterContext, mut batches: Vec<Batch>) {
     match append(context, &batches).await {
         Ok(accepted) => settle(context, batches, &accepted).await,
         Err(GroupFailure::Server(err)) if batches.len() > 1 => {
+            let err = PostgresError::from(err);
             tracing::debug!(error = %err, batches = batches.len(), "group append refused; retrying its batches one by one");
             for batch in batches {
                 Box::pin(commit_group(context, vec![batch])).await;
@@ -205,7 +206,7 @@ fn server_error(actor_id: &str, version: i64, err: tokio_postgres::Error) -> Sto
             format!("postgres cannot store it: {reason}"),
         )
     } else {
-        StoreError::backend(actor_id, version, err)
+        StoreError::backend(actor_id, version, PostgresError::from(err))
     }
 }
 
@@ -246,12 +247,12 @@ async fn append(
             .pool
             .get()
             .await
-            .map_err(|err| GroupFailure::Backend(Arc::new(err)))?;
+            .map_err(|err| GroupFailure::Backend(Arc::new(PostgresError::from(err))))?;
         let on_err = |err: tokio_postgres::Error| {
             if err.as_db_error().is_some() && !err.is_closed() {
                 GroupFailure::Server(err)
             } else {
-                GroupFailure::Backend(Arc::new(err))
+                GroupFailure::Backend(Arc::new(PostgresError::from(err)))
             }
         };
         let rows = query_cached(
@@ -276,7 +277,7 @@ async fn append(
         rows.iter()
             .map(|row| row.try_get::<_, String>(0))
             .collect::<Result<HashSet<String>, _>>()
-            .map_err(|err| GroupFailure::Backend(Arc::new(err)))
+            .map_err(|err| GroupFailure::Backend(Arc::new(PostgresError::from(err))))
     };
     match tokio::time::timeout(context.operation_timeout, run).await {
         Ok(result) => result,
@@ -328,14 +329,14 @@ async fn latest_versions(
             .pool
             .get()
             .await
-            .map_err(|e| Arc::new(e) as BoxError)?;
+            .map_err(|e| Arc::new(PostgresError::from(e)) as BoxError)?;
         let rows = query_cached(&client, &context.statements.latest_versions, &[&actors])
             .await
-            .map_err(|e| Arc::new(e) as BoxError)?;
+            .map_err(|e| Arc::new(PostgresError::from(e)) as BoxError)?;
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
             .collect::<Result<HashMap<String, i64>, tokio_postgres::Error>>()
-            .map_err(|e| Arc::new(e) as BoxError)
+            .map_err(|e| Arc::new(PostgresError::from(e)) as BoxError)
     };
     tokio::time::timeout(context.operation_timeout, run)
         .await
