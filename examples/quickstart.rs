@@ -132,6 +132,8 @@ pub(crate) async fn run(path: &std::path::Path) -> Result<Seen, Box<dyn std::err
     // The next command starts it again from the file.
     let balance_at_end = account.balance().await?;
     println!("asked again: balance {balance_at_end}, rehydrated from the store");
+    // Drains every mailbox (told commands too) and waits for every actor to end. Without
+    // it, commands still queued when `main` returns are lost (aether warns how many).
     runtime.shutdown().await;
     Ok(Seen {
         balance_at_start,

@@ -169,7 +169,14 @@ pub use aether_macros::Actor;
 ///
 /// Every `Result` names the same error type `E`, the actor's [`EventSourced::Error`]
 /// (`Infallible` if no method can fail); queries cannot fail. Arguments are owned and
-/// `Clone` (a command may be decided again after a version conflict); replies are owned.
+/// `Clone` (a command may be decided again after a version conflict); replies are owned
+/// and `Clone` (a retried command id is answered with a copy of the first reply).
+///
+/// A method that returns the actor's events without a `Result` (`Event`, `Vec<Event>`,
+/// `Option<Event>`, `(R, Vec<Event>)`, `Decision<Event, R>`) is a compile error, not a
+/// query: as a query it would record nothing. Write `Result<Event, E>`
+/// (`E` = `std::convert::Infallible` if it cannot fail). A query that really answers with
+/// events names them through a type of its own (`type History = Vec<AccountEvent>;`).
 ///
 /// For an actor `Account` it generates, with the widest visibility of the methods:
 ///
@@ -180,8 +187,9 @@ pub use aether_macros::Actor;
 /// - `AccountCommands`: a trait implemented for `ActorRef<Account>`, with
 ///   `deposit(amount)` and `deposit_with(options, amount)` for each method, both
 ///   returning `Result<Reply, AskError<E>>` futures. [`AskOptions`] sets a command id
-///   (idempotency: a repeated id fails with [`AskError::Duplicate`]) and a timeout. The
-///   methods carry the doc comments of the methods they call.
+///   (idempotency: a retried id is not applied again; it gets the first reply, or
+///   [`AskError::Duplicate`] with the versions once the reply is no longer kept) and a
+///   timeout. The methods carry the doc comments of the methods they call.
 /// - `impl EventSourced for Account`.
 ///
 /// ```

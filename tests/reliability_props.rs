@@ -102,7 +102,8 @@ async fn run<S: SnapshotStore + Send + Sync>(
     snapshot_every: u64,
 ) {
     let mut rt = build(store.clone(), snapshot_every);
-    // Per slot: whether an ask with its id was answered Ok or Duplicate.
+    // Per slot: whether an ask with its id was answered Ok (first time, or the first
+    // reply again for a resend) or Duplicate.
     let mut acknowledged: BTreeMap<usize, bool> = BTreeMap::new();
     for op in ops {
         match op {
@@ -129,7 +130,8 @@ async fn run<S: SnapshotStore + Send + Sync>(
                 let after = applied(&store, &id).await;
                 match result.expect("settles once the faults stop") {
                     Ok(_) => {
-                        assert_eq!(before, 0, "{id}: applied again after being stored");
+                        // A resend of a stored id may get the first reply again; that it
+                        // added nothing is checked below.
                         assert!(after > 0, "{id}: answered Ok, so stored");
                         acknowledged.insert(slot, true);
                     }

@@ -136,8 +136,9 @@ pub trait EventSourced: Default + Serialize + DeserializeOwned + Send + 'static 
     type Command: Send + 'static;
     /// What it records.
     type Event: DomainEvent;
-    /// What a successful command answers.
-    type Reply: Send + 'static;
+    /// What a successful command answers. `Clone`: a retried command id gets a copy of
+    /// the first reply (see [`ActorConfig::kept_replies`](crate::ActorConfig::kept_replies)).
+    type Reply: Clone + Send + 'static;
     /// Why the domain refuses a command.
     type Error: std::error::Error + Send + Sync + 'static;
 

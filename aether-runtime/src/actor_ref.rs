@@ -40,7 +40,10 @@ impl AskOptions {
     /// Tags the command with an id, stored in each of its events' `command_id`. If the
     /// actor has already persisted events for this id (within its
     /// [idempotency window](crate::ActorConfig::idempotency_window)), the command is not
-    /// applied again and the ask fails with [`AskError::Duplicate`].
+    /// applied again: the ask answers the first reply if the actor still keeps it
+    /// ([`kept_replies`](crate::ActorConfig::kept_replies)), else fails with
+    /// [`AskError::Duplicate`] naming the versions the first application produced.
+    /// [`ActorRef::applied`] asks the same question without sending the command.
     pub fn command_id(mut self, id: impl Into<String>) -> Self {
         self.command_id = Some(id.into());
         self
@@ -166,7 +169,8 @@ impl<A: EventSourced> ActorRef<A> {
     /// # Errors
     ///
     /// As [`ask`](ActorRef::ask), and [`AskError::Duplicate`] for a command id the actor
-    /// has already applied.
+    /// has already applied and whose reply it no longer keeps (a retry within
+    /// [`kept_replies`](crate::ActorConfig::kept_replies) gets the first reply: `Ok`).
     pub async fn ask_with(&self, command: A::Command, options: AskOptions) -> Reply<A> {
         let timeout = options.timeout.or(self.registry.config.ask_timeout);
         let mode = if options.no_wait {
@@ -210,10 +214,20 @@ impl<A: EventSourced> ActorRef<A> {
     /// Sends a command without waiting for its outcome (waits only for mailbox
     /// capacity). A failure of the command is traced at `warn` level.
     ///
+    /// A told command is queued, not yet executed, when this returns: call
+    /// [`Runtime::shutdown`] before the program ends, which executes every queued
+    /// command. Commands still queued when the tokio runtime stops without it are lost
+    /// (the runtime logs how many at `warn`).
+    ///
     /// # Errors
     ///
     /// Only when the command could not be queued: [`AskError::ShuttingDown`],
-    /// [`AskError::Stopped`], [`AskError::StartFailed`].
+    /// [`AskError::Stopped`], [`AskError::StartFailed`], [`AskError::InvalidId`].
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped while waiting for mailbox capacity, the command was not
+    /// queued.
     pub async fn tell(&self, command: A::Command) -> Result<(), AskError<A::Error>> {
         self.send(
             Envelope {
@@ -256,6 +270,66 @@ impl<A: EventSourced> ActorRef<A> {
         Err(self.ended_error())
     }
 
+    /// Whether a command with `command_id` was applied, and which versions its events
+    /// got, without sending the command again: for a client reconciling after a crash or
+    /// a lost reply.
+    ///
+    /// The actor answers from what it remembers of its
+    /// [idempotency window](crate::ActorConfig::idempotency_window) (the command ids of
+    /// the events of its last `idempotency_window` versions, read back from the store
+    /// after a restart): `Ok(None)` means no event of that window carries the id. With
+    /// a window of 0 nothing is remembered and the answer is always `Ok(None)`. The
+    /// question waits in the mailbox behind the commands sent before it, so a command
+    /// sent earlier has been decided when it is answered.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use aether_runtime::{AskOptions, Runtime, EventSourced, Decision};
+    /// # #[derive(Default, serde::Serialize, serde::Deserialize)] struct Counter;
+    /// # struct Bumped;
+    /// # impl aether_runtime::DomainEvent for Bumped {
+    /// #     fn event_type(&self) -> &str { "Bumped" }
+    /// #     fn to_data(&self) -> Result<serde_json::Value, serde_json::Error> { Ok(serde_json::json!({})) }
+    /// #     fn from_data(_: &str, _: &serde_json::Value) -> Result<Self, aether_runtime::EventDecodeError> { Ok(Bumped) }
+    /// # }
+    /// # #[derive(Debug, thiserror::Error)] #[error("never")] struct Never;
+    /// # impl EventSourced for Counter {
+    /// #     const ACTOR_TYPE: &'static str = "Counter";
+    /// #     type Command = (); type Event = Bumped; type Reply = (); type Error = Never;
+    /// #     fn decide(&self, _: &()) -> Result<Decision<Bumped>, Never> { Ok(Decision::emit(Bumped)) }
+    /// #     fn apply(&mut self, _: &Bumped) {}
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let runtime = Runtime::new(Arc::new(aether_core::InMemoryStore::new()));
+    /// let counter = runtime.actor::<Counter>("c-1");
+    /// counter.ask_with((), AskOptions::new().command_id("bump-42")).await?;
+    /// let applied = counter.applied("bump-42").await?.expect("applied");
+    /// assert_eq!((applied.first_version, applied.last_version), (1, 1));
+    /// assert_eq!(counter.applied("bump-43").await?, None);
+    /// # runtime.shutdown().await;
+    /// # Ok::<(), aether_runtime::AskError<Never>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`tell`](ActorRef::tell) when the question cannot be delivered, and
+    /// [`AskError::Store`] / [`AskError::StartFailed`] when the actor cannot read its
+    /// history.
+    pub async fn applied(
+        &self,
+        command_id: &str,
+    ) -> Result<Option<crate::AppliedCommand>, AskError<A::Error>> {
+        let (tx, rx) = oneshot::channel();
+        let inquiry = crate::mailbox::Inquiry {
+            command_id: command_id.to_owned(),
+            reply: tx,
+        };
+        self.send_message(Message::Applied(Box::new(inquiry)), Mode::Wait)
+            .await?;
+        rx.await.unwrap_or_else(|_| Err(self.ended_error()))
+    }
+
     /// Makes sure the actor's task is running (used by [`Runtime::actor`]).
     pub(crate) fn ensure_started(&self) {
         // Acquiring spawns the task when none runs; releasing it at once is harmless.
@@ -280,7 +354,15 @@ impl<A: EventSourced> ActorRef<A> {
     }
 
     async fn send(&self, envelope: Envelope<A>, mode: Mode) -> Result<(), AskError<A::Error>> {
-        let mut message = Message::Command(Box::new(envelope));
+        self.send_message(Message::Command(Box::new(envelope)), mode)
+            .await
+    }
+
+    async fn send_message(
+        &self,
+        mut message: Message<A>,
+        mode: Mode,
+    ) -> Result<(), AskError<A::Error>> {
         for _ in 0..MAX_DELIVERY_ATTEMPTS {
             let acquired = self.acquire()?;
             let returned = match mode {

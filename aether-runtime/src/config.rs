@@ -25,6 +25,11 @@ pub struct ActorConfig {
     /// so a repeated command id is recognised ([`AskError::Duplicate`](crate::AskError::Duplicate)).
     /// Rebuilt from the stored events on start. 0 turns duplicate detection off.
     pub idempotency_window: u64,
+    /// How many replies of commands with a command id an actor keeps (the most recent
+    /// ones, within the idempotency window), so that a retry of the same id gets the
+    /// first reply again instead of [`AskError::Duplicate`](crate::AskError::Duplicate).
+    /// Kept in memory only, for the actor task's life; 0 keeps none.
+    pub kept_replies: usize,
     /// Panics tolerated within [`panic_window`](ActorConfig::panic_window) before the
     /// actor stops for good.
     pub max_panics: u32,
@@ -41,6 +46,7 @@ impl Default for ActorConfig {
             conflict_retries: 3,
             ask_timeout: None,
             idempotency_window: 1_000,
+            kept_replies: 64,
             max_panics: 3,
             panic_window: Duration::from_secs(60),
         }
@@ -81,6 +87,12 @@ impl ActorConfig {
     /// Sets [`idempotency_window`](ActorConfig::idempotency_window).
     pub fn idempotency_window(mut self, versions: u64) -> Self {
         self.idempotency_window = versions;
+        self
+    }
+
+    /// Sets [`kept_replies`](ActorConfig::kept_replies).
+    pub fn kept_replies(mut self, replies: usize) -> Self {
+        self.kept_replies = replies;
         self
     }
 

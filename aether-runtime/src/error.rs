@@ -144,9 +144,12 @@ pub enum AskError<E> {
     },
 
     /// The command carried a command id the actor has already persisted events for; it
-    /// was not applied again.
+    /// was not applied again. A retry within the actor's
+    /// [`kept_replies`](crate::ActorConfig::kept_replies) gets the first reply instead;
+    /// this error comes when the reply is no longer kept (the actor restarted, or many
+    /// commands came since) and names the versions the first application produced.
     #[error(
-        "actor {actor_id:?}: command {command_id:?} was already applied (at version {version})"
+        "actor {actor_id:?}: command {command_id:?} was already applied (versions {first_version} to {version}); its reply is no longer kept"
     )]
     Duplicate {
         /// The actor.
@@ -155,6 +158,8 @@ pub enum AskError<E> {
         command_id: String,
         /// The version of the last event the earlier command produced.
         version: i64,
+        /// The version of the first event the earlier command produced.
+        first_version: i64,
     },
 }
 
@@ -283,10 +288,12 @@ impl<E> AskError<E> {
                 actor_id,
                 command_id,
                 version,
+                first_version,
             } => AskError::Duplicate {
                 actor_id,
                 command_id,
                 version,
+                first_version,
             },
         }
     }
@@ -415,7 +422,9 @@ impl StartError {
     /// The store's error, when the store failed or holds an unreadable record.
     pub fn store_error(&self) -> Option<&StoreError> {
         match self {
-            StartError::Store { source, .. } | StartError::Unreadable { source, .. } => Some(source),
+            StartError::Store { source, .. } | StartError::Unreadable { source, .. } => {
+                Some(source)
+            }
             _ => None,
         }
     }

@@ -34,10 +34,20 @@ pub(crate) struct Envelope<A: EventSourced> {
     pub(crate) reply: Option<ReplyTx<A>>,
 }
 
+/// A question about a command id ([`ActorRef::applied`](crate::ActorRef::applied)).
+pub(crate) struct Inquiry<A: EventSourced> {
+    pub(crate) command_id: String,
+    pub(crate) reply: oneshot::Sender<
+        Result<Option<crate::AppliedCommand>, AskError<<A as EventSourced>::Error>>,
+    >,
+}
+
 /// What a mailbox carries.
 pub(crate) enum Message<A: EventSourced> {
     /// A command from a handle (boxed: an idle mailbox's buffer holds pointers).
     Command(Box<Envelope<A>>),
+    /// Whether a command id was applied.
+    Applied(Box<Inquiry<A>>),
     /// From the runtime's idle sweep: passivate if still idle.
     Passivate,
 }

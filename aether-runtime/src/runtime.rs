@@ -118,6 +118,12 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Sets the default [`ActorConfig::kept_replies`].
+    pub fn kept_replies(mut self, replies: usize) -> Self {
+        self.defaults = self.defaults.kept_replies(replies);
+        self
+    }
+
     /// Sets the default panic limit ([`ActorConfig::max_panics`] within
     /// [`ActorConfig::panic_window`]).
     pub fn max_panics(mut self, panics: u32, window: Duration) -> Self {

@@ -1,7 +1,7 @@
 //! The actor task: rehydrate, then take commands one at a time until passivated,
 //! stopped or shut down.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -15,6 +15,7 @@ use tracing::{debug, warn, Instrument};
 
 use crate::actor::DomainEvent;
 use crate::error::{AskError, StartError};
+use crate::idempotency::{oldest_kept, AppliedCommand, Limits, RecentCommands};
 use crate::mailbox::{Cell, Envelope, Message, Shared, Terminal};
 use crate::runtime::Registry;
 use crate::{EventSourced, Runtime};
@@ -76,69 +77,6 @@ enum Reload {
     Full,
 }
 
-/// Command ids seen within the idempotency window, with the version of their last event.
-#[derive(Debug, Default)]
-struct RecentCommands {
-    by_id: HashMap<Box<str>, i64>,
-    order: VecDeque<(i64, Box<str>)>,
-}
-
-impl RecentCommands {
-    /// The version of the command's last event, if it is within `window` of `latest`.
-    fn get(&self, command_id: &str, window: u64, latest: i64) -> Option<i64> {
-        let version = *self.by_id.get(command_id)?;
-        (version >= oldest_kept(window, latest)).then_some(version)
-    }
-
-    fn record(&mut self, command_id: &str, version: i64, window: u64, latest: i64) {
-        if window == 0 {
-            return;
-        }
-        if let Some(v) = self.by_id.get_mut(command_id) {
-            *v = (*v).max(version);
-        } else {
-            self.by_id.insert(command_id.into(), version);
-        }
-        self.order.push_back((version, command_id.into()));
-        self.evict(window, latest);
-    }
-
-    fn evict(&mut self, window: u64, latest: i64) {
-        let oldest_kept = oldest_kept(window, latest);
-        while let Some((version, _)) = self.order.front() {
-            if *version >= oldest_kept {
-                break;
-            }
-            let (version, id) = self.order.pop_front().expect("front exists");
-            if self.by_id.get(&id) == Some(&version) {
-                self.by_id.remove(&id);
-            }
-        }
-    }
-
-    /// Records ids older than every id recorded so far, in ascending version order.
-    fn record_older(&mut self, older: impl Iterator<Item = (i64, String)>) {
-        let older: Vec<(i64, Box<str>)> = older.map(|(v, id)| (v, id.into())).collect();
-        for (version, id) in older.into_iter().rev() {
-            let known = self.by_id.entry(id.clone()).or_insert(version);
-            *known = (*known).max(version);
-            self.order.push_front((version, id));
-        }
-    }
-
-    fn clear(&mut self) {
-        self.by_id.clear();
-        self.order.clear();
-    }
-}
-
-/// The oldest version inside an idempotency window of `window` versions ending at `latest`.
-fn oldest_kept(window: u64, latest: i64) -> i64 {
-    latest
-        .saturating_sub(i64::try_from(window).unwrap_or(i64::MAX))
-        .saturating_add(1)
-}
-
 struct Actor<A: EventSourced> {
     runtime: Runtime,
     registry: Arc<Registry<A>>,
@@ -158,17 +96,28 @@ struct Actor<A: EventSourced> {
     ids_unknown_through: i64,
     /// State most actors never need, allocated on first use: an idle actor's task stays
     /// small.
-    rare: Option<Box<Rare>>,
+    rare: Option<Box<Rare<A::Reply>>>,
 }
 
-#[derive(Debug, Default)]
-struct Rare {
-    recent: RecentCommands,
+#[derive(Debug)]
+struct Rare<R> {
+    recent: RecentCommands<R>,
     snapshot_in_flight: Arc<AtomicBool>,
     panics: VecDeque<Instant>,
     /// Set when the actor panicked too often: it answers the rest of its mailbox with
     /// this reason and ends.
     stopped: Option<String>,
+}
+
+impl<R> Default for Rare<R> {
+    fn default() -> Self {
+        Rare {
+            recent: RecentCommands::default(),
+            snapshot_in_flight: Arc::default(),
+            panics: VecDeque::new(),
+            stopped: None,
+        }
+    }
 }
 
 type Mailbox<A> = channel::Receiver<Message<A>>;
@@ -244,6 +193,12 @@ impl<A: EventSourced> Actor<A> {
                         return;
                     }
                 }
+                Message::Applied(inquiry) => {
+                    let answer = Box::pin(self.applied(&inquiry.command_id))
+                        .await
+                        .map(|found| found.map(|(versions, _)| versions));
+                    let _ = inquiry.reply.send(answer);
+                }
                 Message::Passivate => {
                     self.shared
                         .passivate_requested
@@ -300,11 +255,7 @@ impl<A: EventSourced> Actor<A> {
             .remove_generation(&self.stored_id, self.generation);
         rx.close();
         while let Some(message) = rx.try_recv() {
-            if let Message::Command(envelope) = message {
-                if let Some(reply) = envelope.reply {
-                    let _ = reply.send(Err(AskError::StartFailed(Arc::clone(&err))));
-                }
-            }
+            answer(message, || AskError::StartFailed(Arc::clone(&err)));
         }
     }
 
@@ -316,15 +267,11 @@ impl<A: EventSourced> Actor<A> {
         }));
         rx.close();
         while let Some(message) = rx.try_recv() {
-            if let Message::Command(envelope) = message {
-                if let Some(reply) = envelope.reply {
-                    let _ = reply.send(Err(AskError::Stopped {
-                        actor_id: self.stored_id.to_string(),
-                        version: self.version,
-                        reason: reason.clone(),
-                    }));
-                }
-            }
+            answer(message, || AskError::Stopped {
+                actor_id: self.stored_id.to_string(),
+                version: self.version,
+                reason: reason.clone(),
+            });
         }
     }
 
@@ -377,18 +324,17 @@ impl<A: EventSourced> Actor<A> {
         loop {
             attempts += 1;
             if let Some(command_id) = command_id {
-                if self.ids_unknown_through > 0 {
-                    Box::pin(self.load_older_command_ids()).await?;
-                }
-                let window = self.registry.config.idempotency_window;
-                let recent = self.rare.as_ref().map(|r| &r.recent);
-                if let Some(version) = recent.and_then(|r| r.get(command_id, window, self.version))
-                {
-                    return Err(AskError::Duplicate {
-                        actor_id: self.stored_id.to_string(),
-                        command_id: command_id.to_owned(),
-                        version,
-                    });
+                if let Some(first) = Box::pin(self.applied(command_id)).await? {
+                    // Applied before: the first outcome, never a second application.
+                    return match first {
+                        (_, Some(reply)) => Ok(reply),
+                        (versions, None) => Err(AskError::Duplicate {
+                            actor_id: self.stored_id.to_string(),
+                            command_id: command_id.to_owned(),
+                            version: versions.last_version,
+                            first_version: versions.first_version,
+                        }),
+                    };
                 }
             }
             let decision = match catch_unwind(AssertUnwindSafe(|| self.state.decide(&command))) {
@@ -429,10 +375,16 @@ impl<A: EventSourced> Actor<A> {
             match persisted {
                 Ok(()) => {
                     crate::obs::events_persisted(A::ACTOR_TYPE, count);
+                    let first = self.version.saturating_add(1);
                     self.version = last;
                     if let Some(command_id) = command_id {
-                        let window = self.registry.config.idempotency_window;
-                        self.rare().recent.record(command_id, last, window, last);
+                        let limits = self.idempotency_limits();
+                        if limits.window > 0 {
+                            let reply = (limits.replies > 0).then(|| decision.reply.clone());
+                            self.rare()
+                                .recent
+                                .record(command_id, first, last, reply, limits);
+                        }
                     }
                     self.maybe_snapshot();
                     if let Some(records) = published {
@@ -655,10 +607,7 @@ impl<A: EventSourced> Actor<A> {
             .get_events(&self.stored_id, from)
             .await
             .map_err(|err| self.store_failed(from, err))?;
-        let window = self.registry.config.idempotency_window;
-        let latest = events
-            .last()
-            .map_or(self.version, |e| e.version.max(self.version));
+        let limits = self.idempotency_limits();
         for stored in &events {
             if stored.version > self.version {
                 let event =
@@ -684,13 +633,39 @@ impl<A: EventSourced> Actor<A> {
             if let Some(command_id) = &stored.command_id {
                 self.rare()
                     .recent
-                    .record(command_id, stored.version, window, latest);
+                    .record(command_id, stored.version, stored.version, None, limits);
             }
         }
         Ok(())
     }
 
-    fn rare(&mut self) -> &mut Rare {
+    fn idempotency_limits(&self) -> Limits {
+        let config = &self.registry.config;
+        Limits {
+            window: config.idempotency_window,
+            replies: config.kept_replies,
+        }
+    }
+
+    /// Whether `command_id` was applied within the idempotency window: its versions, and
+    /// its reply if one is kept.
+    async fn applied(
+        &mut self,
+        command_id: &str,
+    ) -> Result<Option<(AppliedCommand, Option<A::Reply>)>, AskError<A::Error>> {
+        self.reload_if_needed().await?;
+        if self.ids_unknown_through > 0 {
+            Box::pin(self.load_older_command_ids()).await?;
+        }
+        let window = self.registry.config.idempotency_window;
+        Ok(self
+            .rare
+            .as_ref()
+            .and_then(|rare| rare.recent.get(command_id, window, self.version))
+            .map(|applied| (applied.versions, applied.reply.clone())))
+    }
+
+    fn rare(&mut self) -> &mut Rare<A::Reply> {
         self.rare.get_or_insert_with(Box::default)
     }
 
@@ -796,6 +771,21 @@ impl<A: EventSourced> Drop for Task<A> {
             debug!(actor_type = A::ACTOR_TYPE, actor_id = %self.actor.id(), dropped, interrupted = self.actor.in_flight, "actor task ended with commands undelivered");
         }
         inner.live_count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Answers a message the actor will not handle with `error`.
+fn answer<A: EventSourced>(message: Message<A>, error: impl Fn() -> AskError<A::Error>) {
+    match message {
+        Message::Command(envelope) => {
+            if let Some(reply) = envelope.reply {
+                let _ = reply.send(Err(error()));
+            }
+        }
+        Message::Applied(inquiry) => {
+            let _ = inquiry.reply.send(Err(error()));
+        }
+        Message::Passivate => {}
     }
 }
 

@@ -14,7 +14,7 @@ fn with_id(id: &str) -> AskOptions {
 }
 
 #[tokio::test]
-async fn a_repeated_command_id_is_not_applied_twice() {
+async fn a_retried_command_id_gets_the_first_reply_and_is_not_applied_twice() {
     let store = Arc::new(TestStore::default());
     let runtime = Runtime::new(store.clone());
     let account = runtime.actor::<Account>("idem");
@@ -22,33 +22,81 @@ async fn a_repeated_command_id_is_not_applied_twice() {
         .ask_with(Cmd::Open, with_id("open-1"))
         .await
         .unwrap();
-    account
-        .ask_with(Cmd::Deposit(10), with_id("dep-1"))
+    let first = account
+        .ask_with(Cmd::DepositTwice(10), with_id("dep-1"))
         .await
         .unwrap();
+    assert_eq!(first.balance, 20);
+    // Another command, then the retry (say its reply was lost): it answers the first
+    // reply, not the state now, and applies nothing.
+    account
+        .ask_with(Cmd::Deposit(5), with_id("dep-2"))
+        .await
+        .unwrap();
+    let retried = account
+        .ask_with(Cmd::DepositTwice(10), with_id("dep-1"))
+        .await
+        .unwrap();
+    assert_eq!(retried, first, "the first reply, again");
+    assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 25);
+    let stored = store.inner.get_events("Account|idem", 1).await.unwrap();
+    assert_eq!(stored.len(), 4, "nothing applied twice");
+    // The versions of each id, without sending the command again.
+    let dep1 = account.applied("dep-1").await.unwrap().unwrap();
+    assert_eq!((dep1.first_version, dep1.last_version), (2, 3));
+    let dep2 = account.applied("dep-2").await.unwrap().unwrap();
+    assert_eq!((dep2.first_version, dep2.last_version), (4, 4));
+    assert_eq!(account.applied("never-sent").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn beyond_the_kept_replies_a_retry_gets_duplicate_with_the_versions() {
+    let store = Arc::new(TestStore::default());
+    let runtime = Runtime::builder(store.clone()).kept_replies(1).build();
+    let account = runtime.actor::<Account>("idem-kept");
+    account.ask(Cmd::Open).await.unwrap();
+    account
+        .ask_with(Cmd::DepositTwice(10), with_id("dep-1"))
+        .await
+        .unwrap();
+    account
+        .ask_with(Cmd::Deposit(1), with_id("dep-2"))
+        .await
+        .unwrap();
+    // Only dep-2's reply is kept.
     let again = account
-        .ask_with(Cmd::Deposit(10), with_id("dep-1"))
+        .ask_with(Cmd::DepositTwice(10), with_id("dep-1"))
         .await
         .unwrap_err();
-    match again {
+    match &again {
         AskError::Duplicate {
             actor_id,
             command_id,
             version,
+            first_version,
         } => {
-            assert_eq!(actor_id, "Account|idem");
+            assert_eq!(actor_id, "Account|idem-kept");
             assert_eq!(command_id, "dep-1");
-            assert_eq!(version, 2);
+            assert_eq!((*first_version, *version), (2, 3));
         }
         other => panic!("expected Duplicate, got {other:?}"),
     }
-    assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 10);
+    assert!(again.to_string().contains("versions 2 to 3"), "{again}");
+    assert_eq!(
+        account
+            .ask_with(Cmd::Deposit(1), with_id("dep-2"))
+            .await
+            .unwrap()
+            .balance,
+        21
+    );
+    assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 21);
     // A different id is a different command.
     account
-        .ask_with(Cmd::Deposit(10), with_id("dep-2"))
+        .ask_with(Cmd::Deposit(10), with_id("dep-3"))
         .await
         .unwrap();
-    assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 20);
+    assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 31);
 }
 
 #[tokio::test]
@@ -75,9 +123,19 @@ async fn command_ids_survive_a_restart_and_snapshots() {
         .await
         .unwrap_err();
     assert!(
-        matches!(again, AskError::Duplicate { version: 2, .. }),
+        matches!(
+            again,
+            AskError::Duplicate {
+                version: 2,
+                first_version: 2,
+                ..
+            }
+        ),
         "{again:?}"
     );
+    // The client reconciling after the crash can ask without sending the command.
+    let applied = account.applied("pay-1").await.unwrap().unwrap();
+    assert_eq!((applied.first_version, applied.last_version), (2, 2));
     assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 15);
 }
 

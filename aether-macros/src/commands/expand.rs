@@ -120,9 +120,11 @@ impl<'d, 'a> Generated<'d, 'a> {
             });
             quote!(#docs #variant { #(#fields,)* })
         });
+        // `Clone`: a retried command id is answered with a copy of the first reply.
         quote! {
             #[doc = #doc]
             #[allow(dead_code)]
+            #[derive(Clone)]
             #vis enum #name {
                 #(#variants,)*
             }
@@ -141,9 +143,11 @@ impl<'d, 'a> Generated<'d, 'a> {
             let ty = reply_type(c);
             quote!(#[doc = #doc] #variant(#ty))
         });
+        // `Clone`: a retried command id is answered with a copy of the first reply.
         quote! {
             #[doc = #doc]
             #[allow(dead_code)]
+            #[derive(Clone)]
             #vis enum #name {
                 #(#variants,)*
             }
