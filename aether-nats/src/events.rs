@@ -265,6 +265,8 @@ impl EventStore for NatsStore {
                     .map_or(current, |h| h.last_version.max(current));
                 return Err(Self::conflict(actor_id, first, current));
             }
+            // Test hook (one relaxed load when unused): another writer may land here.
+            self.inner.pause.pause_if_armed().await;
             let message = PublishMessage::build()
                 .payload(payload.clone())
                 .headers(headers.clone())

@@ -117,10 +117,13 @@ mod codec;
 mod config;
 mod error;
 mod events;
+mod hook;
 mod snapshots;
 mod store;
 pub mod subject;
 
 pub use config::{Layout, NatsStoreBuilder, DEFAULT_NAMESPACE};
 pub use error::NatsError;
+#[doc(hidden)]
+pub use hook::PublishPause;
 pub use store::NatsStore;

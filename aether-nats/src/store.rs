@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub(crate) snapshots: kv::Store,
     pub(crate) layout: Layout,
     pub(crate) request_timeout: Duration,
+    /// Test hook: a pause between reading the head and publishing (see `hook.rs`).
+    pub(crate) pause: crate::hook::PauseHook,
 }
 
 impl fmt::Debug for NatsStore {
@@ -121,6 +123,7 @@ impl NatsStore {
                 snapshots,
                 layout,
                 request_timeout: options.request_timeout,
+                pause: crate::hook::PauseHook::default(),
             }),
         })
     }

@@ -95,3 +95,103 @@ async fn racing_instances_never_both_win_a_version() {
     assert_eq!(first.get_events(actor, 0).await.unwrap().len(), 50);
     first.delete_namespace().await.unwrap();
 }
+
+/// The one protection of a NATS history against a lost update is the server-side
+/// expected-last-subject-sequence check. A second connection lands its append in the
+/// gap between the first writer's head read and its publish (held open by the
+/// `pause_next_publish` test hook), every round: the first writer's append of the same
+/// version must end in `VersionConflict` naming the real current version, and the
+/// history must hold the second writer's event only. A batch still ahead of the new
+/// head (a gap) is written after it. Without the expected-sequence header on the
+/// publish, both writers would win the same version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_between_head_read_and_publish_is_a_conflict_every_time() {
+    use std::time::Duration;
+
+    let Some(first) = common::fresh_store().await else {
+        return;
+    };
+    let Some(second) = common::store_in(first.namespace()).await else {
+        return;
+    };
+    let actor = "interleaved";
+    const ROUNDS: i64 = 10;
+    const WITHIN: Duration = Duration::from_secs(10);
+    let mut expected = Vec::new();
+    for round in 0..ROUNDS {
+        // Round 0 writes the actor's first event: the paused publish expects "no message".
+        let current = first.get_latest_version(actor).await.unwrap();
+        let mut pause = first.pause_next_publish();
+        let stale = tokio::spawn({
+            let first = first.clone();
+            let batch = [event(actor, current + 1), event(actor, current + 2)];
+            async move { first.save_events(&batch).await }
+        });
+        assert!(
+            tokio::time::timeout(WITHIN, pause.reached())
+                .await
+                .unwrap_or_else(|_| panic!(
+                    "round {round}: the first writer never reached its publish"
+                )),
+            "round {round}: pause lost"
+        );
+        let winner = event(actor, current + 1);
+        tokio::time::timeout(WITHIN, second.save_event(&winner))
+            .await
+            .expect("the second writer hangs")
+            .unwrap_or_else(|e| panic!("round {round}: the second writer: {e}"));
+        expected.push(winner.id.clone());
+        drop(pause);
+        let outcome = tokio::time::timeout(WITHIN, stale)
+            .await
+            .expect("the paused writer hangs after its release")
+            .unwrap();
+        match outcome {
+            Err(StoreError::VersionConflict(conflict)) => {
+                assert_eq!(conflict.actor_id, actor);
+                assert_eq!(conflict.attempted_version, current + 1);
+                assert_eq!(conflict.current_version, current + 1, "round {round}");
+            }
+            other => panic!(
+                "round {round}: an append interleaved between head read and publish must \
+                 conflict, got {other:?}"
+            ),
+        }
+    }
+    // A batch still ahead of the interleaved write (gaps are allowed) lands after it.
+    let current = first.get_latest_version(actor).await.unwrap();
+    let mut pause = first.pause_next_publish();
+    let ahead = tokio::spawn({
+        let first = first.clone();
+        let batch = [event(actor, current + 3)];
+        async move { first.save_events(&batch).await }
+    });
+    assert!(tokio::time::timeout(WITHIN, pause.reached())
+        .await
+        .expect("the first writer never reached its publish"));
+    let between = event(actor, current + 1);
+    second.save_event(&between).await.unwrap();
+    drop(pause);
+    tokio::time::timeout(WITHIN, ahead)
+        .await
+        .expect("the paused writer hangs")
+        .unwrap()
+        .expect("a batch ahead of the new head is written after it");
+
+    let history = second.get_events(actor, 0).await.unwrap();
+    let versions: Vec<i64> = history.iter().map(|e| e.version).collect();
+    let mut want: Vec<i64> = (1..=ROUNDS).collect();
+    want.extend([ROUNDS + 1, ROUNDS + 3]);
+    assert_eq!(versions, want, "one event per version, no lost update");
+    let ids: Vec<&str> = history[..ROUNDS as usize]
+        .iter()
+        .map(|e| e.id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        expected.iter().map(String::as_str).collect::<Vec<_>>(),
+        "every contested version holds the interleaved writer's event"
+    );
+    assert_eq!(history[ROUNDS as usize].id, between.id);
+    first.delete_namespace().await.unwrap();
+}
