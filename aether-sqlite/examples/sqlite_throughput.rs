@@ -284,8 +284,8 @@ async fn main() {
         );
         let stats = store.stats();
         println!(
-            "{name} checkpoints: {} beside the writer, {} by the writer",
-            stats.checkpoints, stats.writer_checkpoints
+            "{name} checkpoints: {} beside the writer, {} by the writer; lock waits {}, lock yields {} (0 when the file is not shared)",
+            stats.checkpoints, stats.writer_checkpoints, stats.lock_waits, stats.lock_yields
         );
         let store = Arc::into_inner(store).expect("the only handle");
         store.close().await.expect("close");

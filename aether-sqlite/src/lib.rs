@@ -82,6 +82,14 @@
 //!   callers or more) the writer waits up to 1 ms for those callers' next appends before
 //!   committing a smaller group, as PostgreSQL's `commit_delay` does: fewer, larger
 //!   commits. [`SqliteStore::stats`] counts transactions and appends.
+//! - **Other processes** may write the same file (each with its own store): each
+//!   append's version check sees their commits. SQLite's write lock does not queue, so
+//!   the writer shares it fairly: while it waits it polls every 20–50 µs (for at most
+//!   [`busy_timeout`](SqliteStoreBuilder::busy_timeout), 5 s by default, per
+//!   transaction), and once it has seen another writer it takes 5 ms turns, leaving
+//!   the lock free for a moment after each turn. Measured with two processes on 20
+//!   shared actors, each acknowledges about half of the appends, every second.
+//!   [`StoreStats::lock_waits`] and [`StoreStats::lock_yields`] count both sides.
 //! - **Reads** use their own connections (4 by default), from tokio's blocking threads.
 //!   In WAL mode they never wait for the writer: a read sees the last commit made before
 //!   it began.
@@ -177,6 +185,7 @@
 mod checkpoint;
 mod codec;
 mod error;
+mod lock;
 mod options;
 mod reader;
 mod schema;

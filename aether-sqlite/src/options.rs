@@ -102,6 +102,12 @@ impl SqliteStoreBuilder {
     /// How long a connection waits for a lock held by another process before failing
     /// with [`StoreError::Backend`](aether_core::StoreError::Backend) (default 5 s).
     /// Inside one process the store never waits on itself.
+    ///
+    /// The writer spends this budget per transaction polling for the file's write lock
+    /// every 20–50 µs, and shares the lock in turns with the other process, so that two
+    /// processes writing one file both make progress (see the crate docs,
+    /// "Concurrency"); an append fails with `database is locked` only once the whole
+    /// budget has passed without a turn.
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self

@@ -84,6 +84,14 @@ pub struct StoreStats {
     /// the WAL reached 4 times its checkpoint size (the checkpoint thread could not keep
     /// up). Appends queued meanwhile wait for it.
     pub writer_checkpoints: u64,
+    /// Group commits whose `BEGIN` had to wait for the file's write lock, held by another
+    /// process (or another connection) writing the same file. Non-zero only when the
+    /// file is shared.
+    pub lock_waits: u64,
+    /// Times the writer, having seen another process write the file within the last
+    /// second, left the write lock free for a moment after a commit so that the other
+    /// process gets its turn. Non-zero only when the file is shared.
+    pub lock_yields: u64,
 }
 
 impl SqliteStore {
@@ -133,6 +141,7 @@ impl SqliteStore {
             Arc::clone(&counters),
             options.max_group_events,
             checkpoints,
+            options.busy_timeout,
         );
         let handle = std::thread::Builder::new()
             .name("aether-sqlite-writer".into())
@@ -173,6 +182,8 @@ impl SqliteStore {
             snapshots: c.snapshots.load(Ordering::Relaxed),
             checkpoints: c.checkpoints.load(Ordering::Relaxed),
             writer_checkpoints: c.writer_checkpoints.load(Ordering::Relaxed),
+            lock_waits: c.lock_waits.load(Ordering::Relaxed),
+            lock_yields: c.lock_yields.load(Ordering::Relaxed),
         }
     }
 

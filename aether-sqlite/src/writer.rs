@@ -33,6 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::Checkpoints;
 use crate::codec::{EncodedEvent, EncodedSnapshot};
+use crate::lock::WriteLock;
 
 /// The answer to one write request.
 pub(crate) type Reply = oneshot::Sender<Result<(), StoreError>>;
@@ -90,6 +91,8 @@ pub(crate) struct Counters {
     pub(crate) snapshots: AtomicU64,
     pub(crate) checkpoints: AtomicU64,
     pub(crate) writer_checkpoints: AtomicU64,
+    pub(crate) lock_waits: AtomicU64,
+    pub(crate) lock_yields: AtomicU64,
 }
 
 pub(crate) struct Writer {
@@ -100,6 +103,8 @@ pub(crate) struct Writer {
     counters: Arc<Counters>,
     max_group_events: usize,
     checkpoints: Option<Checkpoints>,
+    /// Sharing the file's write lock with other processes.
+    lock: WriteLock,
 }
 
 /// What one request of a group came to, before the group's commit.
@@ -118,10 +123,12 @@ impl Writer {
         counters: Arc<Counters>,
         max_group_events: usize,
         checkpoints: Option<Checkpoints>,
+        busy_timeout: Duration,
     ) -> Self {
         Writer {
             conn,
             keys: HashMap::new(),
+            lock: WriteLock::new(busy_timeout, Arc::clone(&counters)),
             counters,
             max_group_events,
             checkpoints,
@@ -130,6 +137,7 @@ impl Writer {
 
     /// Serves requests until every sender is dropped.
     pub(crate) fn run(self, rx: mpsc::Receiver<Request>) {
+        self.lock.install(&self.conn);
         if self.checkpoints.is_some() {
             Checkpoints::install(&self.conn);
         }
@@ -231,11 +239,12 @@ impl Writer {
     }
 
     fn hold(&mut self, held: oneshot::Sender<()>, release: std_mpsc::Receiver<()>) {
-        let began = self.conn.execute_batch("BEGIN IMMEDIATE");
+        let began = self.lock.begin(&self.conn);
         let _ = held.send(());
         let _ = release.recv();
         if began.is_ok() {
             let _ = self.conn.execute_batch("ROLLBACK");
+            self.lock.released();
         }
     }
 
@@ -244,7 +253,7 @@ impl Writer {
     fn commit_group(&mut self, group: Vec<Request>) -> (Vec<Answer>, bool) {
         let mut outcomes = Vec::with_capacity(group.len());
         let mut new_keys = HashMap::new();
-        let began = self.conn.execute_batch("BEGIN IMMEDIATE");
+        let began = self.lock.begin(&self.conn);
         let mut aborted: Option<BoxError> = began.err().map(|e| Arc::new(e) as BoxError);
         for request in group {
             let outcome = match request {
@@ -296,13 +305,14 @@ impl Writer {
             outcomes.push(outcome);
         }
         if aborted.is_none() {
-            if let Err(e) = self.conn.execute_batch("COMMIT") {
+            if let Err(e) = self.lock.commit(&self.conn) {
                 tracing::warn!(error = %e, "aether sqlite group commit failed");
                 let _ = self.conn.execute_batch("ROLLBACK");
                 aborted = Some(Arc::new(e));
             }
         } else if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
+            self.lock.released();
         }
         match &aborted {
             None => {
