@@ -287,8 +287,7 @@ async fn main() {
             "{name} checkpoints: {} beside the writer, {} by the writer; lock waits {}, lock yields {} (0 when the file is not shared)",
             stats.checkpoints, stats.writer_checkpoints, stats.lock_waits, stats.lock_yields
         );
-        let store = Arc::into_inner(store).expect("the only handle");
-        store.close().await.expect("close");
+        SqliteStore::close_shared(store).await.expect("close");
 
         let raw_path = dir.join(format!("raw-{name}.db"));
         for suffix in ["", "-wal", "-shm"] {

@@ -1,9 +1,12 @@
-//! [`OpenError`]: why a store file could not be opened.
+//! [`OpenError`]: why a store file could not be opened; [`CloseError`]: why it could not
+//! be closed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aether_core::BoxError;
+
+use crate::SqliteStore;
 
 /// Opening a [`SqliteStore`](crate::SqliteStore) failed.
 ///
@@ -69,4 +72,44 @@ impl OpenError {
             source: Arc::new(source),
         }
     }
+}
+
+/// Closing a [`SqliteStore`] failed ([`SqliteStore::close`],
+/// [`SqliteStore::close_shared`]).
+///
+/// Closing concerns the whole file, not one actor, so unlike
+/// [`StoreError`](aether_core::StoreError) it names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CloseError {
+    /// Other handles to the store are still alive, so it was not closed: actor tasks of a
+    /// runtime that is not shut down yet, or clones of the `Arc`. Drop them (await
+    /// `Runtime::shutdown`, drop the clones), then close the store given back here.
+    #[error(
+        "cannot close sqlite store {}: {others} other handle(s) to it are still alive \
+         (actor tasks of a runtime not yet shut down, or clones of its Arc); drop them \
+         (await Runtime::shutdown) and close again",
+        path.display()
+    )]
+    StillShared {
+        /// The store's file.
+        path: PathBuf,
+        /// How many other handles hold the store.
+        others: usize,
+        /// The store, still open.
+        store: Arc<SqliteStore>,
+    },
+
+    /// The writer (or checkpoint) thread had panicked before the store was closed:
+    /// appends that were not acknowledged may not be stored; acknowledged ones are. The
+    /// file is closed.
+    #[error(
+        "sqlite store {}: the writer thread had panicked; unacknowledged appends may be lost, \
+         acknowledged ones are stored",
+        path.display()
+    )]
+    ThreadPanicked {
+        /// The store's file.
+        path: PathBuf,
+    },
 }

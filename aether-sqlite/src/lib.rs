@@ -192,7 +192,7 @@ mod schema;
 mod store;
 mod writer;
 
-pub use error::OpenError;
+pub use error::{CloseError, OpenError};
 pub use options::{SqliteStoreBuilder, Synchronous};
 pub use schema::SCHEMA_VERSION;
 pub use store::{SqliteStore, StoreStats, WriterHold};

@@ -17,7 +17,7 @@ use crate::checkpoint::Checkpoints;
 use crate::codec::{encode_event, encode_snapshot};
 use crate::reader::{self, ReadPool};
 use crate::writer::{Counters, Request, Writer};
-use crate::{schema, OpenError, SqliteStoreBuilder, Synchronous};
+use crate::{schema, CloseError, OpenError, SqliteStoreBuilder, Synchronous};
 
 /// The embedded event store: one SQLite file in WAL mode, one writer thread doing group
 /// commit, a small pool of read connections.
@@ -191,12 +191,18 @@ impl SqliteStore {
     /// waits for it; the file is then closed (read connections close as this handle
     /// drops).
     ///
+    /// A store shared through an `Arc` (as a runtime holds it) is closed with
+    /// [`close_shared`](SqliteStore::close_shared).
+    ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] if the writer thread had panicked.
-    pub async fn close(self) -> Result<(), StoreError> {
+    /// [`CloseError::ThreadPanicked`] if the writer or checkpoint thread had panicked.
+    pub async fn close(self) -> Result<(), CloseError> {
         let SqliteStore {
-            requests, threads, ..
+            path,
+            requests,
+            threads,
+            ..
         } = self;
         drop(requests);
         let threads = std::mem::take(&mut *threads.lock().unwrap_or_else(|p| p.into_inner()));
@@ -213,7 +219,44 @@ impl SqliteStore {
         if joined {
             Ok(())
         } else {
-            Err(StoreError::backend("", 0, WriterStopped))
+            Err(CloseError::ThreadPanicked { path })
+        }
+    }
+
+    /// Closes a store shared through an `Arc`, as [`close`](SqliteStore::close) does, if
+    /// `store` is its last handle.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use aether_sqlite::{CloseError, SqliteStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = Arc::new(SqliteStore::open(dir.path().join("events.db")).await?);
+    /// let in_use = Arc::clone(&store); // e.g. held by a runtime's actor task
+    /// let Err(CloseError::StillShared { others, store, .. }) = SqliteStore::close_shared(store).await
+    /// else { unreachable!() };
+    /// assert_eq!(others, 1);
+    /// drop(in_use); // e.g. `runtime.shutdown().await`
+    /// SqliteStore::close_shared(store).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`CloseError::StillShared`] if other handles to the store are alive (actor tasks
+    /// of a runtime not yet shut down, clones of the `Arc`): nothing is closed, and the
+    /// error gives the store back. [`CloseError::ThreadPanicked`] as for `close`.
+    pub async fn close_shared(store: Arc<SqliteStore>) -> Result<(), CloseError> {
+        match Arc::try_unwrap(store) {
+            Ok(store) => store.close().await,
+            Err(store) => Err(CloseError::StillShared {
+                path: store.path.clone(),
+                others: Arc::strong_count(&store) - 1,
+                store,
+            }),
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether_core::{EventStore, SnapshotStore, StoreError};
-use aether_sqlite::{OpenError, SqliteStore, Synchronous, SCHEMA_VERSION};
+use aether_sqlite::{CloseError, OpenError, SqliteStore, Synchronous, SCHEMA_VERSION};
 use common::{event, TempStore};
 use rusqlite::Connection;
 
@@ -436,4 +436,41 @@ async fn the_sql_in_the_crate_docs_reads_a_history() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(ids, ["account-1-5", "account-1-2", "account-1-1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_store_still_in_use_names_the_file_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    // Held elsewhere, as a runtime's actor task holds it until shutdown.
+    let in_use = Arc::clone(&store);
+    let err = SqliteStore::close_shared(store).await.unwrap_err();
+    let message = err.to_string();
+    let CloseError::StillShared {
+        path: named,
+        others,
+        store,
+    } = err
+    else {
+        panic!("expected StillShared, got {message}");
+    };
+    assert_eq!((named.as_path(), others), (path.as_path(), 1));
+    assert!(
+        message.contains(&path.display().to_string())
+            && message.contains("1 other handle")
+            && message.contains("Runtime::shutdown"),
+        "the message names the file, the other handles and what to do: {message}"
+    );
+    assert!(
+        !message.contains("actor \"\"") && !message.contains("version 0"),
+        "no invented actor or version: {message}"
+    );
+    // Nothing was closed: the store still writes.
+    in_use.save_event(&event("still-open", 1)).await.unwrap();
+    drop(in_use);
+    SqliteStore::close_shared(store).await.unwrap();
+    let reopened = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(reopened.get_latest_version("still-open").await.unwrap(), 1);
+    reopened.close().await.unwrap();
 }
