@@ -6,63 +6,12 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::channel::TrySendError;
 use crate::error::AskError;
-use crate::mailbox::{Envelope, Message, Terminal};
-use crate::runtime::{stored_actor_id, Registry};
+use crate::id::stored_actor_id;
+use crate::mailbox::{Envelope, Inquiry, Message, TrySendError};
+use crate::options::AskOptions;
+use crate::registry::{Acquired, Registry, Terminal};
 use crate::{EventSourced, Runtime};
-
-/// Options for one ask: a command id for idempotency, a timeout.
-///
-/// ```
-/// use std::time::Duration;
-/// use aether_runtime::AskOptions;
-///
-/// let options = AskOptions::new()
-///     .command_id("payment-7f3a")
-///     .timeout(Duration::from_secs(2));
-/// # drop(options);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[must_use]
-pub struct AskOptions {
-    command_id: Option<String>,
-    timeout: Option<Duration>,
-    no_wait: bool,
-}
-
-impl AskOptions {
-    /// No command id, the actor type's default timeout, wait for mailbox capacity.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Tags the command with an id, stored in each of its events' `command_id`. If the
-    /// actor has already persisted events for this id (within its
-    /// [idempotency window](crate::ActorConfig::idempotency_window)), the command is not
-    /// applied again: the ask answers the first reply if the actor still keeps it
-    /// ([`kept_replies`](crate::ActorConfig::kept_replies)), else fails with
-    /// [`AskError::Duplicate`] naming the versions the first application produced.
-    /// [`ActorRef::applied`] asks the same question without sending the command.
-    pub fn command_id(mut self, id: impl Into<String>) -> Self {
-        self.command_id = Some(id.into());
-        self
-    }
-
-    /// Gives up waiting after `timeout` (for mailbox capacity and the reply together)
-    /// with [`AskError::Timeout`]; overrides the configured
-    /// [`ask_timeout`](crate::ActorConfig::ask_timeout).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Fails with [`AskError::MailboxFull`] instead of waiting when the mailbox is full.
-    pub fn no_wait(mut self) -> Self {
-        self.no_wait = true;
-        self
-    }
-}
 
 /// A handle to one event-sourced actor: cheap to clone, `Send + Sync`, valid across
 /// passivation (a command to a passivated actor starts it again).
@@ -114,7 +63,7 @@ impl<A: EventSourced> ActorRef<A> {
 
     /// The actor's id, as given to [`Runtime::actor`].
     pub fn id(&self) -> &str {
-        crate::runtime::plain_id::<A>(&self.stored_id)
+        crate::id::plain_id::<A>(&self.stored_id)
     }
 
     /// The actor's id as stored: `"{ACTOR_TYPE}|{id}"`.
@@ -172,18 +121,15 @@ impl<A: EventSourced> ActorRef<A> {
     /// has already applied and whose reply it no longer keeps (a retry within
     /// [`kept_replies`](crate::ActorConfig::kept_replies) gets the first reply: `Ok`).
     pub async fn ask_with(&self, command: A::Command, options: AskOptions) -> Reply<A> {
-        let timeout = options.timeout.or(self.registry.config.ask_timeout);
-        let mode = if options.no_wait {
-            Mode::NoWait
-        } else {
-            Mode::Wait
-        };
+        let (command_id, timeout, no_wait) = options.into_parts();
+        let timeout = timeout.or(self.registry.config.ask_timeout);
+        let mode = if no_wait { Mode::NoWait } else { Mode::Wait };
         let exchange = async {
             let (tx, rx) = oneshot::channel();
             self.send(
                 Envelope {
                     command,
-                    command_id: options.command_id,
+                    command_id,
                     reply: Some(tx),
                 },
                 mode,
@@ -321,7 +267,7 @@ impl<A: EventSourced> ActorRef<A> {
         command_id: &str,
     ) -> Result<Option<crate::AppliedCommand>, AskError<A::Error>> {
         let (tx, rx) = oneshot::channel();
-        let inquiry = crate::mailbox::Inquiry {
+        let inquiry = Inquiry {
             command_id: command_id.to_owned(),
             reply: tx,
         };
@@ -336,7 +282,7 @@ impl<A: EventSourced> ActorRef<A> {
         drop(self.acquire());
     }
 
-    fn acquire(&self) -> Result<crate::mailbox::Acquired<A>, AskError<A::Error>> {
+    fn acquire(&self) -> Result<Acquired<A>, AskError<A::Error>> {
         if self.id().is_empty() {
             return Err(AskError::InvalidId {
                 actor_id: self.stored_id.to_string(),
@@ -344,9 +290,15 @@ impl<A: EventSourced> ActorRef<A> {
             });
         }
         if self.runtime.is_shutting_down() {
-            return Err(self.runtime.shutting_down_error(&self.stored_id));
+            return Err(self
+                .runtime
+                .inner
+                .context
+                .shutting_down_error(&self.stored_id));
         }
-        let acquired = self.registry.acquire(&self.runtime, &self.stored_id)?;
+        let acquired = self
+            .registry
+            .acquire(&self.runtime.inner.context, &self.stored_id)?;
         if let Some(terminal) = acquired.cell.shared.terminal.get() {
             return Err(self.terminal_error(terminal));
         }
@@ -388,12 +340,16 @@ impl<A: EventSourced> ActorRef<A> {
 
     /// The mailbox was closed under us: report why, or forget the dead cell so the next
     /// attempt starts a fresh task.
-    fn on_closed(&self, acquired: &crate::mailbox::Acquired<A>) -> Result<(), AskError<A::Error>> {
+    fn on_closed(&self, acquired: &Acquired<A>) -> Result<(), AskError<A::Error>> {
         if let Some(terminal) = acquired.cell.shared.terminal.get() {
             return Err(self.terminal_error(terminal));
         }
         if self.runtime.is_shutting_down() {
-            return Err(self.runtime.shutting_down_error(&self.stored_id));
+            return Err(self
+                .runtime
+                .inner
+                .context
+                .shutting_down_error(&self.stored_id));
         }
         // The task ended without a reason (aborted): start a new one.
         self.registry
@@ -415,7 +371,10 @@ impl<A: EventSourced> ActorRef<A> {
     /// The error for a reply channel dropped without an answer: the task was aborted.
     fn ended_error(&self) -> AskError<A::Error> {
         if self.runtime.is_shutting_down() {
-            self.runtime.shutting_down_error(&self.stored_id)
+            self.runtime
+                .inner
+                .context
+                .shutting_down_error(&self.stored_id)
         } else {
             AskError::Stopped {
                 actor_id: self.stored_id.to_string(),
@@ -423,6 +382,25 @@ impl<A: EventSourced> ActorRef<A> {
                 reason: "the actor task ended before replying".to_owned(),
             }
         }
+    }
+}
+
+impl Runtime {
+    /// The handle of actor `id` of type `A`, starting its task if it is not running.
+    ///
+    /// Handles are cheap to clone and stay valid across passivation: a command sent to a
+    /// passivated actor starts it again. Any number of concurrent calls for one id start
+    /// one task. An empty `id` gives a handle whose asks fail with
+    /// [`AskError::InvalidId`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (starting the actor's task needs one).
+    pub fn actor<A: EventSourced>(&self, id: impl AsRef<str>) -> ActorRef<A> {
+        let registry = self.registry::<A>();
+        let actor_ref = ActorRef::new(self.clone(), registry, id.as_ref());
+        actor_ref.ensure_started();
+        actor_ref
     }
 }
 

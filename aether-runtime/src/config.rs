@@ -1,10 +1,21 @@
-//! Runtime configuration: [`RuntimeBuilder`] and per-actor-type [`ActorConfig`].
+//! Per-actor-type settings: [`ActorConfig`] and its defaults.
 
 use std::time::Duration;
 
 /// Settings that may differ per actor type. Start from the runtime's defaults
 /// ([`RuntimeBuilder`](crate::RuntimeBuilder)) and override some with
 /// [`RuntimeBuilder::configure`](crate::RuntimeBuilder::configure).
+///
+/// | Setting | Default | Meaning |
+/// |---|---|---|
+/// | [`mailbox_capacity`](Self::mailbox_capacity) | 64 | commands queued before `ask` waits |
+/// | [`snapshot_every`](Self::snapshot_every) | never (or the type's `SNAPSHOT_EVERY`) | events between snapshots |
+/// | [`passivate_after`](Self::passivate_after) | 300 s | idle time before an actor's task ends |
+/// | [`conflict_retries`](Self::conflict_retries) | 3 | decisions again after a version conflict |
+/// | [`ask_timeout`](Self::ask_timeout) | none | how long `ask` waits for a reply |
+/// | [`idempotency_window`](Self::idempotency_window) | 1,000 versions | how far back command ids are recognised |
+/// | [`kept_replies`](Self::kept_replies) | 64 | replies kept for retried command ids |
+/// | [`max_panics`](Self::max_panics) / [`panic_window`](Self::panic_window) | 3 in 60 s | panics tolerated before the actor stops |
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActorConfig {

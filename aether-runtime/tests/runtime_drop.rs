@@ -15,13 +15,16 @@ use tracing::Subscriber;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
 
-/// Every `warn` event's fields, as `name=value` strings.
+/// One event's fields: `(name, value)`.
+type Fields = Vec<(String, String)>;
+
+/// Every `warn` event's fields.
 #[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<Vec<(String, String)>>>>);
+struct Warnings(Arc<Mutex<Vec<Fields>>>);
 
-struct Fields<'a>(&'a mut Vec<(String, String)>);
+struct Visitor<'a>(&'a mut Fields);
 
-impl tracing::field::Visit for Fields<'_> {
+impl tracing::field::Visit for Visitor<'_> {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
         self.0.push((field.name().to_owned(), format!("{value:?}")));
     }
@@ -34,7 +37,7 @@ impl<S: Subscriber> Layer<S> for Warnings {
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
         if *event.metadata().level() == tracing::Level::WARN {
             let mut fields = Vec::new();
-            event.record(&mut Fields(&mut fields));
+            event.record(&mut Visitor(&mut fields));
             self.0.lock().unwrap().push(fields);
         }
     }
@@ -42,7 +45,7 @@ impl<S: Subscriber> Layer<S> for Warnings {
 
 impl Warnings {
     /// The warnings that have a field `name`, with that field's value.
-    fn with_field(&self, name: &str) -> Vec<(String, Vec<(String, String)>)> {
+    fn with_field(&self, name: &str) -> Vec<(String, Fields)> {
         self.0
             .lock()
             .unwrap()

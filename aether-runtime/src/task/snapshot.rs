@@ -1,0 +1,60 @@
+//! The snapshot policy: every `snapshot_every` events, written off the command path.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use aether_core::ActorSnapshot;
+use tracing::warn;
+
+use super::lifecycle::Actor;
+use crate::EventSourced;
+
+impl<A: EventSourced> Actor<A> {
+    /// Starts a snapshot write when the version crossed a multiple of the policy and no
+    /// other write of this actor is in flight. The write runs in its own task: a slow
+    /// snapshot store never delays commands, and a failed write is only traced.
+    pub(super) fn maybe_snapshot(&mut self) {
+        let (Some(_), Some(every)) = (&self.context.snapshots, self.registry.config.snapshot_every)
+        else {
+            return;
+        };
+        let every = i64::try_from(every).unwrap_or(i64::MAX);
+        if self.version / every <= self.last_snapshot_version / every {
+            return;
+        }
+        // Only now, on a policy crossing, take a handle on the snapshot store.
+        let Some(store) = self.context.snapshots.clone() else {
+            return;
+        };
+        let in_flight = Arc::clone(&self.rare().snapshot_in_flight);
+        if in_flight.swap(true, Ordering::AcqRel) {
+            return; // the next crossing will take it
+        }
+        let state = match serde_json::to_value(&self.state) {
+            Ok(state) => state,
+            Err(err) => {
+                in_flight.store(false, Ordering::Release);
+                warn!(actor_id = %self.id(), version = self.version, error = %err, "cannot serialize state for a snapshot");
+                return;
+            }
+        };
+        self.last_snapshot_version = self.version;
+        let snapshot = ActorSnapshot {
+            actor_id: self.stored_id.to_string(),
+            version: self.version,
+            state,
+            timestamp: chrono::Utc::now(),
+        };
+        // Shutdown waits for snapshot writes too.
+        let live = self.context.live_token();
+        tokio::spawn(async move {
+            if let Err(err) = store.save_snapshot(&snapshot).await {
+                warn!(actor_id = %snapshot.actor_id, version = snapshot.version, error = %err, "snapshot write failed");
+            }
+            in_flight.store(false, Ordering::Release);
+            // The store's handle before the token: shutdown returns after both.
+            drop(store);
+            drop(live);
+        });
+    }
+}
