@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::error::AskError;
+use crate::error::{AskError, NotDelivered};
 use crate::id::stored_actor_id;
 use crate::mailbox::{Envelope, Inquiry, Message, TrySendError};
 use crate::options::AskOptions;
@@ -174,16 +174,18 @@ impl<A: EventSourced> ActorRef<A> {
     ///
     /// If the future is dropped while waiting for mailbox capacity, the command was not
     /// queued.
-    pub async fn tell(&self, command: A::Command) -> Result<(), AskError<A::Error>> {
-        self.send(
-            Envelope {
-                command,
-                command_id: None,
-                reply: None,
-            },
-            Mode::Wait,
-        )
-        .await
+    pub async fn tell(
+        &self,
+        command: A::Command,
+    ) -> Result<(), NotDelivered<A::Command, A::Error>> {
+        let message = Message::Command(Box::new(Envelope {
+            command,
+            command_id: None,
+            reply: None,
+        }));
+        self.send_message(message, Mode::Wait)
+            .await
+            .map_err(Undelivered::into_not_delivered)
     }
 
     /// Like [`tell`](ActorRef::tell), but fails with [`AskError::MailboxFull`] instead of
@@ -192,28 +194,17 @@ impl<A: EventSourced> ActorRef<A> {
     /// # Errors
     ///
     /// As [`tell`](ActorRef::tell), plus [`AskError::MailboxFull`].
-    pub fn try_tell(&self, command: A::Command) -> Result<(), AskError<A::Error>> {
-        let mut message = Message::Command(Box::new(Envelope {
+    pub fn try_tell(&self, command: A::Command) -> Result<(), NotDelivered<A::Command, A::Error>> {
+        let message = Message::Command(Box::new(Envelope {
             command,
             command_id: None,
             reply: None,
         }));
-        for _ in 0..MAX_DELIVERY_ATTEMPTS {
-            let acquired = self.acquire()?;
-            match acquired.cell.tx.try_send(message) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Full(_)) => {
-                    return Err(AskError::MailboxFull {
-                        actor_id: self.stored_id.to_string(),
-                    })
-                }
-                Err(TrySendError::Closed(returned)) => {
-                    self.on_closed(&acquired)?;
-                    message = returned;
-                }
-            }
+        // With `NoWait` the send never waits: the future is ready at its first poll.
+        match futures::FutureExt::now_or_never(self.send_message(message, Mode::NoWait)) {
+            Some(result) => result.map_err(Undelivered::into_not_delivered),
+            None => unreachable!("a send that does not wait is ready at once"),
         }
-        Err(self.ended_error())
     }
 
     /// Whether a command with `command_id` was applied, and which versions its events
@@ -272,7 +263,8 @@ impl<A: EventSourced> ActorRef<A> {
             reply: tx,
         };
         self.send_message(Message::Applied(Box::new(inquiry)), Mode::Wait)
-            .await?;
+            .await
+            .map_err(|undelivered| undelivered.error)?;
         rx.await.unwrap_or_else(|_| Err(self.ended_error()))
     }
 
@@ -308,15 +300,21 @@ impl<A: EventSourced> ActorRef<A> {
     async fn send(&self, envelope: Envelope<A>, mode: Mode) -> Result<(), AskError<A::Error>> {
         self.send_message(Message::Command(Box::new(envelope)), mode)
             .await
+            .map_err(|undelivered| undelivered.error)
     }
 
+    /// Delivers `message`, retrying on a fresh task when the previous one vanished;
+    /// gives the message back with the reason when it cannot.
     async fn send_message(
         &self,
         mut message: Message<A>,
         mode: Mode,
-    ) -> Result<(), AskError<A::Error>> {
+    ) -> Result<(), Undelivered<A>> {
         for _ in 0..MAX_DELIVERY_ATTEMPTS {
-            let acquired = self.acquire()?;
+            let acquired = match self.acquire() {
+                Ok(acquired) => acquired,
+                Err(error) => return Err(Undelivered { message, error }),
+            };
             let returned = match mode {
                 Mode::Wait => match acquired.cell.tx.send(message).await {
                     Ok(()) => return Ok(()),
@@ -324,18 +322,25 @@ impl<A: EventSourced> ActorRef<A> {
                 },
                 Mode::NoWait => match acquired.cell.tx.try_send(message) {
                     Ok(()) => return Ok(()),
-                    Err(TrySendError::Full(_)) => {
-                        return Err(AskError::MailboxFull {
+                    Err(TrySendError::Full(message)) => {
+                        let error = AskError::MailboxFull {
                             actor_id: self.stored_id.to_string(),
-                        })
+                        };
+                        return Err(Undelivered { message, error });
                     }
                     Err(TrySendError::Closed(returned)) => returned,
                 },
             };
-            self.on_closed(&acquired)?;
+            if let Err(error) = self.on_closed(&acquired) {
+                return Err(Undelivered {
+                    message: returned,
+                    error,
+                });
+            }
             message = returned;
         }
-        Err(self.ended_error())
+        let error = self.ended_error();
+        Err(Undelivered { message, error })
     }
 
     /// The mailbox was closed under us: report why, or forget the dead cell so the next
@@ -401,6 +406,26 @@ impl Runtime {
         let actor_ref = ActorRef::new(self.clone(), registry, id.as_ref());
         actor_ref.ensure_started();
         actor_ref
+    }
+}
+
+/// A message that could not be delivered, and why.
+struct Undelivered<A: EventSourced> {
+    message: Message<A>,
+    error: AskError<A::Error>,
+}
+
+impl<A: EventSourced> Undelivered<A> {
+    fn into_not_delivered(self) -> NotDelivered<A::Command, A::Error> {
+        match self.message {
+            Message::Command(envelope) => NotDelivered {
+                command: envelope.command,
+                error: self.error,
+            },
+            Message::Applied(_) | Message::Passivate => {
+                unreachable!("only commands are told")
+            }
+        }
     }
 }
 

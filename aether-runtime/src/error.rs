@@ -301,6 +301,43 @@ impl<E> AskError<E> {
     }
 }
 
+/// A told command that was not delivered: the reason, and the command given back (like
+/// tokio's `SendError`), so the caller can retry it or send it elsewhere.
+///
+/// Returned by [`ActorRef::tell`](crate::ActorRef::tell) and
+/// [`try_tell`](crate::ActorRef::try_tell).
+#[derive(thiserror::Error)]
+#[error("{error}; the command was not delivered")]
+pub struct NotDelivered<C, E> {
+    /// The command, undelivered.
+    pub command: C,
+    /// Why: [`AskError::MailboxFull`], [`AskError::ShuttingDown`],
+    /// [`AskError::Stopped`], [`AskError::StartFailed`], [`AskError::InvalidId`].
+    pub error: AskError<E>,
+}
+
+impl<C, E: std::fmt::Debug> std::fmt::Debug for NotDelivered<C, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The command need not be `Debug`.
+        f.debug_struct("NotDelivered")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C, E> NotDelivered<C, E> {
+    /// The reason, dropping the command.
+    pub fn into_error(self) -> AskError<E> {
+        self.error
+    }
+}
+
+impl<C, E> From<NotDelivered<C, E>> for AskError<E> {
+    fn from(not_delivered: NotDelivered<C, E>) -> Self {
+        not_delivered.error
+    }
+}
+
 /// The runtime did not finish shutting down before the deadline; the remaining actor
 /// tasks were aborted.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -77,7 +77,7 @@ pub use actor_ref::ActorRef;
 pub use builder::RuntimeBuilder;
 pub use bus::{BusError, Published, Subscription, SubscriptionFilter};
 pub use config::ActorConfig;
-pub use error::{AskError, ShutdownTimeout, StartError};
+pub use error::{AskError, NotDelivered, ShutdownTimeout, StartError};
 pub use id::{stored_actor_id, ACTOR_ID_SEPARATOR};
 pub use idempotency::AppliedCommand;
 pub use options::AskOptions;

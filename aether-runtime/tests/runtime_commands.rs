@@ -196,10 +196,13 @@ async fn try_ask_fails_fast_on_a_full_mailbox_and_ask_times_out() {
     account.try_tell(Cmd::Deposit(1)).unwrap();
     let full = account.try_ask(Cmd::Deposit(1)).await.unwrap_err();
     assert!(matches!(full, AskError::MailboxFull { .. }), "{full:?}");
-    assert!(matches!(
-        account.try_tell(Cmd::Get),
-        Err(AskError::MailboxFull { .. })
-    ));
+    // The command that did not fit comes back.
+    let refused = account.try_tell(Cmd::Withdraw(3)).unwrap_err();
+    assert!(
+        matches!(refused.error, AskError::MailboxFull { .. }),
+        "{refused}"
+    );
+    assert_eq!(refused.command, Cmd::Withdraw(3));
     let timed_out = account
         .ask_timeout(Cmd::Get, Duration::from_millis(20))
         .await

@@ -410,14 +410,13 @@ async fn an_empty_actor_id_is_refused() {
     let err = nobody.ask(Cmd::Open).await.unwrap_err();
     assert!(matches!(err, AskError::InvalidId { .. }), "{err:?}");
     assert!(err.to_string().contains("empty"), "{err}");
-    assert!(matches!(
-        nobody.tell(Cmd::Open).await,
-        Err(AskError::InvalidId { .. })
-    ));
-    assert!(matches!(
-        nobody.try_tell(Cmd::Open),
-        Err(AskError::InvalidId { .. })
-    ));
+    // A told command comes back with the reason.
+    let told = nobody.tell(Cmd::Deposit(7)).await.unwrap_err();
+    assert!(matches!(told.error, AskError::InvalidId { .. }), "{told}");
+    assert_eq!(told.command, Cmd::Deposit(7));
+    let tried = nobody.try_tell(Cmd::Deposit(8)).unwrap_err();
+    assert!(matches!(tried.error, AskError::InvalidId { .. }), "{tried}");
+    assert_eq!(tried.command, Cmd::Deposit(8));
     assert_eq!(runtime.stats().spawned, 0, "no task for an empty id");
     assert!(store
         .inner
