@@ -107,8 +107,8 @@ impl WriteLock {
         }
     }
 
-    /// `BEGIN IMMEDIATE`, waiting up to the busy budget for another process's lock,
-    /// after a pause if the lock is contended and this connection just released it.
+    /// `BEGIN IMMEDIATE`, waiting up to the busy budget for another process's lock;
+    /// under contention, at the end of this connection's turn, after a short pause.
     pub(crate) fn begin(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         let paused = self.pause_if_contended();
         WAITED.with(|w| w.set(false));
