@@ -8,9 +8,9 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use aether_runtime::{
-    bus, stored_actor_id, ActorConfig, ActorRef, AskError, AskOptions, BusError, Decision,
-    DomainEvent, EventDecodeError, EventSourced, Published, Runtime, RuntimeBuilder, RuntimeStats,
-    ShutdownTimeout, StartError, Subscription, SubscriptionFilter,
+    bus, stored_actor_id, ActorConfig, ActorRef, AppliedCommand, AskError, AskOptions, BusError,
+    Decision, DomainEvent, EventDecodeError, EventSourced, NotDelivered, Published, Runtime,
+    RuntimeBuilder, RuntimeStats, ShutdownTimeout, StartError, Subscription, SubscriptionFilter,
 };
 
 pub use aether_core::{
@@ -50,53 +50,7 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
 
-    /// What `#[derive(Actor)]` says about an actor; `#[aether::commands]` builds
-    /// `EventSourced` from it.
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` has no `#[derive(aether::Actor)]`",
-        label = "the actor of this `#[aether::commands]` block",
-        note = "add `#[derive(aether::Actor)]` and `#[aether(event = YourEvent)]` to the struct `{Self}`"
-    )]
-    pub trait ActorMeta {
-        /// `EventSourced::ACTOR_TYPE`.
-        const ACTOR_TYPE: &'static str;
-        /// `EventSourced::SNAPSHOT_EVERY`.
-        const SNAPSHOT_EVERY: Option<u64>;
-        /// `EventSourced::Event`.
-        type Event: aether_runtime::DomainEvent;
-    }
-
-    /// The event type `apply` takes in a `#[aether::commands]` block (used when the
-    /// derive's `event = ...` is missing, so that error stays the only one).
-    pub trait ApplyEvent {
-        /// The type behind `apply`'s `&Event`.
-        type Event;
-    }
-
-    /// `apply`'s event type is the one `#[derive(Actor)]` declares.
-    #[diagnostic::on_unimplemented(
-        message = "`apply` takes `&{Self}`, but `#[aether(event = ...)]` declares `{E}`",
-        label = "expected `{E}` here",
-        note = "an actor records one event type: make `apply` take `&{E}`, or change `#[aether(event = ...)]`"
-    )]
-    pub trait EventIs<E> {}
-    impl<E> EventIs<E> for E {}
-
-    /// Compiles only when `A` is `E` (see [`EventIs`]).
-    pub fn assert_event_is<A: EventIs<E>, E>() {}
-
-    /// An enum event serialized by serde is externally tagged (`{"Deposited": {...}}`):
-    /// the payload is the tag's value.
-    pub fn untag_event_data(tagged: serde_json::Value) -> serde_json::Value {
-        match tagged {
-            serde_json::Value::Object(map) if map.len() == 1 => map
-                .into_iter()
-                .next()
-                .map(|(_, data)| data)
-                .unwrap_or_default(),
-            other => other,
-        }
-    }
+    pub use aether_runtime::macro_support::*;
 }
 
 /// Derives [`DomainEvent`](trait@DomainEvent) for an enum (one event per variant) or a
@@ -255,7 +209,8 @@ pub use aether_macros::Actor;
 /// assert_eq!(account.withdraw(30).await.unwrap(), 70);
 /// assert!(account.withdraw(500).await.unwrap_err().rejection().is_some());
 /// account.deposit_with(AskOptions::new().command_id("pay-1"), 5).await.unwrap();
-/// assert!(account.deposit_with(AskOptions::new().command_id("pay-1"), 5).await.is_err());
+/// // A retry of the same command id gets the first reply; the deposit is applied once.
+/// account.deposit_with(AskOptions::new().command_id("pay-1"), 5).await.unwrap();
 /// assert_eq!(account.balance().await.unwrap(), 75);
 /// # runtime.shutdown().await;
 /// # }
@@ -264,10 +219,61 @@ pub use aether_macros::Actor;
 pub use aether_macros::commands;
 
 /// The names most programs need, in one import: `use aether::prelude::*;`.
+///
+/// The runtime and its handles, the errors to match on, the traits and their derives
+/// (feature `macros`), and the stores of the enabled features.
+///
+/// ```
+/// use aether::prelude::*;
+///
+/// #[derive(Debug, Clone, DomainEvent)]
+/// enum CounterEvent {
+///     Bumped,
+/// }
+///
+/// #[derive(Debug, Default, serde::Serialize, serde::Deserialize, Actor)]
+/// #[aether(event = CounterEvent)]
+/// struct Counter {
+///     count: u64,
+/// }
+///
+/// #[commands]
+/// impl Counter {
+///     fn bump(&self) -> Result<CounterEvent, std::convert::Infallible> {
+///         Ok(CounterEvent::Bumped)
+///     }
+///     fn count(&self) -> u64 {
+///         self.count
+///     }
+///     fn apply(&mut self, _: &CounterEvent) {
+///         self.count += 1;
+///     }
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), AskError<std::convert::Infallible>> {
+///     let runtime = Runtime::new(std::sync::Arc::new(InMemoryStore::new()));
+///     let counter: ActorRef<Counter> = runtime.actor("c-1");
+///     counter.bump().await?;
+///     assert_eq!(counter.count().await?, 1);
+///     runtime.shutdown().await;
+///     Ok(())
+/// }
+/// ```
 pub mod prelude {
-    pub use aether_core::{
-        ActorSnapshot, Event, EventStore, InMemoryStore, SnapshotStore, StoreError,
+    pub use aether_core::{EventStore, InMemoryStore, SnapshotStore, StoreError};
+    pub use aether_runtime::{
+        ActorRef, AskError, AskOptions, Decision, DomainEvent, EventSourced, Runtime, StartError,
     };
+
+    #[cfg(feature = "macros")]
+    pub use aether_macros::{commands, Actor, DomainEvent};
+    #[cfg(feature = "nats")]
+    pub use aether_nats::NatsStore;
+    #[cfg(feature = "postgres")]
+    pub use aether_postgres::PostgresStore;
+    #[cfg(feature = "sqlite")]
+    pub use aether_sqlite::SqliteStore;
 }
 
 /// The embedded default store: one SQLite file, WAL, group commit (feature `sqlite`, on

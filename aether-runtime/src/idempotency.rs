@@ -153,12 +153,6 @@ impl<R: Clone> RecentCommands<R> {
             self.order.push_front((version, id));
         }
     }
-
-    pub(crate) fn clear(&mut self) {
-        self.by_id.clear();
-        self.order.clear();
-        self.replies.clear();
-    }
 }
 
 /// The oldest version inside an idempotency window of `window` versions ending at `latest`.

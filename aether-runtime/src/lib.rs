@@ -62,6 +62,8 @@ mod context;
 mod error;
 mod id;
 mod idempotency;
+#[doc(hidden)]
+pub mod macro_support;
 mod mailbox;
 mod obs;
 mod options;

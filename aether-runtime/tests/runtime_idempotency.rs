@@ -239,3 +239,47 @@ async fn command_ids_in_the_snapshot_are_loaded_only_when_needed() {
     );
     assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 33);
 }
+
+/// A conflict rebuilds the actor from the store; the command ids it already knew are
+/// kept, so a command with an id costs no second read of the idempotency window.
+#[tokio::test]
+async fn a_rebuild_after_a_conflict_keeps_the_known_command_ids() {
+    use std::sync::atomic::Ordering;
+
+    let store = Arc::new(TestStore::default());
+    let runtime = Runtime::builder(store.clone()).snapshot_every(10).build();
+    let account = runtime.actor::<Account>("idem-conflict");
+    account.ask(Cmd::Open).await.unwrap();
+    for n in 0..25 {
+        account
+            .ask_with(Cmd::Deposit(1), with_id(&format!("dep-{n}")))
+            .await
+            .unwrap();
+    }
+    // Another writer appends version 27.
+    let theirs = common::external_event(
+        "Account|idem-conflict",
+        27,
+        &common::AccountEvent::Deposited { amount: 100 },
+    );
+    store.inner.save_event(&theirs).await.unwrap();
+    let reads = store.get_events_calls.load(Ordering::SeqCst);
+    let state = account
+        .ask_with(Cmd::Deposit(1), with_id("after-conflict"))
+        .await
+        .unwrap();
+    assert_eq!(state.balance, 126);
+    assert_eq!(
+        store.get_events_calls.load(Ordering::SeqCst),
+        reads + 1,
+        "one read: the tail after the snapshot; the known ids are not read again"
+    );
+    // And they are still recognised.
+    assert!(account.applied("dep-0").await.unwrap().is_some());
+    let again = account
+        .ask_with(Cmd::Deposit(1), with_id("dep-24"))
+        .await
+        .unwrap();
+    assert_eq!(again.balance, 25, "the first reply of dep-24");
+    assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 126);
+}

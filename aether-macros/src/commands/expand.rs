@@ -120,14 +120,30 @@ impl<'d, 'a> Generated<'d, 'a> {
             });
             quote!(#docs #variant { #(#fields,)* })
         });
-        // `Clone`: a retried command id is answered with a copy of the first reply.
+        // `Clone`: a retried command id is answered with a copy of the first reply. In a
+        // stub (the block has errors already) a clone that never runs, so that a reply
+        // type that is not `Clone` adds no second error.
+        let (derive_clone, stub_clone) = if self.stub {
+            let stub_clone = quote! {
+                #[automatically_derived]
+                impl ::core::clone::Clone for #name {
+                    fn clone(&self) -> Self {
+                        ::core::unreachable!("a stub of a block with errors")
+                    }
+                }
+            };
+            (None, Some(stub_clone))
+        } else {
+            (Some(quote!(#[derive(Clone)])), None)
+        };
         quote! {
             #[doc = #doc]
             #[allow(dead_code)]
-            #[derive(Clone)]
+            #derive_clone
             #vis enum #name {
                 #(#variants,)*
             }
+            #stub_clone
         }
     }
 
@@ -143,14 +159,30 @@ impl<'d, 'a> Generated<'d, 'a> {
             let ty = reply_type(c);
             quote!(#[doc = #doc] #variant(#ty))
         });
-        // `Clone`: a retried command id is answered with a copy of the first reply.
+        // `Clone`: a retried command id is answered with a copy of the first reply. In a
+        // stub (the block has errors already) a clone that never runs, so that a reply
+        // type that is not `Clone` adds no second error.
+        let (derive_clone, stub_clone) = if self.stub {
+            let stub_clone = quote! {
+                #[automatically_derived]
+                impl ::core::clone::Clone for #name {
+                    fn clone(&self) -> Self {
+                        ::core::unreachable!("a stub of a block with errors")
+                    }
+                }
+            };
+            (None, Some(stub_clone))
+        } else {
+            (Some(quote!(#[derive(Clone)])), None)
+        };
         quote! {
             #[doc = #doc]
             #[allow(dead_code)]
-            #[derive(Clone)]
+            #derive_clone
             #vis enum #name {
                 #(#variants,)*
             }
+            #stub_clone
         }
     }
 

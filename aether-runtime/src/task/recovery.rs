@@ -34,6 +34,7 @@ impl<A: EventSourced> Actor<A> {
     }
 
     /// Loads the latest snapshot and the events after it.
+    /// The first start, and the rebuild after a store error or a panic.
     pub(super) async fn rehydrate(&mut self) -> Result<(), StartError> {
         let mut state = A::default();
         let mut version = 0;
@@ -56,19 +57,19 @@ impl<A: EventSourced> Actor<A> {
                 version = at;
             }
         }
+        // The command ids already known stay known: they are all of stored events
+        // (an id is recorded only once its events are stored), so a rebuild after a
+        // conflict does not read them again. The ids folded into a snapshot the actor
+        // had not reached are loaded lazily (see `ids_unknown_through`); those of the
+        // tail are recorded as it is applied.
+        if self.registry.config.idempotency_window == 0 {
+            self.ids_unknown_through = 0;
+        } else if version > self.version {
+            self.ids_unknown_through = version;
+        }
         self.state = state;
         self.version = version;
         self.last_snapshot_version = version;
-        if let Some(rare) = &mut self.rare {
-            rare.recent.clear();
-        }
-        // The command ids folded into the snapshot are loaded lazily (see
-        // `ids_unknown_through`); those of the tail are recorded as it is applied.
-        self.ids_unknown_through = if self.registry.config.idempotency_window > 0 {
-            version
-        } else {
-            0
-        };
         self.apply_stored(version.saturating_add(1)).await
     }
 

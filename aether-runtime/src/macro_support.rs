@@ -1,0 +1,52 @@
+//! Items the `aether-macros` expansions name through `::aether::__private`: not an API.
+//! They live here, not in the facade, so that the facade only re-exports.
+
+#![allow(missing_docs)]
+
+/// What `#[derive(Actor)]` says about an actor; `#[aether::commands]` builds
+/// `EventSourced` from it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `#[derive(aether::Actor)]`",
+    label = "the actor of this `#[aether::commands]` block",
+    note = "add `#[derive(aether::Actor)]` and `#[aether(event = YourEvent)]` to the struct `{Self}`"
+)]
+pub trait ActorMeta {
+    /// `EventSourced::ACTOR_TYPE`.
+    const ACTOR_TYPE: &'static str;
+    /// `EventSourced::SNAPSHOT_EVERY`.
+    const SNAPSHOT_EVERY: Option<u64>;
+    /// `EventSourced::Event`.
+    type Event: crate::DomainEvent;
+}
+
+/// The event type `apply` takes in a `#[aether::commands]` block (used when the
+/// derive's `event = ...` is missing, so that error stays the only one).
+pub trait ApplyEvent {
+    /// The type behind `apply`'s `&Event`.
+    type Event;
+}
+
+/// `apply`'s event type is the one `#[derive(Actor)]` declares.
+#[diagnostic::on_unimplemented(
+    message = "`apply` takes `&{Self}`, but `#[aether(event = ...)]` declares `{E}`",
+    label = "expected `{E}` here",
+    note = "an actor records one event type: make `apply` take `&{E}`, or change `#[aether(event = ...)]`"
+)]
+pub trait EventIs<E> {}
+impl<E> EventIs<E> for E {}
+
+/// Compiles only when `A` is `E` (see [`EventIs`]).
+pub fn assert_event_is<A: EventIs<E>, E>() {}
+
+/// An enum event serialized by serde is externally tagged (`{"Deposited": {...}}`):
+/// the payload is the tag's value.
+pub fn untag_event_data(tagged: serde_json::Value) -> serde_json::Value {
+    match tagged {
+        serde_json::Value::Object(map) if map.len() == 1 => map
+            .into_iter()
+            .next()
+            .map(|(_, data)| data)
+            .unwrap_or_default(),
+        other => other,
+    }
+}
