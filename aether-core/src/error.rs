@@ -110,6 +110,16 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A [`VersionConflict`](StoreError::VersionConflict) error: `attempted` is not
+    /// strictly greater than the actor's `current` latest version.
+    pub fn version_conflict(actor_id: impl Into<String>, attempted: i64, current: i64) -> Self {
+        StoreError::VersionConflict(VersionConflictError {
+            actor_id: actor_id.into(),
+            attempted_version: attempted,
+            current_version: current,
+        })
+    }
+
     /// An [`InvalidInput`](StoreError::InvalidInput) error.
     pub fn invalid_input(
         actor_id: impl Into<String>,

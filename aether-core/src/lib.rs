@@ -5,19 +5,26 @@
 //!   concurrency on versions ([`VersionConflictError`]).
 //! - [`StoreError`]: the one error type of stores.
 //! - [`InMemoryStore`]: a store in process memory.
+//! - [`validate_batch`], [`encode_batch`], [`submit_write`], [`validate_actor_id`]: what
+//!   every store's implementation starts with, written once.
 //! - `testkit` (feature `testkit`): the conformance suite every store runs.
 //!
 //! # Writing your own store
 //!
-//! Implement [`EventStore`] (and [`SnapshotStore`] if you keep snapshots), using
-//! [`validate_batch`] for the checks every store makes before writing. Then run the
-//! conformance suite against it from a test file of your crate, with
-//! `aether-core = { version = "…", features = ["testkit"] }` and tokio in your
-//! dev-dependencies:
+//! Implement [`EventStore`] (and [`SnapshotStore`] if you keep snapshots); read their
+//! "Cancel safety" sections, which say what a dropped call may leave behind. The
+//! functions the stores of this repository share are public, for yours too:
+//! [`validate_batch`] and [`validate_actor_id`] (the checks every store makes before
+//! asking its backend), [`encode_batch`] (the opening of `save_events`) and
+//! [`submit_write`] (queueing a write for a writer task and awaiting its answer). Then
+//! run the conformance suite against it from a test file of your crate, with
+//! `aether-core = { version = "…", features = ["testkit"] }` and tokio (features
+//! `macros`, `rt-multi-thread`) in your dev-dependencies:
 //!
-//! ```ignore
-//! // tests/conformance.rs
-//! aether_core::snapshot_store_conformance!(my_crate::MyStore::new());
+//! ```no_run
+//! // tests/conformance.rs: one #[tokio::test] per case of the suite.
+//! aether_core::snapshot_store_conformance!(aether_core::InMemoryStore::new());
+//! # fn main() {}
 //! ```
 //!
 //! `examples/custom_store.rs` in the aether repository is a complete small store that
@@ -30,6 +37,7 @@ mod error;
 mod event;
 mod memory;
 mod store;
+mod support;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -38,4 +46,7 @@ pub use async_trait::async_trait;
 pub use error::{BoxError, StoreError, VersionConflictError};
 pub use event::{ActorSnapshot, Event, Timestamp};
 pub use memory::InMemoryStore;
-pub use store::{validate_actor_id, validate_batch, EventStore, SnapshotStore};
+pub use store::{EventStore, SnapshotStore};
+pub use support::{
+    encode_batch, submit_write, validate_actor_id, validate_batch, EncodedBatch, WriteReply,
+};

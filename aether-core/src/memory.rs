@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use dashmap::mapref::one::RefMut;
 use dashmap::DashMap;
 
-use crate::store::{validate_actor_id, validate_batch};
-use crate::{ActorSnapshot, Event, EventStore, SnapshotStore, StoreError, VersionConflictError};
+use crate::{
+    validate_actor_id, validate_batch, ActorSnapshot, Event, EventStore, SnapshotStore, StoreError,
+};
 
 /// A store that keeps everything in memory and loses it when dropped.
 ///
@@ -66,12 +67,7 @@ impl InMemoryStore {
         };
         let current = history.latest();
         if first <= current {
-            return Err(VersionConflictError {
-                actor_id: actor_id.to_owned(),
-                attempted_version: first,
-                current_version: current,
-            }
-            .into());
+            return Err(StoreError::version_conflict(actor_id, first, current));
         }
         Ok(Some(history))
     }

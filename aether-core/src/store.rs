@@ -5,15 +5,6 @@
 //! own crates; anyone can write another and check it with the conformance suite
 //! (`aether_core::testkit`, feature `testkit`).
 //!
-//! # Version semantics
-//!
-//! An actor's events carry strictly increasing versions. A save whose version is not
-//! strictly greater than the actor's latest stored version fails with
-//! [`StoreError::VersionConflict`]; version 0 and negative versions therefore always
-//! conflict. Gaps are allowed: 1, 5, 9 is a valid history. This is the optimistic
-//! concurrency check that keeps an actor's history linear when two writers (two
-//! processes, two nodes) hold the same actor.
-//!
 //! # Using a store as a trait object
 //!
 //! Both traits are object safe: `Arc<dyn EventStore>` and `Arc<dyn SnapshotStore>` are
@@ -39,6 +30,35 @@ use crate::{ActorSnapshot, Event, StoreError};
 /// Persistence of actors' events, with optimistic concurrency on versions.
 ///
 /// Implementations must be safe to call from many tasks at once.
+///
+/// # Version semantics
+///
+/// An actor's events carry strictly increasing versions. A save whose version is not
+/// strictly greater than the actor's latest stored version fails with
+/// [`StoreError::VersionConflict`]; version 0 and negative versions therefore always
+/// conflict. Gaps are allowed: 1, 5, 9 is a valid history. This is the optimistic
+/// concurrency check that keeps an actor's history linear when two writers (two
+/// processes, two nodes) hold the same actor.
+///
+///
+/// # Cancel safety
+///
+/// Callers drop store futures before they resolve: a timeout around a call, an aborted
+/// task, a runtime shutting down. Each method's "Cancel safety" section says what the
+/// caller may then assume, and so what a store must guarantee:
+///
+/// - **Writes** (`save_event`, `save_events`, `append_events`, `save_snapshot`) are not
+///   cancel safe: once the future has been polled, dropping it leaves the write
+///   undecided. It **may or may not be stored**, because it may already be on its way
+///   to the backend (in a writer's queue, on the wire, in a transaction that commits).
+///   A store must still keep a batch atomic (all of it or none of it, never a part),
+///   must not leave anything behind that blocks later calls (a held lock, a half-open
+///   transaction), and must answer later calls as usual. A caller that needs to know
+///   reads [`get_latest_version`](EventStore::get_latest_version); writing the same
+///   versions again conflicts if the first attempt was stored. This is also the case of
+///   a [`StoreError::Backend`] whose acknowledgement was lost.
+/// - **Reads** (`get_events`, `get_latest_version`, `get_latest_snapshot`) are cancel
+///   safe: dropping the future changes nothing, and the same read can be made again.
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
     /// Persists one event.
@@ -47,6 +67,13 @@ pub trait EventStore: Send + Sync + 'static {
     ///
     /// [`StoreError::VersionConflict`] if `event.version` is not strictly greater than
     /// the actor's latest version; [`StoreError::InvalidInput`] for an empty actor id.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe. If the future is dropped before it resolves, the event may or
+    /// may not be stored; read the actor's latest version to know. Saving the
+    /// same versions again conflicts if it was. See
+    /// [`EventStore`](EventStore#cancel-safety).
     async fn save_event(&self, event: &Event) -> Result<(), StoreError> {
         self.save_events(std::slice::from_ref(event)).await
     }
@@ -61,6 +88,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// [`StoreError::VersionConflict`] if the first version is not greater than the
     /// latest; [`StoreError::InvalidInput`] for a batch that mixes actors, is not
     /// strictly increasing, or has an empty actor id. Nothing is stored on error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe. If the future is dropped before it resolves, the batch may or
+    /// may not be stored (all of it or none of it: a store never keeps a part); read the actor's latest version to know. Saving the
+    /// same versions again conflicts if it was. See
+    /// [`EventStore`](EventStore#cancel-safety).
     async fn save_events(&self, events: &[Event]) -> Result<(), StoreError>;
 
     /// [`save_events`](EventStore::save_events), taking the events by value, for
@@ -68,6 +102,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// its event bus). The default borrows them; a store that keeps `Event` values (such
     /// as [`InMemoryStore`](crate::InMemoryStore)) overrides it to move them instead of
     /// copying. Same contract and errors as `save_events`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe. If the future is dropped before it resolves, the batch may or
+    /// may not be stored (all of it or none of it); read the actor's latest version to know. Saving the
+    /// same versions again conflicts if it was. See
+    /// [`EventStore`](EventStore#cancel-safety).
     async fn append_events(&self, events: Vec<Event>) -> Result<(), StoreError> {
         self.save_events(&events).await
     }
@@ -75,10 +116,18 @@ pub trait EventStore: Send + Sync + 'static {
     /// Reads an actor's events with `version >= from_version`, ascending by version.
     ///
     /// An unknown actor has no events: the result is empty, not an error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future changes nothing; the read can be made again.
     async fn get_events(&self, actor_id: &str, from_version: i64)
         -> Result<Vec<Event>, StoreError>;
 
     /// The actor's latest stored version; 0 for an unknown actor.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future changes nothing; the read can be made again.
     async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError>;
 }
 
@@ -88,6 +137,10 @@ pub trait SnapshotStore: EventStore {
     /// The snapshot with the highest version for the actor, or `None`.
     ///
     /// "Latest" means highest version, not most recently saved.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future changes nothing; the read can be made again.
     async fn get_latest_snapshot(
         &self,
         actor_id: &str,
@@ -95,83 +148,14 @@ pub trait SnapshotStore: EventStore {
 
     /// Saves a snapshot. Saving one with a lower version than the stored latest does not
     /// change which snapshot is the latest.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe. If the future is dropped before it resolves, the snapshot may or
+    /// may not be stored; read the actor's latest snapshot to know. A snapshot is
+    /// only a shortcut over the events, so saving it again is always safe. See
+    /// [`EventStore`](EventStore#cancel-safety).
     async fn save_snapshot(&self, snapshot: &ActorSnapshot) -> Result<(), StoreError>;
-}
-
-/// Checks what every store must check of a batch before touching its backend, and
-/// returns the actor the batch belongs to (`None` for an empty batch).
-///
-/// Refuses, with [`StoreError::InvalidInput`]: an empty actor id, a batch that mixes
-/// actors, versions that do not strictly increase inside the batch. It does not compare
-/// with the stored latest version; that is the store's atomic check.
-///
-/// ```
-/// use aether_core::{validate_batch, Event, StoreError};
-///
-/// let event = |actor: &str, version| Event {
-///     id: format!("e{version}"),
-///     event_type: "Noted".into(),
-///     actor_id: actor.into(),
-///     command_id: None,
-///     version,
-///     data: serde_json::json!({}),
-///     timestamp: chrono::Utc::now(),
-/// };
-/// assert_eq!(validate_batch(&[event("a", 1), event("a", 3)]).unwrap(), Some("a"));
-/// assert!(matches!(
-///     validate_batch(&[event("a", 1), event("b", 2)]),
-///     Err(StoreError::InvalidInput { .. })
-/// ));
-/// ```
-pub fn validate_batch(events: &[Event]) -> Result<Option<&str>, StoreError> {
-    let Some(first) = events.first() else {
-        return Ok(None);
-    };
-    let actor_id = first.actor_id.as_str();
-    if actor_id.is_empty() {
-        return Err(StoreError::invalid_input(
-            actor_id,
-            first.version,
-            "actor id must not be empty",
-        ));
-    }
-    for pair in events.windows(2) {
-        let (prev, next) = (&pair[0], &pair[1]);
-        if next.actor_id != actor_id {
-            return Err(StoreError::invalid_input(
-                actor_id,
-                next.version,
-                format!(
-                    "a batch must hold one actor's events, but it also holds actor {:?}",
-                    next.actor_id
-                ),
-            ));
-        }
-        if next.version <= prev.version {
-            return Err(StoreError::invalid_input(
-                actor_id,
-                next.version,
-                format!(
-                    "versions must strictly increase inside a batch, but {} follows {}",
-                    next.version, prev.version
-                ),
-            ));
-        }
-    }
-    Ok(Some(actor_id))
-}
-
-/// Refuses an empty actor id on reads, with an error naming the version read from.
-pub fn validate_actor_id(actor_id: &str, version: i64) -> Result<(), StoreError> {
-    if actor_id.is_empty() {
-        Err(StoreError::invalid_input(
-            actor_id,
-            version,
-            "actor id must not be empty",
-        ))
-    } else {
-        Ok(())
-    }
 }
 
 macro_rules! forward_store {
