@@ -1,5 +1,10 @@
-//! [`OpenError`]: why a store file could not be opened; [`CloseError`]: why it could not
-//! be closed.
+//! The setup errors of the store: [`OpenError`], why a store file could not be opened,
+//! and [`CloseError`], why it could not be closed. Errors of the store's operations are
+//! [`StoreError`](aether_core::StoreError)s, like every store's.
+//!
+//! Like the other stores' setup errors (`aether_postgres::ConnectError`,
+//! `aether_nats::ConnectError`), [`OpenError`] is a `#[non_exhaustive]` enum, `Clone`,
+//! whose backend sources are [`BoxError`]s, and whose messages say what to do.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +23,11 @@ use crate::SqliteStore;
 pub enum OpenError {
     /// SQLite refused to open or set up the file (missing directory, permissions, not a
     /// database, locked by another process for longer than the busy timeout, ...).
-    #[error("cannot open sqlite store {}: {source}", path.display())]
+    #[error(
+        "cannot open sqlite store {}: {source}; check that the directory exists and is \
+         writable, and that no other program holds the file locked",
+        path.display()
+    )]
     Sqlite {
         /// The file being opened.
         path: PathBuf,
@@ -43,7 +52,11 @@ pub enum OpenError {
     },
 
     /// The file is an SQLite database, but not one of aether's.
-    #[error("sqlite store {} is not an aether store: {reason}", path.display())]
+    #[error(
+        "sqlite store {} is not an aether store: {reason}; give aether a path of its own \
+         (it creates the file)",
+        path.display()
+    )]
     NotAnAetherStore {
         /// The file being opened.
         path: PathBuf,
@@ -53,7 +66,11 @@ pub enum OpenError {
 
     /// SQLite would not put the file in WAL journal mode (for example an in-memory
     /// database, or a file system without shared memory support).
-    #[error("sqlite store {} cannot use WAL journal mode (it stays in {mode:?} mode)", path.display())]
+    #[error(
+        "sqlite store {} cannot use WAL journal mode (it stays in {mode:?} mode); put the \
+         file on a local file system (not in memory, not on a network share)",
+        path.display()
+    )]
     NotWal {
         /// The file being opened.
         path: PathBuf,

@@ -55,21 +55,16 @@
 //! - [`Synchronous::Extra`]: the same as `Full` in WAL mode.
 //!
 //! Group commit makes the default cheap: one `fsync` covers every append that was queued
-//! while the previous commit ran (see the crate's `sqlite_throughput` example for the
-//! figures). A batch is atomic at every level: after any crash it is either entirely
+//! while the previous commit ran. A batch is atomic at every level: after any crash it is either entirely
 //! present or entirely absent. A test kills a writing child process with `SIGKILL` and
 //! checks exactly this.
 //!
 //! # Performance
 //!
-//! Measured with `cargo run --release -p aether-sqlite --example sqlite_throughput` on a
-//! 2-core virtual machine shared with other builds, so the spread is wide (the low ends
-//! at a load average of 11, the high ends at 3 to 4): 1,000 actors each appending its
-//! next event in a loop, 1,000,000 events, reached 51,000–145,000 acknowledged events/s
-//! at `Full` (p99 latency 20–50 ms) and 67,000–260,000 at `Normal`; one writer awaiting
-//! each append reached 300–3,000 events/s at `Full` (one `fsync` each) and
-//! 10,000–36,000 at `Normal`. That is about half of what rusqlite alone reaches on the
-//! same schema in the same run, with 1,000-event transactions and no callers to answer.
+//! Throughput and latency at each [`Synchronous`] level, beside rusqlite alone on the
+//! same schema and beside the other stores, are measured by `aether-bench` and the
+//! crate's `sqlite_throughput` example; the figures are in the repository's
+//! `BENCHMARKS.md`, with the machine and the command that produced them.
 //!
 //! # Concurrency
 //!
@@ -87,8 +82,7 @@
 //!   the writer shares it fairly: while it waits it polls every 20–50 µs (for at most
 //!   [`busy_timeout`](SqliteStoreBuilder::busy_timeout), 5 s by default, per
 //!   transaction), and once it has seen another writer it takes 5 ms turns, leaving
-//!   the lock free for a moment after each turn. Measured with two processes on 20
-//!   shared actors, each acknowledges about half of the appends, every second.
+//!   the lock free for a moment after each turn, so both processes make progress.
 //!   [`StoreStats::lock_waits`] and [`StoreStats::lock_yields`] count both sides.
 //! - **Reads** use their own connections (4 by default), from tokio's blocking threads.
 //!   In WAL mode they never wait for the writer: a read sees the last commit made before
@@ -151,13 +145,11 @@
 //! chain through `prev_seq`, from `actors.latest_seq` back to its first event, which is
 //! how `get_events` finds them (newest first, then reversed). An index on
 //! `(actor_key, version)` would instead dirty one index page per actor per commit: with
-//! 1,000 actors writing at once, measured on a 2-core machine, such layouts (a
-//! `WITHOUT ROWID` table keyed by `(actor_key, version)`, or a rowid table with that
-//! index) fell from ~150,000 to ~25,000–45,000 events/s past a few hundred thousand rows,
-//! while this one keeps its rate past a million. The price is paid by reads of long
-//! histories: one row lookup per event, in pages shared with other actors (measured: a
-//! 1,000-event history interleaved with 999 other actors' reads back in ~5–10 ms, JSON
-//! decoding included).
+//! a thousand actors writing at once, such layouts (a `WITHOUT ROWID` table keyed by
+//! `(actor_key, version)`, or a rowid table with that index) slow down several times
+//! over as the table grows past a few hundred thousand rows, while this one keeps its
+//! rate. The price is paid by reads of long histories: one row lookup per event, in
+//! pages shared with other actors (`BENCHMARKS.md` has the measured figures).
 //!
 //! To read an actor's history with the `sqlite3` shell, newest first:
 //!
@@ -182,17 +174,17 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+mod builder;
 mod checkpoint;
 mod codec;
 mod error;
 mod lock;
-mod options;
 mod reader;
 mod schema;
 mod store;
 mod writer;
 
+pub use builder::{SqliteStoreBuilder, Synchronous};
 pub use error::{CloseError, OpenError};
-pub use options::{SqliteStoreBuilder, Synchronous};
 pub use schema::SCHEMA_VERSION;
 pub use store::{SqliteStore, StoreStats, WriterHold};

@@ -7,17 +7,16 @@ use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use aether_core::{
-    validate_actor_id, validate_batch, ActorSnapshot, Event, EventStore, SnapshotStore, StoreError,
+    encode_batch, submit_write, validate_actor_id, ActorSnapshot, Event, EventStore, SnapshotStore,
+    StoreError,
 };
 use async_trait::async_trait;
-use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::checkpoint::Checkpoints;
 use crate::codec::{encode_event, encode_snapshot};
 use crate::reader::{self, ReadPool};
-use crate::writer::{Counters, Request, Writer};
-use crate::{schema, CloseError, OpenError, SqliteStoreBuilder, Synchronous};
+use crate::writer::{Counters, Request};
+use crate::{CloseError, OpenError, SqliteStoreBuilder, Synchronous};
 
 /// The embedded event store: one SQLite file in WAL mode, one writer thread doing group
 /// commit, a small pool of read connections.
@@ -54,13 +53,13 @@ use crate::{schema, CloseError, OpenError, SqliteStoreBuilder, Synchronous};
 /// # }
 /// ```
 pub struct SqliteStore {
-    path: PathBuf,
-    synchronous: Synchronous,
-    requests: mpsc::Sender<Request>,
-    reads: Arc<ReadPool>,
-    counters: Arc<Counters>,
+    pub(crate) path: PathBuf,
+    pub(crate) synchronous: Synchronous,
+    pub(crate) requests: mpsc::Sender<Request>,
+    pub(crate) reads: Arc<ReadPool>,
+    pub(crate) counters: Arc<Counters>,
     /// The writer thread, then the checkpoint thread (which stops after the writer).
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// Counters of what a [`SqliteStore`] has committed since it was opened; see
@@ -114,49 +113,6 @@ impl SqliteStore {
     /// [`SqliteStoreBuilder::open`].
     pub fn builder(path: impl AsRef<Path>) -> SqliteStoreBuilder {
         SqliteStoreBuilder::new(path.as_ref())
-    }
-
-    pub(crate) async fn open_with(options: SqliteStoreBuilder) -> Result<SqliteStore, OpenError> {
-        let path = options.path.clone();
-        let opened =
-            tokio::task::spawn_blocking(move || open_connections(&options).map(|c| (c, options)))
-                .await
-                .map_err(|join| {
-                    OpenError::sqlite(&path, std::io::Error::other(join.to_string()))
-                })?;
-        let ((writer_conn, checkpoint_conn, read_conns), options) = opened?;
-        let counters = Arc::new(Counters::default());
-        let (requests, rx) = mpsc::channel(options.max_group_events.max(1024));
-        let spawn_failed = |e| OpenError::sqlite(&options.path, e);
-        let (checkpoints, checkpointer) = Checkpoints::start(
-            &writer_conn,
-            checkpoint_conn,
-            options.wal_autocheckpoint,
-            Arc::clone(&counters),
-        )
-        .map_err(spawn_failed)?
-        .unzip();
-        let writer = Writer::new(
-            writer_conn,
-            Arc::clone(&counters),
-            options.max_group_events,
-            checkpoints,
-            options.busy_timeout,
-        );
-        let handle = std::thread::Builder::new()
-            .name("aether-sqlite-writer".into())
-            .spawn(move || writer.run(rx))
-            .map_err(spawn_failed)?;
-        let threads = std::iter::once(handle).chain(checkpointer).collect();
-        tracing::debug!(path = %options.path.display(), "opened aether sqlite store");
-        Ok(SqliteStore {
-            path: options.path,
-            synchronous: options.synchronous,
-            requests,
-            reads: Arc::new(ReadPool::new(read_conns)),
-            counters,
-            threads: Mutex::new(threads),
-        })
     }
 
     /// The file this store writes.
@@ -276,19 +232,9 @@ impl SqliteStore {
         WriterHold { _release: release }
     }
 
-    async fn submit(
-        &self,
-        actor_id: &str,
-        version: i64,
-        request: Request,
-        reply: oneshot::Receiver<Result<(), StoreError>>,
-    ) -> Result<(), StoreError> {
-        if self.requests.send(request).await.is_err() {
-            return Err(StoreError::backend(actor_id, version, WriterStopped));
-        }
-        reply
-            .await
-            .unwrap_or_else(|_| Err(StoreError::backend(actor_id, version, WriterStopped)))
+    /// The error of a write whose writer thread is gone.
+    fn writer_stopped(actor_id: &str, version: i64) -> StoreError {
+        StoreError::backend(actor_id, version, WriterStopped)
     }
 }
 
@@ -304,53 +250,6 @@ pub struct WriterHold {
 #[error("the sqlite writer thread has stopped")]
 struct WriterStopped;
 
-/// The writer's connection, the checkpoint thread's, and the readers'.
-type Connections = (Connection, Connection, Vec<Connection>);
-
-fn open_connections(options: &SqliteStoreBuilder) -> Result<Connections, OpenError> {
-    let path = options.path.as_path();
-    let sqlite = |e| OpenError::sqlite(path, e);
-    let mut writer = Connection::open(path).map_err(sqlite)?;
-    writer.busy_timeout(options.busy_timeout).map_err(sqlite)?;
-    let mode: String = writer
-        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-        .map_err(sqlite)?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(OpenError::NotWal {
-            path: path.to_owned(),
-            mode,
-        });
-    }
-    writer
-        .execute_batch(&format!(
-            "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;",
-            options.synchronous.pragma_value(),
-        ))
-        .map_err(sqlite)?;
-    writer.set_prepared_statement_cache_capacity(32);
-    schema::ensure(&mut writer, path)?;
-    let checkpointer = Connection::open(path).map_err(sqlite)?;
-    checkpointer
-        .busy_timeout(options.busy_timeout)
-        .map_err(sqlite)?;
-    checkpointer
-        .execute_batch(&format!(
-            "PRAGMA synchronous = {};",
-            options.synchronous.pragma_value()
-        ))
-        .map_err(sqlite)?;
-    let mut readers = Vec::with_capacity(options.read_connections);
-    for _ in 0..options.read_connections {
-        let reader = Connection::open(path).map_err(sqlite)?;
-        reader.busy_timeout(options.busy_timeout).map_err(sqlite)?;
-        reader
-            .execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8192;")
-            .map_err(sqlite)?;
-        readers.push(reader);
-    }
-    Ok((writer, checkpointer, readers))
-}
-
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore")
@@ -365,21 +264,19 @@ impl fmt::Debug for SqliteStore {
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn save_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        let Some(actor_id) = validate_batch(events)? else {
+        let Some(batch) = encode_batch(events, encode_event)? else {
             return Ok(());
         };
-        let encoded = events
-            .iter()
-            .map(encode_event)
-            .collect::<Result<Vec<_>, _>>()?;
-        let first = events[0].version;
-        let (reply, answer) = oneshot::channel();
-        let request = Request::Append {
+        let (actor_id, first) = (batch.actor_id, batch.first_version);
+        let append = |reply| Request::Append {
             actor_id: actor_id.to_owned(),
-            events: encoded,
+            events: batch.events,
             reply,
         };
-        self.submit(actor_id, first, request, answer).await
+        submit_write(&self.requests, append, || {
+            Self::writer_stopped(actor_id, first)
+        })
+        .await
     }
 
     async fn get_events(
@@ -419,14 +316,16 @@ impl SnapshotStore for SqliteStore {
     }
 
     async fn save_snapshot(&self, snapshot: &ActorSnapshot) -> Result<(), StoreError> {
-        validate_actor_id(&snapshot.actor_id, snapshot.version)?;
+        let (actor_id, version) = (snapshot.actor_id.as_str(), snapshot.version);
+        validate_actor_id(actor_id, version)?;
         let encoded = encode_snapshot(snapshot)?;
-        let (reply, answer) = oneshot::channel();
-        let request = Request::Snapshot {
+        let request = |reply| Request::Snapshot {
             snapshot: encoded,
             reply,
         };
-        self.submit(&snapshot.actor_id, snapshot.version, request, answer)
-            .await
+        submit_write(&self.requests, request, || {
+            Self::writer_stopped(actor_id, version)
+        })
+        .await
     }
 }

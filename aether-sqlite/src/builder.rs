@@ -1,10 +1,17 @@
-//! Configuration of a [`SqliteStore`](crate::SqliteStore): [`SqliteStoreBuilder`] and
-//! [`Synchronous`].
+//! [`SqliteStoreBuilder`]: the options of a [`SqliteStore`] and opening it (connections,
+//! schema, the writer and checkpoint threads); [`Synchronous`], its durability level.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::{OpenError, SqliteStore};
+use rusqlite::Connection;
+use tokio::sync::mpsc;
+
+use crate::checkpoint::Checkpoints;
+use crate::reader::ReadPool;
+use crate::writer::{Counters, Writer};
+use crate::{schema, OpenError, SqliteStore};
 
 /// How hard SQLite works to put a commit on stable storage before an append is
 /// acknowledged: SQLite's `PRAGMA synchronous`, in WAL mode.
@@ -144,6 +151,93 @@ impl SqliteStoreBuilder {
     ///
     /// Outside a tokio runtime.
     pub async fn open(self) -> Result<SqliteStore, OpenError> {
-        SqliteStore::open_with(self).await
+        let options = self;
+        let path = options.path.clone();
+        let opened =
+            tokio::task::spawn_blocking(move || open_connections(&options).map(|c| (c, options)))
+                .await
+                .map_err(|join| {
+                    OpenError::sqlite(&path, std::io::Error::other(join.to_string()))
+                })?;
+        let ((writer_conn, checkpoint_conn, read_conns), options) = opened?;
+        let counters = Arc::new(Counters::default());
+        let (requests, rx) = mpsc::channel(options.max_group_events.max(1024));
+        let spawn_failed = |e| OpenError::sqlite(&options.path, e);
+        let (checkpoints, checkpointer) = Checkpoints::start(
+            &writer_conn,
+            checkpoint_conn,
+            options.wal_autocheckpoint,
+            Arc::clone(&counters),
+        )
+        .map_err(spawn_failed)?
+        .unzip();
+        let writer = Writer::new(
+            writer_conn,
+            Arc::clone(&counters),
+            options.max_group_events,
+            checkpoints,
+            options.busy_timeout,
+        );
+        let handle = std::thread::Builder::new()
+            .name("aether-sqlite-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(spawn_failed)?;
+        let threads = std::iter::once(handle).chain(checkpointer).collect();
+        tracing::debug!(path = %options.path.display(), "opened aether sqlite store");
+        Ok(SqliteStore {
+            path: options.path,
+            synchronous: options.synchronous,
+            requests,
+            reads: Arc::new(ReadPool::new(read_conns)),
+            counters,
+            threads: Mutex::new(threads),
+        })
     }
+}
+
+/// The writer's connection, the checkpoint thread's, and the readers'.
+type Connections = (Connection, Connection, Vec<Connection>);
+
+fn open_connections(options: &SqliteStoreBuilder) -> Result<Connections, OpenError> {
+    let path = options.path.as_path();
+    let sqlite = |e| OpenError::sqlite(path, e);
+    let mut writer = Connection::open(path).map_err(sqlite)?;
+    writer.busy_timeout(options.busy_timeout).map_err(sqlite)?;
+    let mode: String = writer
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(sqlite)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(OpenError::NotWal {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    writer
+        .execute_batch(&format!(
+            "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;",
+            options.synchronous.pragma_value(),
+        ))
+        .map_err(sqlite)?;
+    writer.set_prepared_statement_cache_capacity(32);
+    schema::ensure(&mut writer, path)?;
+    let checkpointer = Connection::open(path).map_err(sqlite)?;
+    checkpointer
+        .busy_timeout(options.busy_timeout)
+        .map_err(sqlite)?;
+    checkpointer
+        .execute_batch(&format!(
+            "PRAGMA synchronous = {};",
+            options.synchronous.pragma_value()
+        ))
+        .map_err(sqlite)?;
+    let mut readers = Vec::with_capacity(options.read_connections);
+    for _ in 0..options.read_connections {
+        let reader = Connection::open(path).map_err(sqlite)?;
+        reader.busy_timeout(options.busy_timeout).map_err(sqlite)?;
+        reader
+            .execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8192;")
+            .map_err(sqlite)?;
+        readers.push(reader);
+    }
+    Ok((writer, checkpointer, readers))
 }
