@@ -58,6 +58,10 @@ pub mod __private {
 ///
 /// - `event_type` is the variant's (or struct's) name; `#[aether(rename = "Name")]`
 ///   overrides it. Two events with one name are a compile error.
+/// - `#[aether(alias = "OldName")]` (repeatable) also decodes events stored under an
+///   older name, for a variant renamed after events were stored; new events are stored
+///   under the current name. A renamed or added field keeps old events readable with
+///   `#[serde(alias = "old")]` or `#[serde(default)]`.
 /// - `to_data` is the named fields as a JSON object (`{"amount": 100}`); a unit variant
 ///   gives `{}` (and decodes from `{}` or `null`); a tuple variant with one field stores
 ///   that field's own serde value (`Transferred(Transfer)` stores the `Transfer` object).
@@ -75,15 +79,22 @@ pub mod __private {
 ///
 /// #[derive(Debug, PartialEq, DomainEvent)]
 /// enum AccountEvent {
-///     Deposited { amount: u64 },
+///     /// Stored as "Credited" by older builds.
+///     #[aether(alias = "Credited")]
+///     Deposited {
+///         amount: u64,
+///         #[serde(default)] // added later: old events have none
+///         memo: String,
+///     },
 ///     #[aether(rename = "AccountClosed")]
 ///     Closed,
 /// }
 ///
-/// let event = AccountEvent::Deposited { amount: 100 };
+/// let event = AccountEvent::Deposited { amount: 100, memo: String::new() };
 /// assert_eq!(event.event_type(), "Deposited");
-/// assert_eq!(event.to_data().unwrap(), json!({"amount": 100}));
-/// assert_eq!(AccountEvent::from_data("Deposited", &json!({"amount": 100})).unwrap(), event);
+/// assert_eq!(event.to_data().unwrap(), json!({"amount": 100, "memo": ""}));
+/// // An event an older build stored: the old name, no memo.
+/// assert_eq!(AccountEvent::from_data("Credited", &json!({"amount": 100})).unwrap(), event);
 /// assert_eq!(AccountEvent::Closed.event_type(), "AccountClosed");
 /// assert!(AccountEvent::from_data("Opened", &json!({})).unwrap_err().is_unknown_type());
 /// ```
@@ -139,7 +150,7 @@ pub use aether_macros::Actor;
 ///   with [`ActorRef::ask`] / [`tell`](ActorRef::tell), or give it to the test kit.
 /// - `AccountReply`: one variant per method holding its reply, [`EventSourced::Reply`].
 /// - `AccountCommands`: a trait implemented for `ActorRef<Account>`, with
-///   `deposit(amount)` and `deposit_with(options, amount)` for each method, both
+///   `deposit(amount)` and `deposit_with(amount, options)` for each method, both
 ///   returning `Result<Reply, AskError<E>>` futures. [`AskOptions`] sets a command id
 ///   (idempotency: a retried id is not applied again; it gets the first reply, or
 ///   [`AskError::Duplicate`] with the versions once the reply is no longer kept) and a
@@ -208,9 +219,9 @@ pub use aether_macros::Actor;
 /// account.deposit(100).await.unwrap();
 /// assert_eq!(account.withdraw(30).await.unwrap(), 70);
 /// assert!(account.withdraw(500).await.unwrap_err().rejection().is_some());
-/// account.deposit_with(AskOptions::new().command_id("pay-1"), 5).await.unwrap();
+/// account.deposit_with(5, AskOptions::new().command_id("pay-1")).await.unwrap();
 /// // A retry of the same command id gets the first reply; the deposit is applied once.
-/// account.deposit_with(AskOptions::new().command_id("pay-1"), 5).await.unwrap();
+/// account.deposit_with(5, AskOptions::new().command_id("pay-1")).await.unwrap();
 /// assert_eq!(account.balance().await.unwrap(), 75);
 /// # runtime.shutdown().await;
 /// # }

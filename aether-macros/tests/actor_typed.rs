@@ -79,9 +79,9 @@ async fn with_methods_take_a_command_id() {
     account.open("cy".to_owned()).await.unwrap();
 
     let once = AskOptions::new().command_id("deposit-1");
-    account.deposit_with(once.clone(), 10).await.unwrap();
+    account.deposit_with(10, once.clone()).await.unwrap();
     // A retry gets the first reply; the deposit is applied once.
-    account.deposit_with(once.clone(), 10).await.unwrap();
+    account.deposit_with(10, once.clone()).await.unwrap();
     assert_eq!(account.balance().await.unwrap(), 10);
     let applied = account.applied("deposit-1").await.unwrap().unwrap();
     assert_eq!((applied.first_version, applied.last_version), (2, 2));

@@ -161,3 +161,45 @@ fn extra_fields_are_ignored_for_forward_compatibility() {
         AccountEvent::from_data("Deposited", &json!({"amount": 1, "currency": "EUR"})).unwrap();
     assert_eq!(event, AccountEvent::Deposited { amount: 1 });
 }
+
+/// Events as an older build stored them, read by this build.
+#[derive(Debug, Clone, PartialEq, DomainEvent)]
+enum Shipment {
+    /// Called "Shipped", then "Sent", in older builds.
+    #[aether(alias = "Shipped", alias = "Sent")]
+    Dispatched {
+        parcel: String,
+        /// Added later: old events have none.
+        #[serde(default)]
+        carrier: String,
+        /// Renamed from `qty`.
+        #[serde(alias = "qty")]
+        quantity: u32,
+    },
+}
+
+#[test]
+fn aliases_and_field_attributes_read_old_shapes() {
+    let current = Shipment::Dispatched {
+        parcel: "p-1".into(),
+        carrier: String::new(),
+        quantity: 2,
+    };
+    for old_name in ["Shipped", "Sent", "Dispatched"] {
+        let old = json!({ "parcel": "p-1", "qty": 2 });
+        assert_eq!(
+            Shipment::from_data(old_name, &old).unwrap(),
+            current,
+            "{old_name}"
+        );
+    }
+    // New events are stored under the current name and field names.
+    assert_eq!(current.event_type(), "Dispatched");
+    assert_eq!(
+        current.to_data().unwrap(),
+        json!({ "parcel": "p-1", "carrier": "", "quantity": 2 })
+    );
+    assert!(Shipment::from_data("Lost", &json!({}))
+        .unwrap_err()
+        .is_unknown_type());
+}

@@ -23,6 +23,13 @@ pub struct ActorConfig {
     pub mailbox_capacity: usize,
     /// Take a snapshot every this many events; `None`: never. Ignored when the runtime's
     /// store keeps no snapshots.
+    ///
+    /// When a snapshot is taken: after a command's events are stored, if the version
+    /// crossed a multiple of `snapshot_every` (from `v` to `v + n`). The snapshot is of
+    /// the state after the whole command, so a multi-event command that crosses the
+    /// multiple puts it at the batch's last version, not at the multiple itself. It is
+    /// written in its own task (the reply does not wait), one at a time per actor; a
+    /// crossing while one is in flight is skipped, and the next crossing takes it.
     pub snapshot_every: Option<u64>,
     /// Stop an actor that received nothing for this long, freeing its memory; the next
     /// command starts it again from the store. `None`: never.

@@ -9,6 +9,11 @@ pub use crate::start_error::StartError;
 
 /// Why an [`ask`](crate::ActorRef::ask) (or `tell`) did not produce a reply.
 ///
+/// `Clone` when the domain error is (every other payload is), so one error can be
+/// handed to several waiters. To combine the errors of two actor types in one function,
+/// map the domain errors to a common type with [`map_rejection`](AskError::map_rejection)
+/// (and `?` into your own error type from there).
+///
 /// `E` is the actor's own domain error ([`EventSourced::Error`](crate::EventSourced::Error)),
 /// carried unchanged in [`Rejected`](AskError::Rejected). Every variant names the actor
 /// (its id as stored, `"{ACTOR_TYPE}|{id}"`) and, where one is involved, the version.
@@ -23,7 +28,7 @@ pub use crate::start_error::StartError;
 ///     Err(err) => return Err(err.into()),
 /// }
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum AskError<E> {
     /// The domain refused the command ([`EventSourced::decide`](crate::EventSourced::decide)
@@ -220,7 +225,30 @@ impl<E> AskError<E> {
         }
     }
 
-    /// Maps the domain error type, keeping every other variant.
+    /// Maps the domain error type, keeping every other variant: the way to bring the
+    /// errors of several actor types under one type.
+    ///
+    /// ```
+    /// use aether_runtime::AskError;
+    ///
+    /// #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+    /// enum AppError {
+    ///     #[error("account: {0}")]
+    ///     Account(String),
+    ///     #[error("order: {0}")]
+    ///     Order(String),
+    /// }
+    ///
+    /// let refused: AskError<std::fmt::Error> = AskError::Rejected {
+    ///     actor_id: "Account|ada".into(),
+    ///     version: 3,
+    ///     error: std::fmt::Error,
+    /// };
+    /// let app: AskError<AppError> = refused.map_rejection(|e| AppError::Account(e.to_string()));
+    /// let copy = app.clone(); // `Clone` because `AppError` is
+    /// assert_eq!(copy.rejection(), Some(&AppError::Account("an error occurred when formatting an argument".into())));
+    /// # let _ = AppError::Order(String::new());
+    /// ```
     pub fn map_rejection<F>(self, f: impl FnOnce(E) -> F) -> AskError<F> {
         match self {
             AskError::Rejected {

@@ -16,7 +16,8 @@ use aether_core::StoreError;
 ///   was written. Make the state deserialize the old shape (`#[serde(default)]`, an
 ///   alias), or delete the actor's snapshots: the actor then replays its events.
 /// - [`Decode`](StartError::Decode): an event type was renamed or its fields changed.
-///   Keep the old name readable (`#[aether(rename = "Old")]` on the variant) or the old
+///   Keep the old name readable (`#[aether(alias = "Old")]` on the variant that replaced
+///   it, or `#[aether(rename = "Old")]` to keep storing under it) or the old
 ///   fields (`#[serde(default)]`, `#[serde(alias = "old")]`).
 /// - [`Apply`](StartError::Apply): `apply` panics on an event that is already stored
 ///   (for example an underflow the code once allowed). Stored events are immutable:
@@ -62,7 +63,7 @@ pub enum StartError {
     },
 
     /// A stored event does not decode into the actor's event type.
-    #[error("actor {actor_id:?} failed to start: cannot decode stored event {event_type:?} at version {version}: {reason}; stored events are immutable: keep the old name or shape readable (#[aether(rename = \"...\")] on the variant, #[serde(default)] or #[serde(alias)] on fields)")]
+    #[error("actor {actor_id:?} failed to start: cannot decode stored event {event_type:?} at version {version}: {reason}; stored events are immutable: keep the old name or shape readable (#[aether(alias = \"OldName\")] on the variant that replaced it, #[serde(default)] or #[serde(alias = \"old\")] on fields)")]
     Decode {
         /// The actor, as stored.
         actor_id: String,

@@ -9,6 +9,7 @@ use common::{Account, AccountError};
 
 fn assert_send_sync<T: Send + Sync>() {}
 fn assert_send<T: Send>() {}
+fn assert_clone<T: Clone>() {}
 
 #[test]
 fn handles_and_errors_are_send_and_sync() {
@@ -20,6 +21,15 @@ fn handles_and_errors_are_send_and_sync() {
     assert_send_sync::<BusError>();
     assert_send_sync::<aether_core::StoreError>();
     assert_send::<Subscription>();
+    assert_send_sync::<aether_runtime::NotDelivered<common::Cmd, AccountError>>();
+}
+
+/// Errors can be handed to several waiters (`join_all`, fan-out).
+#[test]
+fn errors_are_clone_when_the_domain_error_is() {
+    assert_clone::<AskError<AccountError>>();
+    assert_clone::<StartError>();
+    assert_clone::<ShutdownTimeout>();
 }
 
 #[test]

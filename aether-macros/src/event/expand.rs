@@ -155,6 +155,7 @@ fn mirror(def: &EventDef<'_>) -> TokenStream {
 
 fn from_data_arm(def: &EventDef<'_>, v: &Variant<'_>) -> TokenStream {
     let name = &v.event_type;
+    let aliases = &v.aliases;
     let path = if def.is_enum {
         let ident = v.ident;
         quote!(Self::#ident)
@@ -206,7 +207,7 @@ fn from_data_arm(def: &EventDef<'_>, v: &Variant<'_>) -> TokenStream {
             }
         },
     };
-    quote! { #name => { #body } }
+    quote! { #name #(| #aliases)* => { #body } }
 }
 
 fn is_serde(attr: &Attribute) -> bool {

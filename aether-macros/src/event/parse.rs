@@ -26,6 +26,8 @@ pub(crate) struct Variant<'a> {
     pub(crate) name_tokens: TokenStream,
     /// The fields as written.
     pub(crate) fields: &'a Fields,
+    /// Older stored names that decode as this event (`#[aether(alias = "Old")]`).
+    pub(crate) aliases: Vec<LitStr>,
 }
 
 /// Reads the item. Errors on unknown `#[aether(...)]` keys are recorded; unions are left
@@ -58,7 +60,7 @@ fn variant<'a>(
     fields: &'a Fields,
     errors: &mut Errors,
 ) -> Variant<'a> {
-    let rename = rename(attrs, errors);
+    let Names { rename, aliases } = names(attrs, errors);
     let (event_type, name_tokens) = match rename {
         Some(lit) => (lit.value(), lit.into_token_stream()),
         None => (
@@ -71,12 +73,20 @@ fn variant<'a>(
         event_type,
         name_tokens,
         fields,
+        aliases,
     }
 }
 
-/// The `#[aether(rename = "...")]` value, if any.
-fn rename(attrs: &[Attribute], errors: &mut Errors) -> Option<LitStr> {
+/// The names an event's `#[aether(...)]` attributes give it.
+struct Names {
+    rename: Option<LitStr>,
+    aliases: Vec<LitStr>,
+}
+
+/// The `#[aether(rename = "...")]` value, if any, and every `alias = "..."`.
+fn names(attrs: &[Attribute], errors: &mut Errors) -> Names {
     let mut rename = None;
+    let mut aliases = Vec::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident("aether")) {
         let result = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("rename") {
@@ -86,13 +96,17 @@ fn rename(attrs: &[Attribute], errors: &mut Errors) -> Option<LitStr> {
                 }
                 rename = Some(lit);
                 Ok(())
+            } else if meta.path.is_ident("alias") {
+                aliases.push(meta.value()?.parse()?);
+                Ok(())
             } else {
                 Err(meta.error(
-                    "unknown aether attribute on an event: expected `rename = \"EventName\"`",
+                    "unknown aether attribute on an event: expected `rename = \"EventName\"` \
+                     or `alias = \"OldName\"`",
                 ))
             }
         });
         errors.ok(result);
     }
-    rename
+    Names { rename, aliases }
 }

@@ -57,4 +57,26 @@ pub(crate) fn validate(def: &EventDef<'_>, errors: &mut Errors) {
             seen.insert(&variant.event_type, variant.ident);
         }
     }
+    // An alias may not be any event's name or another alias: a stored name must decode
+    // as exactly one event.
+    let mut aliases: HashMap<String, &syn::Ident> = HashMap::new();
+    for variant in &def.variants {
+        for alias in &variant.aliases {
+            let name = alias.value();
+            let taken = seen.get(name.as_str()).or_else(|| aliases.get(&name));
+            if name.is_empty() {
+                errors.spanned(alias, "an alias must not be empty");
+            } else if let Some(owner) = taken {
+                errors.spanned(
+                    alias,
+                    format!(
+                        "\"{name}\" already decodes as `{owner}`; a stored name must decode as \
+                         one event"
+                    ),
+                );
+            } else {
+                aliases.insert(name, variant.ident);
+            }
+        }
+    }
 }
