@@ -8,7 +8,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::Host;
 use tokio_postgres::NoTls;
 
-use crate::error::{ConnectError, PostgresError};
+use crate::error::{ConnectError, NoConnection, PostgresError};
 use crate::schema::{self, Statements};
 use crate::store::{Inner, PostgresStore};
 use crate::writer::{spawn_writers, WriterContext};
@@ -213,16 +213,13 @@ impl PostgresStoreBuilder {
         {
             Ok(Ok(client)) => client,
             Ok(Err(err)) => {
-                return Err(ConnectError::Unreachable {
-                    target,
-                    source: Box::new(PostgresError::from(err)),
-                })
+                return Err(ConnectError::unreachable(target, PostgresError::from(err)))
             }
             Err(_) => {
-                return Err(ConnectError::Unreachable {
+                return Err(ConnectError::unreachable(
                     target,
-                    source: format!("no connection within {:?}", self.connect_timeout).into(),
-                })
+                    NoConnection(self.connect_timeout),
+                ))
             }
         };
         schema::migrate(&mut client, &self.schema).await?;

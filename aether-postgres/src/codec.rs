@@ -138,16 +138,41 @@ pub(crate) fn encode_event(event: &Event) -> Result<EncodedEvent, StoreError> {
     })
 }
 
+/// The columns every stored row (event or snapshot) has: its version and its two
+/// timestamp columns.
+struct RowHead {
+    version: i64,
+    recorded_at: Timestamp,
+    nanos: i32,
+}
+
+impl RowHead {
+    fn read(actor_id: &str, row: &Row) -> Result<Self, StoreError> {
+        let version: i64 = row
+            .try_get("version")
+            .map_err(|err| undecodable(actor_id, 0, err))?;
+        let bad = |err| undecodable(actor_id, version, err);
+        Ok(RowHead {
+            version,
+            recorded_at: row.try_get("recorded_at").map_err(bad)?,
+            nanos: row.try_get("recorded_nanos").map_err(bad)?,
+        })
+    }
+}
+
+/// A column that cannot be read as its type: an error naming actor and version.
+fn undecodable(actor_id: &str, version: i64, err: tokio_postgres::Error) -> StoreError {
+    StoreError::serialization(actor_id, version, PostgresError::from(err))
+}
+
 /// Reads one row of the `events` statement.
 pub(crate) fn decode_event(actor_id: &str, row: &Row) -> Result<Event, StoreError> {
-    let version: i64 = row
-        .try_get("version")
-        .map_err(|err| StoreError::serialization(actor_id, 0, PostgresError::from(err)))?;
-    let bad = |err: tokio_postgres::Error| {
-        StoreError::serialization(actor_id, version, PostgresError::from(err))
-    };
-    let recorded_at: Timestamp = row.try_get("recorded_at").map_err(bad)?;
-    let nanos: i32 = row.try_get("recorded_nanos").map_err(bad)?;
+    let RowHead {
+        version,
+        recorded_at,
+        nanos,
+    } = RowHead::read(actor_id, row)?;
+    let bad = |err| undecodable(actor_id, version, err);
     Ok(Event {
         id: row.try_get("event_id").map_err(bad)?,
         event_type: row.try_get("event_type").map_err(bad)?,
@@ -161,14 +186,12 @@ pub(crate) fn decode_event(actor_id: &str, row: &Row) -> Result<Event, StoreErro
 
 /// Reads one row of the `snapshot` statement.
 pub(crate) fn decode_snapshot(actor_id: &str, row: &Row) -> Result<ActorSnapshot, StoreError> {
-    let version: i64 = row
-        .try_get("version")
-        .map_err(|err| StoreError::serialization(actor_id, 0, PostgresError::from(err)))?;
-    let bad = |err: tokio_postgres::Error| {
-        StoreError::serialization(actor_id, version, PostgresError::from(err))
-    };
-    let recorded_at: Timestamp = row.try_get("recorded_at").map_err(bad)?;
-    let nanos: i32 = row.try_get("recorded_nanos").map_err(bad)?;
+    let RowHead {
+        version,
+        recorded_at,
+        nanos,
+    } = RowHead::read(actor_id, row)?;
+    let bad = |err| undecodable(actor_id, version, err);
     Ok(ActorSnapshot {
         actor_id: actor_id.to_owned(),
         version,

@@ -5,20 +5,27 @@
 //! store's. Building one can fail before any actor is involved, so it has its own error,
 //! [`ConnectError`]. Where either comes from the driver or the pool, its source is a
 //! [`PostgresError`], whose message carries the server's reason and SQLSTATE.
+//!
+//! Like the other stores' setup errors (`aether_sqlite::OpenError`,
+//! `aether_nats::ConnectError`), [`ConnectError`] is a `#[non_exhaustive]` enum, `Clone`,
+//! whose backend sources are [`BoxError`]s, and whose messages say what to do.
 
 use std::error::Error as StdError;
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
 use std::time::Duration;
+
+use aether_core::BoxError;
 
 use deadpool_postgres::PoolError;
 use tokio_postgres::error::SqlState;
 
 /// Why [`PostgresStoreBuilder::connect`](crate::PostgresStoreBuilder::connect) failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
     /// The connection URL (or another setting) is not valid. Nothing was contacted.
-    #[error("invalid postgres store configuration: {reason}")]
+    #[error("invalid postgres store configuration: {reason}; fix the url or the builder setting")]
     Config {
         /// What is wrong, in words.
         reason: String,
@@ -26,23 +33,29 @@ pub enum ConnectError {
 
     /// The server could not be reached, refused the connection or the credentials, or did
     /// not answer within the connect timeout.
-    #[error("cannot connect to postgres at {target}: {source}")]
+    #[error(
+        "cannot connect to postgres at {target}: {source}; check that the server is running \
+         and reachable from here, and the url's user, password and database"
+    )]
     Unreachable {
         /// Where the store tried to connect (host and port, without credentials).
         target: String,
         /// The driver's or the pool's error.
         #[source]
-        source: Box<dyn StdError + Send + Sync + 'static>,
+        source: BoxError,
     },
 
     /// The server was reached, but creating or migrating the schema failed.
-    #[error("cannot create or migrate schema {schema:?}: {source}")]
+    #[error(
+        "cannot create or migrate schema {schema:?}: {source}; check that the user may \
+         create schemas and tables in the database"
+    )]
     Schema {
         /// The schema the store was configured with.
         schema: String,
         /// The server's error.
         #[source]
-        source: Box<dyn StdError + Send + Sync + 'static>,
+        source: BoxError,
     },
 
     /// The schema was written by a newer version of aether-postgres, whose layout this
@@ -55,11 +68,39 @@ pub enum ConnectError {
         /// The schema the store was configured with.
         schema: String,
         /// The layout version found in the schema.
-        found: i32,
-        /// The newest layout version this crate knows.
-        supported: i32,
+        found: i64,
+        /// The newest layout version this crate knows,
+        /// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION).
+        supported: i64,
     },
 }
+
+impl ConnectError {
+    pub(crate) fn unreachable(
+        target: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        ConnectError::Unreachable {
+            target: target.into(),
+            source: Arc::new(source),
+        }
+    }
+
+    pub(crate) fn schema(
+        schema: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        ConnectError::Schema {
+            schema: schema.into(),
+            source: Arc::new(source),
+        }
+    }
+}
+
+/// No connection could be opened within the connect timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("no connection within {0:?}")]
+pub(crate) struct NoConnection(pub(crate) Duration);
 
 /// An operation that did not finish within the store's operation timeout.
 #[derive(Debug)]

@@ -44,7 +44,7 @@
 //!
 //! | table            | columns                                                                 |
 //! |------------------|-------------------------------------------------------------------------|
-//! | `schema_version` | `version integer`: the layout version (1), one row                      |
+//! | `schema_version` | `version integer`: the layout version ([`SCHEMA_VERSION`]), one row     |
 //! | `actors`         | `actor_id text` PK, `latest_version bigint`, `latest_batch_first_version bigint` (first version of the latest accepted batch) |
 //! | `events`         | `actor_id text`, `version bigint` (PK together), `event_id text`, `event_type text`, `command_id text` (NULL when none), `data jsonb`, `recorded_at timestamptz`, `recorded_nanos integer` |
 //! | `snapshots`      | `actor_id text` PK, `version bigint`, `state jsonb`, `recorded_at timestamptz`, `recorded_nanos integer` |
@@ -109,6 +109,7 @@ mod writer;
 
 pub use builder::{PostgresStoreBuilder, DEFAULT_SCHEMA};
 pub use error::{ConnectError, PostgresError};
+pub use schema::SCHEMA_VERSION;
 pub use store::PostgresStore;
 
 /// The connection pool crate the store is built on, to make a pool for

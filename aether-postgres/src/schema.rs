@@ -7,8 +7,10 @@ use tokio_postgres::Client;
 
 use crate::error::{ConnectError, PostgresError};
 
-/// The newest layout version this crate writes and reads.
-pub(crate) const LATEST_VERSION: i32 = 1;
+/// The newest layout version this crate writes and reads (the `version` of the
+/// `schema_version` table). A schema with a higher one is refused with
+/// [`ConnectError::NewerSchema`].
+pub const SCHEMA_VERSION: i64 = 1;
 
 /// Migration steps: `MIGRATIONS[i]` brings a schema from layout `i` to layout `i + 1`.
 /// Each step runs inside the migration transaction; `{s}` is the quoted schema.
@@ -75,15 +77,12 @@ pub(crate) fn quote_schema(name: &str) -> Result<String, ConnectError> {
     }
 }
 
-/// Creates the schema if needed and brings it to [`LATEST_VERSION`], in one transaction
+/// Creates the schema if needed and brings it to [`SCHEMA_VERSION`], in one transaction
 /// serialized by an advisory lock, so that many processes connecting at once migrate
 /// exactly once.
 pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<(), ConnectError> {
     let quoted = quote_schema(schema)?;
-    let fail = |err: tokio_postgres::Error| ConnectError::Schema {
-        schema: schema.to_owned(),
-        source: Box::new(PostgresError::from(err)),
-    };
+    let fail = |err: tokio_postgres::Error| ConnectError::schema(schema, PostgresError::from(err));
     let tx = client.transaction().await.map_err(fail)?;
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtext('aether-postgres migration'), hashtext($1))",
@@ -106,11 +105,11 @@ pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<(), Con
         .await
         .map_err(fail)?
         .get(0);
-    if found > LATEST_VERSION {
+    if i64::from(found) > SCHEMA_VERSION {
         return Err(ConnectError::NewerSchema {
             schema: schema.to_owned(),
-            found,
-            supported: LATEST_VERSION,
+            found: found.into(),
+            supported: SCHEMA_VERSION,
         });
     }
     for (step, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
@@ -126,7 +125,8 @@ pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<(), Con
     }
     tx.execute(
         &format!("UPDATE {quoted}.schema_version SET version = $1"),
-        &[&LATEST_VERSION],
+        // The column is an `integer`.
+        &[&(SCHEMA_VERSION as i32)],
     )
     .await
     .map_err(fail)?;

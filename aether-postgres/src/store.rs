@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether_core::{
-    async_trait, validate_actor_id, validate_batch, ActorSnapshot, Event, EventStore,
-    SnapshotStore, StoreError, VersionConflictError,
+    async_trait, encode_batch, submit_write, validate_actor_id, ActorSnapshot, Event, EventStore,
+    SnapshotStore, StoreError,
 };
 use deadpool_postgres::Pool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 
 use crate::builder::PostgresStoreBuilder;
 use crate::codec::{
@@ -148,51 +150,50 @@ impl PostgresStore {
             .unwrap_or_else(|_| Err(StoreError::backend(actor_id, version, TimedOut(timeout))))
     }
 
-    async fn client(
+    /// Checks the actor id, then runs one of the store's statements on a pooled
+    /// connection, within the operation timeout; errors name the actor and version.
+    async fn query(
         &self,
         actor_id: &str,
         version: i64,
-    ) -> Result<deadpool_postgres::Client, StoreError> {
-        self.inner
-            .pool
-            .get()
-            .await
-            .map_err(|err| StoreError::backend(actor_id, version, PostgresError::from(err)))
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        check_actor_id(actor_id, version)?;
+        let backend = |err: PostgresError| StoreError::backend(actor_id, version, err);
+        self.timed(actor_id, version, async {
+            let client = self.inner.pool.get().await.map_err(|e| backend(e.into()))?;
+            query_cached(&client, statement, params)
+                .await
+                .map_err(|e| backend(e.into()))
+        })
+        .await
     }
 }
 
 #[async_trait]
 impl EventStore for PostgresStore {
     async fn save_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        let Some(actor_id) = validate_batch(events)? else {
+        let Some(batch) = encode_batch(events, encode_event)? else {
             return Ok(());
         };
-        let encoded = events
-            .iter()
-            .map(encode_event)
-            .collect::<Result<Vec<_>, _>>()?;
-        let first = events[0].version;
+        let (actor_id, first) = (batch.actor_id, batch.first_version);
         if first <= 0 {
             // Never storable; no row lock is needed to say so.
             let current = self.get_latest_version(actor_id).await?;
-            return Err(VersionConflictError {
-                actor_id: actor_id.to_owned(),
-                attempted_version: first,
-                current_version: current,
-            }
-            .into());
+            return Err(StoreError::version_conflict(actor_id, first, current));
         }
-        let (reply, answer) = oneshot::channel();
-        let batch = Batch {
+        let append = |reply| Batch {
             actor_id: actor_id.to_owned(),
-            events: encoded,
+            events: batch.events,
             reply,
         };
         let gone = || StoreError::backend(actor_id, first, WriterGone);
-        self.timed(actor_id, first, async {
-            self.inner.queue.send(batch).await.map_err(|_| gone())?;
-            answer.await.map_err(|_| gone())?
-        })
+        self.timed(
+            actor_id,
+            first,
+            submit_write(&self.inner.queue, append, gone),
+        )
         .await
     }
 
@@ -201,45 +202,27 @@ impl EventStore for PostgresStore {
         actor_id: &str,
         from_version: i64,
     ) -> Result<Vec<Event>, StoreError> {
-        validate_actor_id(actor_id, from_version)?;
-        check_text(actor_id, from_version, "actor id", actor_id)?;
-        self.timed(actor_id, from_version, async {
-            let client = self.client(actor_id, from_version).await?;
-            let backend = |err: tokio_postgres::Error| {
-                StoreError::backend(actor_id, from_version, PostgresError::from(err))
-            };
-            let rows = query_cached(
-                &client,
-                &self.inner.statements.events,
+        let statement = &self.inner.statements.events;
+        let rows = self
+            .query(
+                actor_id,
+                from_version,
+                statement,
                 &[&actor_id, &from_version],
             )
-            .await
-            .map_err(backend)?;
-            rows.iter().map(|row| decode_event(actor_id, row)).collect()
-        })
-        .await
+            .await?;
+        rows.iter().map(|row| decode_event(actor_id, row)).collect()
     }
 
     async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
-        validate_actor_id(actor_id, 0)?;
-        check_text(actor_id, 0, "actor id", actor_id)?;
-        self.timed(actor_id, 0, async {
-            let client = self.client(actor_id, 0).await?;
-            let backend = |err: tokio_postgres::Error| {
-                StoreError::backend(actor_id, 0, PostgresError::from(err))
-            };
-            let rows = query_cached(&client, &self.inner.statements.latest_version, &[&actor_id])
-                .await
-                .map_err(backend)?;
-            let row = rows.first();
-            match row {
-                None => Ok(0),
-                Some(row) => row.try_get(0).map_err(|err| {
-                    StoreError::serialization(actor_id, 0, PostgresError::from(err))
-                }),
-            }
-        })
-        .await
+        let statement = &self.inner.statements.latest_version;
+        let rows = self.query(actor_id, 0, statement, &[&actor_id]).await?;
+        match rows.first() {
+            None => Ok(0),
+            Some(row) => row
+                .try_get(0)
+                .map_err(|err| StoreError::serialization(actor_id, 0, PostgresError::from(err))),
+        }
     }
 }
 
@@ -249,43 +232,29 @@ impl SnapshotStore for PostgresStore {
         &self,
         actor_id: &str,
     ) -> Result<Option<ActorSnapshot>, StoreError> {
-        validate_actor_id(actor_id, 0)?;
-        check_text(actor_id, 0, "actor id", actor_id)?;
-        self.timed(actor_id, 0, async {
-            let client = self.client(actor_id, 0).await?;
-            let backend = |err: tokio_postgres::Error| {
-                StoreError::backend(actor_id, 0, PostgresError::from(err))
-            };
-            let rows = query_cached(&client, &self.inner.statements.snapshot, &[&actor_id])
-                .await
-                .map_err(backend)?;
-            rows.first()
-                .map(|row| decode_snapshot(actor_id, row))
-                .transpose()
-        })
-        .await
+        let statement = &self.inner.statements.snapshot;
+        let rows = self.query(actor_id, 0, statement, &[&actor_id]).await?;
+        rows.first()
+            .map(|row| decode_snapshot(actor_id, row))
+            .transpose()
     }
 
     async fn save_snapshot(&self, snapshot: &ActorSnapshot) -> Result<(), StoreError> {
         let (actor_id, version) = (snapshot.actor_id.as_str(), snapshot.version);
-        validate_actor_id(actor_id, version)?;
-        check_text(actor_id, version, "actor id", actor_id)?;
+        check_actor_id(actor_id, version)?;
         check_json(actor_id, version, "snapshot state", &snapshot.state)?;
         let (recorded_at, nanos) = split_timestamp(actor_id, version, &snapshot.timestamp)?;
-        self.timed(actor_id, version, async {
-            let client = self.client(actor_id, version).await?;
-            let backend = |err: tokio_postgres::Error| {
-                StoreError::backend(actor_id, version, PostgresError::from(err))
-            };
-            query_cached(
-                &client,
-                &self.inner.statements.save_snapshot,
-                &[&actor_id, &version, &snapshot.state, &recorded_at, &nanos],
-            )
-            .await
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
+        let statement = &self.inner.statements.save_snapshot;
+        let params: [&(dyn ToSql + Sync); 5] =
+            [&actor_id, &version, &snapshot.state, &recorded_at, &nanos];
+        self.query(actor_id, version, statement, &params).await?;
+        Ok(())
     }
+}
+
+/// The read guard of this store: aether-core's ([`validate_actor_id`]), then the one
+/// PostgreSQL text adds (no NUL byte).
+fn check_actor_id(actor_id: &str, version: i64) -> Result<(), StoreError> {
+    validate_actor_id(actor_id, version)?;
+    check_text(actor_id, version, "actor id", actor_id)
 }
