@@ -43,11 +43,17 @@ pub const DEFAULT_SCHEMA: &str = "aether";
 /// ```
 pub struct PostgresStoreBuilder {
     source: Source,
-    schema: String,
+    settings: Settings,
+}
+
+/// What a builder sets; a store keeps it (and shows it in its `Debug`).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) schema: String,
     application_name: Option<String>,
     max_connections: usize,
     connect_timeout: Duration,
-    operation_timeout: Duration,
+    pub(crate) operation_timeout: Duration,
     writers: usize,
     max_group_events: usize,
 }
@@ -69,13 +75,7 @@ impl fmt::Debug for PostgresStoreBuilder {
         };
         f.debug_struct("PostgresStoreBuilder")
             .field("source", &source)
-            .field("schema", &self.schema)
-            .field("application_name", &self.application_name)
-            .field("max_connections", &self.max_connections)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("operation_timeout", &self.operation_timeout)
-            .field("writers", &self.writers)
-            .field("max_group_events", &self.max_group_events)
+            .field("settings", &self.settings)
             .finish()
     }
 }
@@ -84,13 +84,15 @@ impl PostgresStoreBuilder {
     fn new(source: Source) -> Self {
         PostgresStoreBuilder {
             source,
-            schema: DEFAULT_SCHEMA.to_owned(),
-            application_name: Some("aether".to_owned()),
-            max_connections: 8,
-            connect_timeout: Duration::from_secs(10),
-            operation_timeout: Duration::from_secs(30),
-            writers: 2,
-            max_group_events: 2_000,
+            settings: Settings {
+                schema: DEFAULT_SCHEMA.to_owned(),
+                application_name: Some("aether".to_owned()),
+                max_connections: 8,
+                connect_timeout: Duration::from_secs(10),
+                operation_timeout: Duration::from_secs(30),
+                writers: 2,
+                max_group_events: 2_000,
+            },
         }
     }
 
@@ -108,28 +110,28 @@ impl PostgresStoreBuilder {
     /// other's data: one schema per tenant, or per test. Any name PostgreSQL accepts as a
     /// quoted identifier works (at most 63 bytes, no NUL, not starting with `pg_`).
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
-        self.schema = schema.into();
+        self.settings.schema = schema.into();
         self
     }
 
     /// The `application_name` of the store's connections (default `"aether"`), as shown
     /// in `pg_stat_activity`. Ignored when the store is built from an existing pool.
     pub fn application_name(mut self, name: impl Into<String>) -> Self {
-        self.application_name = Some(name.into());
+        self.settings.application_name = Some(name.into());
         self
     }
 
     /// The most connections the store's pool opens (default 8). Ignored when the store
     /// is built from an existing pool, whose own limit applies.
     pub fn max_connections(mut self, max: usize) -> Self {
-        self.max_connections = max.max(1);
+        self.settings.max_connections = max.max(1);
         self
     }
 
     /// How long opening one connection may take before it fails (default 10 s). A server
     /// that cannot be reached makes [`connect`](Self::connect) fail after at most this.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.settings.connect_timeout = timeout;
         self
     }
 
@@ -137,7 +139,7 @@ impl PostgresStoreBuilder {
     /// it fails with [`StoreError::Backend`](aether_core::StoreError::Backend) (default
     /// 30 s). A write that timed out may or may not have been committed.
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
-        self.operation_timeout = timeout;
+        self.settings.operation_timeout = timeout;
         self
     }
 
@@ -146,14 +148,14 @@ impl PostgresStoreBuilder {
     /// per event; more let statements overlap on a server with many cores. Keep it below
     /// the pool size, so that reads find connections too.
     pub fn writers(mut self, writers: usize) -> Self {
-        self.writers = writers.max(1);
+        self.settings.writers = writers.max(1);
         self
     }
 
     /// The most events one group-commit statement carries (default 2,000). A single batch
     /// larger than this is still written, alone, in one statement.
     pub fn max_group_events(mut self, max: usize) -> Self {
-        self.max_group_events = max.max(1);
+        self.settings.max_group_events = max.max(1);
         self
     }
 
@@ -170,17 +172,17 @@ impl PostgresStoreBuilder {
     /// timeout, [`ConnectError::Schema`] when creating or migrating the tables fails, and
     /// [`ConnectError::NewerSchema`] when the schema was made by a newer aether-postgres.
     pub async fn connect(self) -> Result<PostgresStore, ConnectError> {
-        let quoted = schema::quote_schema(&self.schema)?;
+        let quoted = schema::quote_schema(&self.settings.schema)?;
         let (pool, target) = match self.source {
             Source::Url(ref url) => {
                 let mut config: tokio_postgres::Config =
                     url.parse().map_err(|err| ConnectError::Config {
                         reason: format!("invalid connection url: {}", PostgresError::from(err)),
                     })?;
-                if let Some(name) = &self.application_name {
+                if let Some(name) = &self.settings.application_name {
                     config.application_name(name);
                 }
-                config.connect_timeout(self.connect_timeout);
+                config.connect_timeout(self.settings.connect_timeout);
                 config.keepalives(true);
                 config.keepalives_idle(Duration::from_secs(30));
                 let target = target_of(&config);
@@ -192,11 +194,11 @@ impl PostgresStoreBuilder {
                     },
                 );
                 let pool = Pool::builder(manager)
-                    .max_size(self.max_connections)
+                    .max_size(self.settings.max_connections)
                     .runtime(Runtime::Tokio1)
-                    .wait_timeout(Some(self.operation_timeout))
-                    .create_timeout(Some(self.connect_timeout))
-                    .recycle_timeout(Some(self.connect_timeout))
+                    .wait_timeout(Some(self.settings.operation_timeout))
+                    .create_timeout(Some(self.settings.connect_timeout))
+                    .recycle_timeout(Some(self.settings.connect_timeout))
                     .build()
                     .map_err(|err| ConnectError::Config {
                         reason: format!("cannot build the connection pool: {err}"),
@@ -206,7 +208,7 @@ impl PostgresStoreBuilder {
             Source::Pool(ref pool) => (pool.clone(), "<existing pool>".to_owned()),
         };
         let mut client = match tokio::time::timeout(
-            self.connect_timeout + Duration::from_millis(500),
+            self.settings.connect_timeout + Duration::from_millis(500),
             pool.get(),
         )
         .await
@@ -218,30 +220,31 @@ impl PostgresStoreBuilder {
             Err(_) => {
                 return Err(ConnectError::unreachable(
                     target,
-                    NoConnection(self.connect_timeout),
+                    NoConnection(self.settings.connect_timeout),
                 ))
             }
         };
-        schema::migrate(&mut client, &self.schema).await?;
+        schema::migrate(&mut client, &self.settings.schema).await?;
         drop(client);
 
         let statements = Arc::new(Statements::new(&quoted));
         let context = Arc::new(WriterContext {
             pool: pool.clone(),
             statements: Arc::clone(&statements),
-            operation_timeout: self.operation_timeout,
-            max_group_events: self.max_group_events,
+            operation_timeout: self.settings.operation_timeout,
+            max_group_events: self.settings.max_group_events,
         });
-        let queue = spawn_writers(context, self.writers, 4 * self.max_group_events);
+        let queue = spawn_writers(
+            context,
+            self.settings.writers,
+            4 * self.settings.max_group_events,
+        );
         Ok(PostgresStore::from_inner(Inner {
             pool,
-            schema: self.schema,
             statements,
             queue,
-            operation_timeout: self.operation_timeout,
-            writers: self.writers,
-            max_group_events: self.max_group_events,
             target,
+            settings: self.settings,
         }))
     }
 }

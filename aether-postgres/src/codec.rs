@@ -167,11 +167,8 @@ fn undecodable(actor_id: &str, version: i64, err: tokio_postgres::Error) -> Stor
 
 /// Reads one row of the `events` statement.
 pub(crate) fn decode_event(actor_id: &str, row: &Row) -> Result<Event, StoreError> {
-    let RowHead {
-        version,
-        recorded_at,
-        nanos,
-    } = RowHead::read(actor_id, row)?;
+    let head = RowHead::read(actor_id, row)?;
+    let version = head.version;
     let bad = |err| undecodable(actor_id, version, err);
     Ok(Event {
         id: row.try_get("event_id").map_err(bad)?,
@@ -180,23 +177,20 @@ pub(crate) fn decode_event(actor_id: &str, row: &Row) -> Result<Event, StoreErro
         command_id: row.try_get("command_id").map_err(bad)?,
         version,
         data: row.try_get("data").map_err(bad)?,
-        timestamp: join_timestamp(actor_id, version, recorded_at, nanos)?,
+        timestamp: join_timestamp(actor_id, version, head.recorded_at, head.nanos)?,
     })
 }
 
 /// Reads one row of the `snapshot` statement.
 pub(crate) fn decode_snapshot(actor_id: &str, row: &Row) -> Result<ActorSnapshot, StoreError> {
-    let RowHead {
-        version,
-        recorded_at,
-        nanos,
-    } = RowHead::read(actor_id, row)?;
+    let head = RowHead::read(actor_id, row)?;
+    let version = head.version;
     let bad = |err| undecodable(actor_id, version, err);
     Ok(ActorSnapshot {
         actor_id: actor_id.to_owned(),
         version,
         state: row.try_get("state").map_err(bad)?,
-        timestamp: join_timestamp(actor_id, version, recorded_at, nanos)?,
+        timestamp: join_timestamp(actor_id, version, head.recorded_at, head.nanos)?,
     })
 }
 

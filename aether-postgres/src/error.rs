@@ -85,16 +85,6 @@ impl ConnectError {
             source: Arc::new(source),
         }
     }
-
-    pub(crate) fn schema(
-        schema: impl Into<String>,
-        source: impl StdError + Send + Sync + 'static,
-    ) -> Self {
-        ConnectError::Schema {
-            schema: schema.into(),
-            source: Arc::new(source),
-        }
-    }
 }
 
 /// No connection could be opened within the connect timeout.

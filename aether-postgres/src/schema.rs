@@ -3,6 +3,8 @@
 //! All statements name their tables with the schema, quoted, so a store never depends on
 //! the connection's `search_path` and two stores on two schemas never see each other.
 
+use std::sync::Arc;
+
 use tokio_postgres::Client;
 
 use crate::error::{ConnectError, PostgresError};
@@ -82,7 +84,10 @@ pub(crate) fn quote_schema(name: &str) -> Result<String, ConnectError> {
 /// exactly once.
 pub(crate) async fn migrate(client: &mut Client, schema: &str) -> Result<(), ConnectError> {
     let quoted = quote_schema(schema)?;
-    let fail = |err: tokio_postgres::Error| ConnectError::schema(schema, PostgresError::from(err));
+    let fail = |err: tokio_postgres::Error| ConnectError::Schema {
+        schema: schema.to_owned(),
+        source: Arc::new(PostgresError::from(err)),
+    };
     let tx = client.transaction().await.map_err(fail)?;
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtext('aether-postgres migration'), hashtext($1))",

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use aether_core::{
     async_trait, encode_batch, submit_write, validate_actor_id, ActorSnapshot, Event, EventStore,
@@ -14,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use crate::builder::PostgresStoreBuilder;
+use crate::builder::{PostgresStoreBuilder, Settings};
 use crate::codec::{
     check_json, check_text, decode_event, decode_snapshot, encode_event, split_timestamp,
 };
@@ -60,13 +59,11 @@ pub struct PostgresStore {
 
 pub(crate) struct Inner {
     pub(crate) pool: Pool,
-    pub(crate) schema: String,
     pub(crate) statements: Arc<Statements>,
     pub(crate) queue: mpsc::Sender<Batch>,
-    pub(crate) operation_timeout: Duration,
-    pub(crate) writers: usize,
-    pub(crate) max_group_events: usize,
+    /// Where the store connected, without credentials.
     pub(crate) target: String,
+    pub(crate) settings: Settings,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -75,12 +72,9 @@ impl fmt::Debug for PostgresStore {
         let status = inner.pool.status();
         f.debug_struct("PostgresStore")
             .field("target", &inner.target)
-            .field("schema", &inner.schema)
             .field("connections", &status.size)
-            .field("max_connections", &status.max_size)
-            .field("writers", &inner.writers)
-            .field("max_group_events", &inner.max_group_events)
-            .field("operation_timeout", &inner.operation_timeout)
+            .field("pool_size", &status.max_size)
+            .field("settings", &inner.settings)
             .finish()
     }
 }
@@ -129,7 +123,7 @@ impl PostgresStore {
 
     /// The schema holding this store's tables.
     pub fn schema(&self) -> &str {
-        &self.inner.schema
+        &self.inner.settings.schema
     }
 
     /// The store's connection pool, to run your own queries beside the store.
@@ -144,7 +138,7 @@ impl PostgresStore {
         version: i64,
         op: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let timeout = self.inner.operation_timeout;
+        let timeout = self.inner.settings.operation_timeout;
         tokio::time::timeout(timeout, op)
             .await
             .unwrap_or_else(|_| Err(StoreError::backend(actor_id, version, TimedOut(timeout))))
