@@ -8,9 +8,10 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use aether_runtime::{
-    bus, stored_actor_id, ActorConfig, ActorRef, AppliedCommand, AskError, AskOptions, BusError,
-    Decision, DomainEvent, EventDecodeError, EventSourced, NotDelivered, Published, Runtime,
-    RuntimeBuilder, RuntimeStats, ShutdownTimeout, StartError, Subscription, SubscriptionFilter,
+    bus, stored_actor_id, ActorConfig, ActorRef, ActorState, AppliedCommand, AskError, AskOptions,
+    BusError, Decision, DomainEvent, EventDecodeError, EventSourced, NotDelivered, Published,
+    Runtime, RuntimeBuilder, RuntimeStats, ShutdownTimeout, StartError, Subscription,
+    SubscriptionFilter,
 };
 
 pub use aether_core::{

@@ -76,9 +76,6 @@
 
 use std::fmt;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
 /// A domain event: a fact an actor records, with a stable name and a JSON payload.
 ///
 /// The name becomes the stored [`Event::event_type`](aether_core::Event::event_type) and
@@ -121,7 +118,7 @@ pub trait DomainEvent: Sized + Send + Sync + 'static {
     label = "this type does not implement `EventSourced`",
     note = "add `#[derive(aether::Actor)]` with `#[aether(event = ...)]`, or implement `EventSourced` by hand"
 )]
-pub trait EventSourced: Default + Serialize + DeserializeOwned + Send + 'static {
+pub trait EventSourced: Default + crate::ActorState + Send + 'static {
     /// The actor type's name. It prefixes the actor ids in the store
     /// (`"{ACTOR_TYPE}|{id}"`), so two actor types with the same id never share a
     /// history. Must be non-empty, must not contain `|`, and must not change once events

@@ -84,3 +84,15 @@ pub use id::{stored_actor_id, ACTOR_ID_SEPARATOR};
 pub use idempotency::AppliedCommand;
 pub use options::AskOptions;
 pub use runtime::{Runtime, RuntimeStats};
+
+/// An actor's state can be written to and read from a snapshot: `Serialize` and
+/// `Deserialize`. Implemented for every such type; the bound of [`EventSourced`] that
+/// says what to derive when it is missing.
+#[diagnostic::on_unimplemented(
+    message = "the state of actor `{Self}` cannot be stored in snapshots: it is not `Serialize` and `Deserialize`",
+    label = "an actor's state must be serializable",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}` (and to the types of its fields)"
+)]
+pub trait ActorState: serde::Serialize + serde::de::DeserializeOwned {}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned> ActorState for T {}

@@ -50,3 +50,29 @@ pub fn untag_event_data(tagged: serde_json::Value) -> serde_json::Value {
         other => other,
     }
 }
+
+/// What `#[aether::commands]` writes for an actor; `#[derive(Actor)]` builds
+/// `EventSourced` from it, so that rustc checks the actor's bounds (`Default`,
+/// serializable state) at the struct.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `#[aether::commands]` impl block",
+    label = "this actor has no commands",
+    note = "add `#[aether::commands] impl {Self} {{ ... }}` with its commands and `fn apply(&mut self, event: &Event)`"
+)]
+pub trait Commands {
+    /// `EventSourced::Command`.
+    type Command: Send + 'static;
+    /// `EventSourced::Event` (its `DomainEvent` bound is checked there, once).
+    type Event;
+    /// `EventSourced::Reply`.
+    type Reply: Clone + Send + 'static;
+    /// `EventSourced::Error`.
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// `EventSourced::decide`.
+    fn decide(
+        &self,
+        command: &Self::Command,
+    ) -> Result<crate::Decision<Self::Event, Self::Reply>, Self::Error>;
+    /// `EventSourced::apply`.
+    fn apply(&mut self, event: &Self::Event);
+}

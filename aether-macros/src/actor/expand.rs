@@ -37,6 +37,35 @@ pub(crate) fn expand(input: DeriveInput) -> TokenStream {
         Some(ty) => quote_spanned!(ty.span()=> #ty),
         None => quote!(<Self as ::aether::__private::ApplyEvent>::Event),
     };
+    // `EventSourced` is written here, spanned at the struct, from what
+    // `#[aether::commands]` writes: a state that is not `Default` or not serializable is
+    // then reported once, at the struct.
+    let span = ident.span();
+    let runtime = quote_spanned!(span=> ::aether::__private::aether_runtime);
+    let commands = quote_spanned!(span=> <Self as ::aether::__private::Commands>);
+    // Not after an error in the attribute: that error stays the only one.
+    let event_sourced = compile_errors.is_none().then(|| quote_spanned! {span=>
+        #[automatically_derived]
+        impl #runtime::EventSourced for #ident {
+            const ACTOR_TYPE: &'static str = #actor_type;
+            const SNAPSHOT_EVERY: ::core::option::Option<u64> = #snapshot_every;
+            type Command = #commands::Command;
+            type Event = #commands::Event;
+            type Reply = #commands::Reply;
+            type Error = #commands::Error;
+
+            fn decide(
+                &self,
+                command: &Self::Command,
+            ) -> ::core::result::Result<#runtime::Decision<Self::Event, Self::Reply>, Self::Error> {
+                #commands::decide(self, command)
+            }
+
+            fn apply(&mut self, event: &Self::Event) {
+                #commands::apply(self, event)
+            }
+        }
+    });
     quote! {
         #compile_errors
         #[doc(hidden)]
@@ -47,6 +76,7 @@ pub(crate) fn expand(input: DeriveInput) -> TokenStream {
                 const SNAPSHOT_EVERY: ::core::option::Option<u64> = #snapshot_every;
                 type Event = #event;
             }
+            #event_sourced
         };
     }
 }

@@ -323,11 +323,10 @@ impl<'d, 'a> Generated<'d, 'a> {
             (false, Some(ty)) => quote_spanned!(ty.span()=> <#self_ty>::apply(self, event)),
             _ => quote!(::core::unreachable!()),
         };
+        // `EventSourced` itself is written by `#[derive(Actor)]` from this, at the struct.
         quote_spanned! {span=>
             #[automatically_derived]
-            impl ::aether::__private::aether_runtime::EventSourced for #self_ty {
-                const ACTOR_TYPE: &'static str = #meta::ACTOR_TYPE;
-                const SNAPSHOT_EVERY: ::core::option::Option<u64> = #meta::SNAPSHOT_EVERY;
+            impl ::aether::__private::Commands for #self_ty {
                 type Command = #command;
                 type Event = #event;
                 type Reply = #reply;
@@ -408,12 +407,7 @@ impl<'d, 'a> Generated<'d, 'a> {
     }
 
     fn trait_impl(&self) -> TokenStream {
-        let (self_ty, command, reply, name) = (
-            self.self_ty,
-            &self.command,
-            &self.reply,
-            &self.commands_trait,
-        );
+        let (command, reply, name) = (&self.command, &self.reply, &self.commands_trait);
         let methods = self.def.commands.iter().map(|c| {
             let sig = self.method_sig(c, false);
             let sig_with = self.method_sig(c, true);
@@ -462,9 +456,19 @@ impl<'d, 'a> Generated<'d, 'a> {
                 }
             }
         });
+        // For any actor whose commands these are: no error here when the actor itself
+        // is incomplete (a missing derive is reported once, elsewhere).
+        let error = self.error_type();
         quote! {
             #[automatically_derived]
-            impl #name for ::aether::__private::aether_runtime::ActorRef<#self_ty> {
+            impl<__A> #name for ::aether::__private::aether_runtime::ActorRef<__A>
+            where
+                __A: ::aether::__private::aether_runtime::EventSourced<
+                    Command = #command,
+                    Reply = #reply,
+                    Error = #error,
+                >,
+            {
                 #(#methods)*
             }
         }
