@@ -156,8 +156,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned());
     let secs = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let store = NatsStore::builder()
-        .url(&url)
+    let store = NatsStore::builder(&url)
         .namespace(format!("bench-{secs}-{}", std::process::id()))
         .connect()
         .await?;

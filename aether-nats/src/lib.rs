@@ -7,8 +7,7 @@
 //!
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let store = NatsStore::builder()
-//!     .url("nats://127.0.0.1:4222")
+//! let store = NatsStore::builder("nats://127.0.0.1:4222")
 //!     .namespace("orders")
 //!     .connect()
 //!     .await?;
@@ -41,6 +40,14 @@
 //! `<token>` is the actor id escaped into `[A-Za-z0-9_-]` (letters, digits and `-` as
 //! they are, every other byte as `_XX` in hex), reversible and collision-free for any
 //! id; see [`subject`]. [`Layout`] computes all these names.
+//!
+//! # Files
+//!
+//! As in the other store crates: `store.rs` is [`NatsStore`] and its `EventStore` /
+//! `SnapshotStore` impls, `builder.rs` [`NatsStoreBuilder`] and connecting, `error.rs`
+//! [`ConnectError`], `codec.rs` the wire format, `subject.rs` the backend layout
+//! ([`Layout`], the id encoding); `reader.rs` reads the stream. There is no `writer.rs`:
+//! a save is one publish, made by the caller's task (the server orders writers).
 //!
 //! # Atomicity and concurrency
 //!
@@ -97,7 +104,7 @@
 //!
 //! # Connection and failures
 //!
-//! [`NatsStore::connect`] gives up with [`NatsError`] within the connect timeout (5 s by
+//! [`NatsStore::connect`] gives up with [`ConnectError`] within the connect timeout (5 s by
 //! default) when the server is unreachable. Once connected, the client reconnects by
 //! itself, forever, with a delay that grows to 2 s. While the connection is down, each
 //! operation fails with [`StoreError::Backend`](aether_core::StoreError::Backend) after at
@@ -105,25 +112,40 @@
 //! works again, no restart needed. A save whose acknowledgement was lost may have been
 //! stored: retrying it then reports a version conflict.
 //!
+//! # Cancel safety
+//!
+//! Dropping a `save_events` / `save_event` future before it resolves leaves the save
+//! undecided, as the [`EventStore`](aether_core::EventStore#cancel-safety) contract
+//! says: dropped while it reads the subject's head, it has stored nothing; once its
+//! publish has been handed to the client, the server may store the batch (whole: it is
+//! one message) whether or not anyone waits for the acknowledgement. Read the actor's latest version to know; saving the same
+//! versions again conflicts if the batch was stored. A dropped `save_snapshot` may
+//! likewise have replaced the snapshot or not. Nothing is left behind that blocks later
+//! saves: the check is the server's expected-last-subject-sequence, not a lock. Reads
+//! are cancel safe; a dropped `get_events` that had started a pull consumer leaves it to
+//! the server, which deletes it after 30 s of inactivity.
+//!
 //! # Configuration
 //!
-//! [`NatsStore::builder`]: URL, namespace, connect timeout, request timeout, replicas.
-//! For credentials, TLS options and the like, connect an `async_nats::Client` yourself and
-//! pass it to [`NatsStoreBuilder::connect_with_client`].
+//! `NatsStore::connect(url)` is `NatsStore::builder(url).connect()`;
+//! [`NatsStore::builder`] chooses the namespace, connect timeout, request timeout and
+//! replicas. For credentials, TLS options and the like, connect an `async_nats::Client`
+//! yourself and pass it to [`NatsStore::from_client`] or
+//! [`NatsStore::builder_from_client`].
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+mod builder;
 mod codec;
-mod config;
 mod error;
-mod events;
 mod hook;
-mod snapshots;
+mod reader;
 mod store;
 pub mod subject;
 
-pub use config::{Layout, NatsStoreBuilder, DEFAULT_NAMESPACE};
-pub use error::NatsError;
+pub use builder::{NatsStoreBuilder, DEFAULT_NAMESPACE};
+pub use error::ConnectError;
 #[doc(hidden)]
 pub use hook::PublishPause;
 pub use store::NatsStore;
+pub use subject::Layout;

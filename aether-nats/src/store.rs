@@ -1,15 +1,26 @@
-//! [`NatsStore`]: the handle, connecting and the namespace's resources. The store traits
-//! are implemented in `events.rs` and `snapshots.rs`.
+//! [`NatsStore`]: the store itself, and its [`EventStore`] / [`SnapshotStore`] impls.
+//!
+//! Reading a subject's head, searching the stream and streaming an actor's batches
+//! are in `reader.rs`; connecting is in `builder.rs`.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aether_core::{validate_actor_id, StoreError};
-use async_nats::jetstream::{self, kv};
+use aether_core::{
+    validate_actor_id, validate_batch, ActorSnapshot, Event, EventStore, SnapshotStore, StoreError,
+};
+use async_nats::jetstream;
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::kv::{self, Operation};
+use async_nats::jetstream::message::PublishMessage;
+use async_trait::async_trait;
 
-use crate::config::{Layout, NatsStoreBuilder};
-use crate::error::{Message, NatsError};
+use crate::builder::NatsStoreBuilder;
+use crate::codec;
+use crate::error::{ConnectError, Message};
+use crate::reader::Read;
+use crate::subject::Layout;
 
 /// How many times a save re-reads what is stored and tries again when other writers
 /// keep landing between its read and its write (each retry means another writer
@@ -64,68 +75,43 @@ impl fmt::Debug for NatsStore {
 }
 
 impl NatsStore {
-    /// Connects to the server at `url` and uses the namespace
-    /// [`DEFAULT_NAMESPACE`](crate::DEFAULT_NAMESPACE), creating its stream and bucket if
-    /// needed. [`NatsStore::builder`] has the other options.
+    /// Connects to the server at `url` with the default settings (namespace
+    /// [`DEFAULT_NAMESPACE`](crate::DEFAULT_NAMESPACE)), creating the namespace's stream
+    /// and bucket if needed: `NatsStore::builder(url).connect()`.
+    ///
+    /// `url` is one server (`nats://127.0.0.1:4222`) or several of a cluster separated by
+    /// commas.
     ///
     /// # Errors
     ///
     /// See [`NatsStoreBuilder::connect`]: an unreachable server is an error within the
     /// connect timeout (5 s by default), never a hang.
-    pub async fn connect(url: &str) -> Result<Self, NatsError> {
-        NatsStoreBuilder::default().url(url).connect().await
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        Self::builder(url).connect().await
     }
 
-    /// Options: URL, namespace, timeouts, replicas.
-    pub fn builder() -> NatsStoreBuilder {
-        NatsStoreBuilder::default()
+    /// A builder to choose the namespace, timeouts and replicas before connecting to
+    /// `url` (one server, or several separated by commas); finish with
+    /// [`NatsStoreBuilder::connect`].
+    pub fn builder(url: impl Into<String>) -> NatsStoreBuilder {
+        NatsStoreBuilder::from_url(url.into())
     }
 
-    pub(crate) async fn setup(
-        client: async_nats::Client,
-        layout: Layout,
-        options: &NatsStoreBuilder,
-    ) -> Result<Self, NatsError> {
-        let js = jetstream::ContextBuilder::new()
-            .timeout(options.request_timeout)
-            .build(client.clone());
-        let wanted = options.events_config(&layout);
-        let events = js
-            .get_or_create_stream(wanted.clone())
-            .await
-            .map_err(|err| NatsError::jetstream(format!("create stream {:?}", wanted.name), err))?;
-        let subjects = &events.cached_info().config.subjects;
-        if !subjects.contains(&wanted.subjects[0]) {
-            return Err(NatsError::jetstream(
-                format!("use stream {:?}", wanted.name),
-                Message(format!(
-                    "it exists with subjects {subjects:?}, not {:?}",
-                    wanted.subjects[0]
-                )),
-            ));
-        }
-        let bucket = layout.snapshot_bucket().to_owned();
-        let kv_config = options.snapshots_config(&layout);
-        js.get_or_create_stream(kv_config.clone())
-            .await
-            .map_err(|err| {
-                NatsError::jetstream(format!("create stream {:?}", kv_config.name), err)
-            })?;
-        let snapshots = js
-            .get_key_value(&bucket)
-            .await
-            .map_err(|err| NatsError::jetstream(format!("open bucket {bucket:?}"), err))?;
-        Ok(NatsStore {
-            inner: Arc::new(Inner {
-                client,
-                js,
-                events,
-                snapshots,
-                layout,
-                request_timeout: options.request_timeout,
-                pause: crate::hook::PauseHook::default(),
-            }),
-        })
+    /// Builds a store on a client you connected (for credentials, TLS or other options
+    /// the builder does not have) with the default settings, creating the namespace's
+    /// stream and bucket if needed: `NatsStore::builder_from_client(client).connect()`.
+    ///
+    /// # Errors
+    ///
+    /// See [`NatsStoreBuilder::connect`].
+    pub async fn from_client(client: async_nats::Client) -> Result<Self, ConnectError> {
+        Self::builder_from_client(client).connect().await
+    }
+
+    /// A builder for a store on a client you connected; its URL and connect timeout are
+    /// the client's own.
+    pub fn builder_from_client(client: async_nats::Client) -> NatsStoreBuilder {
+        NatsStoreBuilder::from_client(client)
     }
 
     /// The names of this store's stream, subjects and bucket.
@@ -149,9 +135,9 @@ impl NatsStore {
     ///
     /// # Errors
     ///
-    /// [`NatsError::JetStream`] if a delete request fails (a stream already gone is not
-    /// an error).
-    pub async fn delete_namespace(&self) -> Result<(), NatsError> {
+    /// [`ConnectError::JetStream`] if a delete request fails (a stream already gone is
+    /// not an error).
+    pub async fn delete_namespace(&self) -> Result<(), ConnectError> {
         let js = &self.inner.js;
         let layout = &self.inner.layout;
         for (what, result) in [
@@ -172,7 +158,7 @@ impl NatsStore {
         ] {
             if let Err(err) = result {
                 if !err.contains("not found") {
-                    return Err(NatsError::jetstream(
+                    return Err(ConnectError::jetstream(
                         format!("delete {what:?}"),
                         Message(err),
                     ));
@@ -201,5 +187,185 @@ impl NatsStore {
         crate::subject::encode_actor_id(actor_id).ok_or_else(|| {
             StoreError::invalid_input(actor_id, version, "the actor id is too long to encode")
         })
+    }
+}
+
+#[async_trait]
+impl EventStore for NatsStore {
+    async fn save_events(&self, events: &[Event]) -> Result<(), StoreError> {
+        let Some(actor_id) = validate_batch(events)? else {
+            return Ok(());
+        };
+        let first = events[0].version;
+        let subject = self.subject(actor_id, first)?;
+        let payload: bytes::Bytes = codec::encode_batch(events)?.into();
+        let max_payload = self.inner.client.server_info().max_payload;
+        if max_payload > 0 && payload.len() > max_payload {
+            return Err(StoreError::invalid_input(
+                actor_id,
+                first,
+                format!(
+                    "the batch encodes to {} bytes, more than the server's max_payload of {max_payload}",
+                    payload.len()
+                ),
+            ));
+        }
+        let headers = codec::batch_headers(events);
+        // Direct get first; after a rejection, the leader (a lagging replica would
+        // otherwise keep handing out the same stale head).
+        let mut read = Read::Direct;
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let head = self.head(actor_id, &subject, first, read).await?;
+            let (expected, current) = head.map_or((0, 0), |h| (h.sequence, h.last_version));
+            if first <= current {
+                // A conflict seen on a replica is real (versions only grow), but the
+                // version it reports may lag: ask the leader for the exact one.
+                let current = self
+                    .head(actor_id, &subject, first, Read::Leader)
+                    .await?
+                    .map_or(current, |h| h.last_version.max(current));
+                return Err(StoreError::version_conflict(actor_id, first, current));
+            }
+            // Test hook (one relaxed load when unused): another writer may land here.
+            self.inner.pause.pause_if_armed().await;
+            let message = PublishMessage::build()
+                .payload(payload.clone())
+                .headers(headers.clone())
+                .expected_last_subject_sequence(expected);
+            let ack = self
+                .inner
+                .js
+                .send_publish(subject.clone(), message)
+                .await
+                .map_err(|err| StoreError::backend(actor_id, first, err))?
+                .await;
+            match ack {
+                Ok(_) => return Ok(()),
+                // Another writer appended between our read and our write: read again.
+                // The next round either conflicts with the newer version or, when the
+                // batch is still ahead of it (gaps), writes after it.
+                Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
+                    read = Read::Leader;
+                }
+                Err(err) => return Err(StoreError::backend(actor_id, first, err)),
+            }
+        }
+        Err(StoreError::backend(
+            actor_id,
+            first,
+            Message(format!(
+                "other writers appended between each of {MAX_WRITE_ATTEMPTS} reads and writes"
+            )),
+        ))
+    }
+
+    async fn get_events(
+        &self,
+        actor_id: &str,
+        from_version: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        let subject = self.subject(actor_id, from_version)?;
+        let Some(head) = self
+            .head(actor_id, &subject, from_version, Read::Leader)
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        if from_version > head.last_version {
+            return Ok(Vec::new());
+        }
+        if from_version >= head.first_version {
+            // Everything asked for is in the newest batch: one read, no consumer.
+            let message = &head.message;
+            let batch = codec::decode_batch(
+                actor_id,
+                head.sequence,
+                Some(&message.headers),
+                &message.payload,
+            )?;
+            return Ok(batch
+                .into_iter()
+                .filter(|e| e.version >= from_version)
+                .collect());
+        }
+        self.read_with_consumer(actor_id, &subject, from_version, head.sequence)
+            .await
+    }
+
+    async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
+        let subject = self.subject(actor_id, 0)?;
+        Ok(self
+            .head(actor_id, &subject, 0, Read::Leader)
+            .await?
+            .map_or(0, |head| head.last_version))
+    }
+}
+
+#[async_trait]
+impl SnapshotStore for NatsStore {
+    async fn get_latest_snapshot(
+        &self,
+        actor_id: &str,
+    ) -> Result<Option<ActorSnapshot>, StoreError> {
+        let key = self.snapshot_key(actor_id, 0)?;
+        let entry = self
+            .inner
+            .snapshots
+            .entry(key)
+            .await
+            .map_err(|err| StoreError::backend(actor_id, 0, err))?;
+        match entry {
+            Some(entry) if entry.operation == Operation::Put => {
+                codec::decode_snapshot(actor_id, &entry.value).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn save_snapshot(&self, snapshot: &ActorSnapshot) -> Result<(), StoreError> {
+        let actor_id = snapshot.actor_id.as_str();
+        let version = snapshot.version;
+        let key = self.snapshot_key(actor_id, version)?;
+        let value: bytes::Bytes = serde_json::to_vec(snapshot)
+            .map_err(|err| StoreError::serialization(actor_id, version, err))?
+            .into();
+        let backend = |err: &dyn fmt::Display| {
+            StoreError::backend(actor_id, version, Message(err.to_string()))
+        };
+        let kv = &self.inner.snapshots;
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let entry = kv.entry(key.clone()).await.map_err(|e| backend(&e))?;
+            let written = match entry {
+                Some(entry) if entry.operation == Operation::Put => {
+                    let stored = codec::snapshot_version(actor_id, &entry.value)?;
+                    if stored > version {
+                        // Latest = highest version: a lower one never replaces it.
+                        return Ok(());
+                    }
+                    match kv.update(&key, value.clone(), entry.revision).await {
+                        Ok(_) => true,
+                        Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
+                        Err(err) => return Err(backend(&err)),
+                    }
+                }
+                // No entry, or a delete marker: create, or update over the marker.
+                Some(entry) => match kv.update(&key, value.clone(), entry.revision).await {
+                    Ok(_) => true,
+                    Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => false,
+                    Err(err) => return Err(backend(&err)),
+                },
+                None => match kv.create(&key, value.clone()).await {
+                    Ok(_) => true,
+                    Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => false,
+                    Err(err) => return Err(backend(&err)),
+                },
+            };
+            if written {
+                return Ok(());
+            }
+        }
+        Err(backend(&format!(
+            "other writers replaced the snapshot between each of {MAX_WRITE_ATTEMPTS} reads and writes"
+        )))
     }
 }

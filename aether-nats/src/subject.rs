@@ -1,4 +1,5 @@
-//! How actor ids become NATS subject tokens and key-value keys, and back.
+//! The layout of a namespace in JetStream ([`Layout`]: its stream, subjects and bucket),
+//! and how actor ids become NATS subject tokens and key-value keys, and back.
 //!
 //! A NATS subject is a list of tokens separated by `.`; a token must not be empty and must
 //! not hold `.`, `*`, `>` or whitespace. Key-value keys are narrower still
@@ -22,6 +23,8 @@
 //! assert_eq!(decode_actor_id("a_2Eb").as_deref(), Some("a.b"));
 //! assert!(encode_actor_id("").is_none());
 //! ```
+
+use crate::ConnectError;
 
 /// The longest token [`encode_actor_id`] produces. Longer ids are refused, so that a
 /// subject always fits in the server's default 4 KiB protocol line with room to spare.
@@ -106,6 +109,99 @@ pub fn is_valid_token(token: &str) -> bool {
         && token
             .chars()
             .all(|c| !matches!(c, '.' | '*' | '>') && !c.is_whitespace() && !c.is_control())
+}
+
+/// At most this many characters in a namespace.
+const MAX_NAMESPACE_LEN: usize = 64;
+
+/// The JetStream names one namespace uses.
+///
+/// For the namespace `orders`:
+///
+/// | what | name |
+/// | --- | --- |
+/// | events stream | `aether_orders_events` |
+/// | its subjects | `aether.orders.events.*` |
+/// | one actor's subject | `aether.orders.events.<token>` (see the module docs) |
+/// | snapshot bucket (key-value) | `aether_orders_snapshots` (its stream: `KV_aether_orders_snapshots`) |
+/// | one actor's snapshot key | `<token>` |
+///
+/// ```
+/// use aether_nats::Layout;
+///
+/// let layout = Layout::new("orders").unwrap();
+/// assert_eq!(layout.events_stream(), "aether_orders_events");
+/// assert_eq!(layout.event_subject("order/7").unwrap(), "aether.orders.events.order_2F7");
+/// assert_eq!(layout.snapshot_bucket(), "aether_orders_snapshots");
+/// assert!(Layout::new("no.dots").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    namespace: String,
+    events_stream: String,
+    events_prefix: String,
+    snapshot_bucket: String,
+}
+
+impl Layout {
+    /// The layout of `namespace`: 1 to 64 characters of `[A-Za-z0-9_-]`, since it is part
+    /// of a stream name, a subject token and a bucket name.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError::InvalidNamespace`] for any other namespace.
+    pub fn new(namespace: &str) -> Result<Self, ConnectError> {
+        let invalid = |reason: &str| ConnectError::InvalidNamespace {
+            namespace: namespace.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if namespace.is_empty() {
+            return Err(invalid("a namespace must not be empty"));
+        }
+        if namespace.len() > MAX_NAMESPACE_LEN {
+            return Err(invalid("a namespace has at most 64 characters"));
+        }
+        if !namespace
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(invalid(
+                "a namespace may hold only ASCII letters, digits, '_' and '-'",
+            ));
+        }
+        Ok(Layout {
+            namespace: namespace.to_owned(),
+            events_stream: format!("aether_{namespace}_events"),
+            events_prefix: format!("aether.{namespace}.events."),
+            snapshot_bucket: format!("aether_{namespace}_snapshots"),
+        })
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The name of the stream that holds the namespace's events.
+    pub fn events_stream(&self) -> &str {
+        &self.events_stream
+    }
+
+    /// The subject filter of the events stream: `aether.<namespace>.events.*`.
+    pub fn events_subjects(&self) -> String {
+        format!("{}*", self.events_prefix)
+    }
+
+    /// The subject of one actor's events, or `None` if the id is empty or too long to
+    /// encode (see the module docs).
+    pub fn event_subject(&self, actor_id: &str) -> Option<String> {
+        encode_actor_id(actor_id).map(|token| format!("{}{token}", self.events_prefix))
+    }
+
+    /// The name of the key-value bucket that holds the namespace's snapshots.
+    pub fn snapshot_bucket(&self) -> &str {
+        &self.snapshot_bucket
+    }
 }
 
 #[cfg(test)]

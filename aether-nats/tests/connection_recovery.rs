@@ -75,8 +75,7 @@ async fn errors_while_down_then_recovers_without_restart() {
     };
     let target = common::nats_url().trim_start_matches("nats://").to_owned();
     let proxy = Proxy::start(target).await;
-    let store = NatsStore::builder()
-        .url(format!("nats://{}", proxy.addr))
+    let store = NatsStore::builder(format!("nats://{}", proxy.addr))
         .namespace(direct.namespace())
         .request_timeout(Duration::from_secs(1))
         .connect()

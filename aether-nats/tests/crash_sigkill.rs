@@ -128,8 +128,7 @@ async fn acknowledged_appends_survive_sigkill() {
 /// Bounded: stops by itself after 60 s.
 async fn child(namespace: String) {
     let store = Arc::new(
-        NatsStore::builder()
-            .url(common::nats_url())
+        NatsStore::builder(common::nats_url())
             .namespace(namespace)
             .connect()
             .await

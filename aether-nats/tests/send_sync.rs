@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use aether_core::SnapshotStore;
-use aether_nats::{Layout, NatsError, NatsStore, NatsStoreBuilder};
+use aether_nats::{ConnectError, Layout, NatsStore, NatsStoreBuilder};
 
 fn assert_send_sync<T: Send + Sync + 'static>() {}
 
@@ -11,7 +11,7 @@ fn assert_send_sync<T: Send + Sync + 'static>() {}
 fn public_types_are_send_and_sync() {
     assert_send_sync::<NatsStore>();
     assert_send_sync::<NatsStoreBuilder>();
-    assert_send_sync::<NatsError>();
+    assert_send_sync::<ConnectError>();
     assert_send_sync::<Layout>();
     let _as_object = |store: NatsStore| -> Arc<dyn SnapshotStore> { Arc::new(store) };
 }

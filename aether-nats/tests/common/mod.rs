@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aether_nats::{NatsError, NatsStore};
+use aether_nats::{ConnectError, NatsStore};
 use futures::StreamExt;
 
 /// The server the tests use: `$NATS_URL`, or the local default.
@@ -61,8 +61,7 @@ pub async fn fresh_store() -> Option<NatsStore> {
 
 /// A store on the given namespace, with the reachability rule of [`fresh_store`].
 pub async fn store_in(namespace: &str) -> Option<NatsStore> {
-    let connected = NatsStore::builder()
-        .url(nats_url())
+    let connected = NatsStore::builder(nats_url())
         .namespace(namespace)
         .connect_timeout(Duration::from_secs(5))
         .connect()
@@ -74,7 +73,7 @@ pub async fn store_in(namespace: &str) -> Option<NatsStore> {
         }
         // Only a server that cannot be reached is a reason to skip; a reachable server
         // that refuses the setup is a failure everywhere.
-        Err(err @ (NatsError::Unreachable { .. } | NatsError::Timeout { .. })) => {
+        Err(err @ (ConnectError::Unreachable { .. } | ConnectError::Timeout { .. })) => {
             backend_missing(&err.to_string());
             None
         }

@@ -1,38 +1,36 @@
-//! [`EventStore`] for [`NatsStore`]: one message per batch, the server's
-//! expected-last-subject-sequence check, reads by message get and pull consumer.
+//! Reading the events stream for [`NatsStore`]: the newest message of an actor's subject
+//! (its head, which writes read too), the binary search for where a read starts, and
+//! the short-lived pull consumer that streams an actor's batches.
 
 use std::fmt;
 use std::time::Duration;
 
-use aether_core::{validate_batch, Event, EventStore, StoreError, VersionConflictError};
+use aether_core::{Event, StoreError};
 use async_nats::jetstream::{
     consumer::{pull, AckPolicy, DeliverPolicy},
-    context::PublishErrorKind,
-    message::{PublishMessage, StreamMessage},
+    message::StreamMessage,
     stream::{DirectGetErrorKind, LastRawMessageErrorKind},
 };
-use async_trait::async_trait;
 use futures::StreamExt;
 
 use crate::codec;
 use crate::error::Message;
-use crate::store::MAX_WRITE_ATTEMPTS;
 use crate::NatsStore;
 
 /// How [`NatsStore::head`] reads.
 #[derive(Clone, Copy)]
-enum Read {
+pub(crate) enum Read {
     Leader,
     Direct,
 }
 
 /// The newest message on an actor's subject.
-struct Head {
+pub(crate) struct Head {
     /// Its stream sequence: what the next write expects as last subject sequence.
-    sequence: u64,
-    first_version: i64,
-    last_version: i64,
-    message: StreamMessage,
+    pub(crate) sequence: u64,
+    pub(crate) first_version: i64,
+    pub(crate) last_version: i64,
+    pub(crate) message: StreamMessage,
 }
 
 impl NatsStore {
@@ -43,7 +41,7 @@ impl NatsStore {
     /// the server answers off the API queue (much cheaper under load) but which, on a
     /// replicated stream, a lagging replica may answer; writes use it because the
     /// server's expected-sequence check catches a stale head anyway.
-    async fn head(
+    pub(crate) async fn head(
         &self,
         actor_id: &str,
         subject: &str,
@@ -65,27 +63,13 @@ impl NatsStore {
                 Err(err) => return Err(StoreError::backend(actor_id, version, err)),
             },
         };
-        let (first_version, last_version) = codec::batch_bounds(
-            actor_id,
-            message.sequence,
-            Some(&message.headers),
-            &message.payload,
-        )?;
+        let (first_version, last_version) = bounds(actor_id, &message)?;
         Ok(Some(Head {
             sequence: message.sequence,
             first_version,
             last_version,
             message,
         }))
-    }
-
-    fn conflict(actor_id: &str, attempted: i64, current: i64) -> StoreError {
-        VersionConflictError {
-            actor_id: actor_id.to_owned(),
-            attempted_version: attempted,
-            current_version: current,
-        }
-        .into()
     }
 
     /// The first message on `subject` at or after stream sequence `from`, as its
@@ -108,12 +92,7 @@ impl NatsStore {
             Err(err) if err.kind() == DirectGetErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(StoreError::backend(actor_id, version, err)),
         };
-        let (_, last) = codec::batch_bounds(
-            actor_id,
-            message.sequence,
-            Some(&message.headers),
-            &message.payload,
-        )?;
+        let (_, last) = bounds(actor_id, &message)?;
         Ok(Some((message.sequence, last)))
     }
 
@@ -162,7 +141,7 @@ impl NatsStore {
     /// Reads the actor's batches with a short-lived pull consumer, from the start
     /// sequence [`start_sequence`](Self::start_sequence) finds up to and including the
     /// message at `until` (the head when the read began).
-    async fn read_with_consumer(
+    pub(crate) async fn read_with_consumer(
         &self,
         actor_id: &str,
         subject: &str,
@@ -229,113 +208,13 @@ impl NatsStore {
     }
 }
 
-#[async_trait]
-impl EventStore for NatsStore {
-    async fn save_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        let Some(actor_id) = validate_batch(events)? else {
-            return Ok(());
-        };
-        let first = events[0].version;
-        let subject = self.subject(actor_id, first)?;
-        let payload: bytes::Bytes = codec::encode_batch(events)?.into();
-        let max_payload = self.inner.client.server_info().max_payload;
-        if max_payload > 0 && payload.len() > max_payload {
-            return Err(StoreError::invalid_input(
-                actor_id,
-                first,
-                format!(
-                    "the batch encodes to {} bytes, more than the server's max_payload of {max_payload}",
-                    payload.len()
-                ),
-            ));
-        }
-        let headers = codec::batch_headers(events);
-        // Direct get first; after a rejection, the leader (a lagging replica would
-        // otherwise keep handing out the same stale head).
-        let mut read = Read::Direct;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let head = self.head(actor_id, &subject, first, read).await?;
-            let (expected, current) = head.map_or((0, 0), |h| (h.sequence, h.last_version));
-            if first <= current {
-                // A conflict seen on a replica is real (versions only grow), but the
-                // version it reports may lag: ask the leader for the exact one.
-                let current = self
-                    .head(actor_id, &subject, first, Read::Leader)
-                    .await?
-                    .map_or(current, |h| h.last_version.max(current));
-                return Err(Self::conflict(actor_id, first, current));
-            }
-            // Test hook (one relaxed load when unused): another writer may land here.
-            self.inner.pause.pause_if_armed().await;
-            let message = PublishMessage::build()
-                .payload(payload.clone())
-                .headers(headers.clone())
-                .expected_last_subject_sequence(expected);
-            let ack = self
-                .inner
-                .js
-                .send_publish(subject.clone(), message)
-                .await
-                .map_err(|err| StoreError::backend(actor_id, first, err))?
-                .await;
-            match ack {
-                Ok(_) => return Ok(()),
-                // Another writer appended between our read and our write: read again.
-                // The next round either conflicts with the newer version or, when the
-                // batch is still ahead of it (gaps), writes after it.
-                Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
-                    read = Read::Leader;
-                }
-                Err(err) => return Err(StoreError::backend(actor_id, first, err)),
-            }
-        }
-        Err(StoreError::backend(
-            actor_id,
-            first,
-            Message(format!(
-                "other writers appended between each of {MAX_WRITE_ATTEMPTS} reads and writes"
-            )),
-        ))
-    }
-
-    async fn get_events(
-        &self,
-        actor_id: &str,
-        from_version: i64,
-    ) -> Result<Vec<Event>, StoreError> {
-        let subject = self.subject(actor_id, from_version)?;
-        let Some(head) = self
-            .head(actor_id, &subject, from_version, Read::Leader)
-            .await?
-        else {
-            return Ok(Vec::new());
-        };
-        if from_version > head.last_version {
-            return Ok(Vec::new());
-        }
-        if from_version >= head.first_version {
-            // Everything asked for is in the newest batch: one read, no consumer.
-            let message = &head.message;
-            let batch = codec::decode_batch(
-                actor_id,
-                head.sequence,
-                Some(&message.headers),
-                &message.payload,
-            )?;
-            return Ok(batch
-                .into_iter()
-                .filter(|e| e.version >= from_version)
-                .collect());
-        }
-        self.read_with_consumer(actor_id, &subject, from_version, head.sequence)
-            .await
-    }
-
-    async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
-        let subject = self.subject(actor_id, 0)?;
-        Ok(self
-            .head(actor_id, &subject, 0, Read::Leader)
-            .await?
-            .map_or(0, |head| head.last_version))
-    }
+/// The first and last versions of the batch a message holds (from its headers, else its
+/// payload).
+fn bounds(actor_id: &str, message: &StreamMessage) -> Result<(i64, i64), StoreError> {
+    codec::batch_bounds(
+        actor_id,
+        message.sequence,
+        Some(&message.headers),
+        &message.payload,
+    )
 }

@@ -1,0 +1,266 @@
+//! [`NatsStoreBuilder`]: where and how a [`NatsStore`] connects, and connecting: dialling
+//! the server (or taking a client of yours), then creating the namespace's stream and
+//! bucket if they are missing.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+
+use crate::error::{ConnectError, Message};
+use crate::store::Inner;
+use crate::subject::Layout;
+use crate::NatsStore;
+
+/// The namespace a store uses unless [`NatsStoreBuilder::namespace`] says otherwise.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Builds a [`NatsStore`]: from a server URL or from a client you connected, with the
+/// namespace, timeouts and replicas to use.
+///
+/// Made by [`NatsStore::builder`] or [`NatsStore::builder_from_client`]; every setting
+/// has a default, so `NatsStore::builder(url).connect()` works as is.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use aether_nats::NatsStore;
+///
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), aether_nats::ConnectError> {
+/// let store = NatsStore::builder("nats://127.0.0.1:4222")
+///     .namespace("orders")
+///     .connect_timeout(Duration::from_secs(3))
+///     .request_timeout(Duration::from_secs(5))
+///     .replicas(1)
+///     .connect()
+///     .await?;
+/// # drop(store);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct NatsStoreBuilder {
+    source: Source,
+    namespace: String,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    replicas: usize,
+}
+
+#[derive(Clone)]
+enum Source {
+    Url(String),
+    Client(async_nats::Client),
+}
+
+impl fmt::Debug for NatsStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.source {
+            Source::Url(url) => url.as_str(),
+            Source::Client(_) => "<existing client>",
+        };
+        f.debug_struct("NatsStoreBuilder")
+            .field("source", &source)
+            .field("namespace", &self.namespace)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("replicas", &self.replicas)
+            .finish()
+    }
+}
+
+impl NatsStoreBuilder {
+    fn new(source: Source) -> Self {
+        NatsStoreBuilder {
+            source,
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+            replicas: 1,
+        }
+    }
+
+    /// A builder dialling `url`: one server, or several of a cluster separated by commas.
+    pub(crate) fn from_url(url: String) -> Self {
+        Self::new(Source::Url(url))
+    }
+
+    /// A builder on a client the caller connected.
+    pub(crate) fn from_client(client: async_nats::Client) -> Self {
+        Self::new(Source::Client(client))
+    }
+
+    /// The namespace (default [`DEFAULT_NAMESPACE`]): each namespace has its own events
+    /// stream and snapshot bucket. See [`Layout`] for the names and the allowed characters.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// How long [`connect`](Self::connect) may take in all, dialling and creating the
+    /// stream and bucket included (default 5 s). Not used for a store built on a client
+    /// of yours ([`NatsStore::builder_from_client`]).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one JetStream request (a read, a publish acknowledgement, the wait for the
+    /// next message of a read) may take before the operation fails with
+    /// [`StoreError::Backend`](aether_core::StoreError::Backend) (default 5 s). While the
+    /// connection is down, operations fail after this long; the client reconnects on
+    /// its own.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Replicas of the stream and bucket when this store creates them (default 1; a
+    /// JetStream cluster allows 3 or 5). Existing streams are used as they are.
+    pub fn replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas.max(1);
+        self
+    }
+
+    /// Connects (unless the builder was given a client), then creates the namespace's
+    /// stream and bucket if they do not exist.
+    ///
+    /// The client reconnects by itself, forever, whenever the connection drops later on.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError::InvalidNamespace`], [`ConnectError::Unreachable`] (refused, DNS,
+    /// auth), [`ConnectError::Timeout`] after the connect timeout,
+    /// [`ConnectError::JetStream`] if JetStream is off or the stream or bucket cannot be
+    /// created. A store built on a client of yours fails with neither `Unreachable` nor
+    /// `Timeout`: the client is already connected.
+    pub async fn connect(self) -> Result<NatsStore, ConnectError> {
+        let layout = Layout::new(&self.namespace)?;
+        let url = match &self.source {
+            Source::Client(client) => return self.setup(client.clone(), layout).await,
+            Source::Url(url) => url.clone(),
+        };
+        let after = self.connect_timeout;
+        let options = async_nats::ConnectOptions::new()
+            .name("aether-nats")
+            .connection_timeout(self.connect_timeout)
+            .request_timeout(Some(self.request_timeout))
+            .reconnect_delay_callback(|attempt| {
+                // 50 ms, 100 ms, 200 ms ... capped at 2 s: a restarted server is found fast.
+                let shift = attempt.min(6) as u32;
+                Duration::from_millis(50 << shift).min(Duration::from_secs(2))
+            });
+        let connect = async {
+            let servers: Vec<&str> = url
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            let client =
+                options
+                    .connect(servers)
+                    .await
+                    .map_err(|err| ConnectError::Unreachable {
+                        url: url.clone(),
+                        source: Arc::new(err),
+                    })?;
+            self.setup(client, layout).await
+        };
+        tokio::time::timeout(after, connect)
+            .await
+            .map_err(|_| ConnectError::Timeout { url, after })?
+    }
+
+    /// Creates the namespace's stream and bucket if needed, and makes the store.
+    async fn setup(
+        &self,
+        client: async_nats::Client,
+        layout: Layout,
+    ) -> Result<NatsStore, ConnectError> {
+        let js = jetstream::ContextBuilder::new()
+            .timeout(self.request_timeout)
+            .build(client.clone());
+        let wanted = self.events_config(&layout);
+        let events = js
+            .get_or_create_stream(wanted.clone())
+            .await
+            .map_err(|err| {
+                ConnectError::jetstream(format!("create stream {:?}", wanted.name), err)
+            })?;
+        let subjects = &events.cached_info().config.subjects;
+        if !subjects.contains(&wanted.subjects[0]) {
+            return Err(ConnectError::jetstream(
+                format!("use stream {:?}", wanted.name),
+                Message(format!(
+                    "it exists with subjects {subjects:?}, not {:?}",
+                    wanted.subjects[0]
+                )),
+            ));
+        }
+        let bucket = layout.snapshot_bucket().to_owned();
+        let kv_config = self.snapshots_config(&layout);
+        js.get_or_create_stream(kv_config.clone())
+            .await
+            .map_err(|err| {
+                ConnectError::jetstream(format!("create stream {:?}", kv_config.name), err)
+            })?;
+        let snapshots = js
+            .get_key_value(&bucket)
+            .await
+            .map_err(|err| ConnectError::jetstream(format!("open bucket {bucket:?}"), err))?;
+        Ok(NatsStore {
+            inner: Arc::new(Inner {
+                client,
+                js,
+                events,
+                snapshots,
+                layout,
+                request_timeout: self.request_timeout,
+                pause: crate::hook::PauseHook::default(),
+            }),
+        })
+    }
+
+    fn events_config(&self, layout: &Layout) -> jetstream::stream::Config {
+        jetstream::stream::Config {
+            name: layout.events_stream().to_owned(),
+            description: Some(format!(
+                "aether events of namespace {:?}: one message per saved batch",
+                layout.namespace()
+            )),
+            subjects: vec![layout.events_subjects()],
+            storage: jetstream::stream::StorageType::File,
+            num_replicas: self.replicas,
+            allow_direct: true,
+            deny_delete: true,
+            deny_purge: true,
+            ..Default::default()
+        }
+    }
+
+    /// The stream behind the snapshot bucket: the standard key-value layout (as
+    /// `nats kv add` makes it), built here because async-nats's `create_key_value` first
+    /// asks for account info in a shape NATS 2.9 does not send.
+    fn snapshots_config(&self, layout: &Layout) -> jetstream::stream::Config {
+        let bucket = layout.snapshot_bucket();
+        jetstream::stream::Config {
+            name: format!("KV_{bucket}"),
+            description: Some(format!(
+                "aether snapshots of namespace {:?}: the highest-version snapshot per actor",
+                layout.namespace()
+            )),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
+            storage: jetstream::stream::StorageType::File,
+            num_replicas: self.replicas,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: jetstream::stream::DiscardPolicy::New,
+            ..Default::default()
+        }
+    }
+}
