@@ -351,8 +351,7 @@ mod nats {
             .as_secs();
         // The "test-<secs>-" prefix lets the NATS tests' sweeper delete it if we cannot.
         let namespace = format!("test-{secs}-{}-relloss", std::process::id());
-        let store = NatsStore::builder()
-            .url(format!("nats://{}", proxy.addr))
+        let store = NatsStore::builder(format!("nats://{}", proxy.addr))
             .namespace(&namespace)
             .request_timeout(Duration::from_secs(1))
             .connect()

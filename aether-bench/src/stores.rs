@@ -468,8 +468,7 @@ pub fn nats(cfg: &Config) -> Result<Vec<Row>, String> {
     let rt = new_rt();
     let store = rt
         .block_on(
-            NatsStore::builder()
-                .url(&url)
+            NatsStore::builder(&url)
                 .namespace(format!("bench-{}", unique_suffix().replace('_', "-")))
                 .connect_timeout(Duration::from_secs(3))
                 .connect(),
