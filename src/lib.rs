@@ -8,10 +8,10 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use aether_runtime::{
-    bus, stored_actor_id, ActorConfig, ActorRef, ActorState, AppliedCommand, AskError, AskOptions,
-    BusError, Decision, DomainEvent, EventDecodeError, EventSourced, NotDelivered, Published,
-    Runtime, RuntimeBuilder, RuntimeStats, ShutdownTimeout, StartError, Subscription,
-    SubscriptionFilter,
+    bus, decode_event, stored_actor_id, upcast, ActorConfig, ActorRef, ActorState, AppliedCommand,
+    AskError, AskOptions, BusError, Decision, DomainEvent, EventDecodeError, EventSourced,
+    NotDelivered, Published, Runtime, RuntimeBuilder, RuntimeStats, ShutdownTimeout, StartError,
+    StoredShape, Subscription, SubscriptionFilter, Upcasters,
 };
 
 pub use aether_core::{
@@ -110,9 +110,13 @@ pub use aether_macros::DomainEvent;
 ///   runtime's policy decides.
 /// - `actor_type` (optional, default: the struct's name): [`EventSourced::ACTOR_TYPE`],
 ///   the prefix of stored actor ids; non-empty, without `|`.
+/// - `upcasters` (optional): a `fn() -> aether::Upcasters` that reads events stored in
+///   older shapes ([`EventSourced::upcasters`]; see [`Upcasters`]).
 ///
-/// The derive goes with [`#[commands]`](commands) on the struct's `impl` block, which
-/// writes [`EventSourced`] from both; see there for a complete actor.
+/// The derive goes with [`#[commands]`](commands) on the struct's `impl` block; together
+/// they write [`EventSourced`] (the derive writes the impl, at the struct, so a state
+/// that is not `Default` or not serializable is reported there); see [`commands`] for a
+/// complete actor.
 #[cfg(feature = "macros")]
 pub use aether_macros::Actor;
 

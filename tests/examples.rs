@@ -38,3 +38,43 @@ async fn shopping_cart_feeds_its_read_model() {
     // cart-3 (9*40 + 240) * 0.5 = 300.
     assert_eq!(shopping_cart::run().await.unwrap(), 360 + 432 + 300);
 }
+
+#[allow(dead_code)]
+#[path = "../examples/changing_events.rs"]
+mod changing_events;
+
+#[tokio::test]
+async fn changing_events_reads_every_old_shape() {
+    // a-1: 1 x 1250 (v1 had no quantity), b-2: 2 x 305, c-3: 1 x 90; 10% off.
+    assert_eq!(
+        changing_events::run().await.unwrap(),
+        (1250 + 610 + 90) * 90 / 100
+    );
+}
+
+/// The test kit reads the same old shapes through the upcasters.
+#[test]
+fn the_test_kit_takes_old_shapes() {
+    use aether::testkit::TestKit;
+    use changing_events::{Cart, CartCommand, CartEvent};
+    use serde_json::json;
+
+    TestKit::<Cart>::given_stored([
+        ("ItemAdded", json!({ "sku": "a-1", "price": "12.50" })),
+        ("Discounted", json!({ "percent": 10 })),
+    ])
+    .when(CartCommand::Add {
+        sku: "b-2".to_owned(),
+        quantity: 2,
+        cents: 305,
+    })
+    .then_events([CartEvent::LineAdded {
+        sku: "b-2".to_owned(),
+        quantity: 2,
+        cents: 305,
+    }])
+    .then_state(|cart| {
+        assert_eq!(cart.lines[0], ("a-1".to_owned(), 1, 1250));
+        assert_eq!(cart.percent_off, 10);
+    });
+}

@@ -153,9 +153,18 @@ pub trait EventSourced: Default + crate::ActorState + Send + 'static {
         command: &Self::Command,
     ) -> Result<Decision<Self::Event, Self::Reply>, Self::Error>;
 
-    /// Folds one event into the state. Called for events the store has accepted, and
-    /// when replaying history; must not fail and must not do I/O.
+    /// Folds one event into the state. Called for the events of a command before they
+    /// are stored (if it panics, nothing is stored) and when replaying history; must not
+    /// fail and must not do I/O.
     fn apply(&mut self, event: &Self::Event);
+
+    /// The steps that turn stored events of older shapes into today's before they are
+    /// decoded (see [`Upcasters`](crate::Upcasters)); none by default. Called once per
+    /// runtime for the actor type. With `#[derive(Actor)]`:
+    /// `#[aether(upcasters = my_upcasters)]`, naming a `fn() -> Upcasters`.
+    fn upcasters() -> crate::Upcasters {
+        crate::Upcasters::new()
+    }
 }
 
 /// The outcome of [`EventSourced::decide`]: events to persist (possibly none) and the

@@ -12,6 +12,7 @@
 //! | `idempotency` | command ids already applied, their versions and kept replies |
 //! | `error`, `start_error` | [`AskError`], [`StartError`], [`ShutdownTimeout`] |
 //! | [`bus`] | subscribing to persisted events in this process |
+//! | [`upcast`] | reading events stored in older shapes: [`Upcasters`] |
 //!
 //! Each actor is a tokio task that owns its state and its version counter and takes
 //! commands one at a time from a bounded mailbox. For each command it
@@ -73,6 +74,7 @@ mod start_error;
 mod task;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod upcast;
 
 pub use actor::{Decision, DomainEvent, EventDecodeError, EventSourced};
 pub use actor_ref::ActorRef;
@@ -84,6 +86,7 @@ pub use id::{stored_actor_id, ACTOR_ID_SEPARATOR};
 pub use idempotency::AppliedCommand;
 pub use options::AskOptions;
 pub use runtime::{Runtime, RuntimeStats};
+pub use upcast::{decode_event, StoredShape, Upcasters};
 
 /// An actor's state can be written to and read from a snapshot: `Serialize` and
 /// `Deserialize`. Implemented for every such type; the bound of [`EventSourced`] that

@@ -37,6 +37,7 @@ use crate::config::ActorConfig;
 use crate::context::Context;
 use crate::error::{AskError, StartError};
 use crate::mailbox::{self, Message};
+use crate::upcast::Upcasters;
 use crate::EventSourced;
 
 /// Why an actor stopped taking commands.
@@ -101,6 +102,8 @@ pub(crate) struct Registry<A: EventSourced> {
     pub(crate) idle_ticks: Option<u64>,
     next_generation: AtomicU64,
     spawn: Spawn<A>,
+    /// `A::upcasters()`, built once.
+    pub(crate) upcasters: Upcasters,
 }
 
 impl<A: EventSourced> Registry<A> {
@@ -117,6 +120,7 @@ impl<A: EventSourced> Registry<A> {
             idle_ticks,
             next_generation: AtomicU64::new(0),
             spawn,
+            upcasters: A::upcasters(),
         }
     }
 

@@ -12,9 +12,6 @@ use aether_core::StoreError;
 ///
 /// # What to do
 ///
-/// - [`Snapshot`](StartError::Snapshot): the state type changed shape since the snapshot
-///   was written. Make the state deserialize the old shape (`#[serde(default)]`, an
-///   alias), or delete the actor's snapshots: the actor then replays its events.
 /// - [`Decode`](StartError::Decode): an event type was renamed or its fields changed.
 ///   Keep the old name readable (`#[aether(alias = "Old")]` on the variant that replaced
 ///   it, or `#[aether(rename = "Old")]` to keep storing under it) or the old
@@ -51,17 +48,6 @@ pub enum StartError {
         source: StoreError,
     },
 
-    /// The latest snapshot does not decode into the state type.
-    #[error("actor {actor_id:?} failed to start: cannot decode its snapshot at version {version}: {reason}; make the state read the old shape (e.g. #[serde(default)]) or delete the actor's snapshots so it replays its events")]
-    Snapshot {
-        /// The actor, as stored.
-        actor_id: String,
-        /// The snapshot's version.
-        version: i64,
-        /// The decoder's message.
-        reason: String,
-    },
-
     /// A stored event does not decode into the actor's event type.
     #[error("actor {actor_id:?} failed to start: cannot decode stored event {event_type:?} at version {version}: {reason}; stored events are immutable: keep the old name or shape readable (#[aether(alias = \"OldName\")] on the variant that replaced it, #[serde(default)] or #[serde(alias = \"old\")] on fields)")]
     Decode {
@@ -95,7 +81,6 @@ impl StartError {
         match self {
             StartError::Store { actor_id, .. }
             | StartError::Unreadable { actor_id, .. }
-            | StartError::Snapshot { actor_id, .. }
             | StartError::Decode { actor_id, .. }
             | StartError::Apply { actor_id, .. } => actor_id,
         }
@@ -107,7 +92,6 @@ impl StartError {
         match self {
             StartError::Store { version, .. }
             | StartError::Unreadable { version, .. }
-            | StartError::Snapshot { version, .. }
             | StartError::Decode { version, .. }
             | StartError::Apply { version, .. } => *version,
         }

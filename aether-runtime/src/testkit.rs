@@ -101,6 +101,35 @@ impl<A: EventSourced> TestKit<A> {
         Self::new().and_given(events)
     }
 
+    /// An actor whose history is `stored`: events as an older build stored them, each an
+    /// event type and its JSON data. They go through the actor type's
+    /// [upcasters](crate::Upcasters) and decoding, as on rehydration.
+    ///
+    /// For example `TestKit::<Cart>::given_stored([("ItemAdded", json!({"sku": "a-1",
+    /// "price": "12.50"}))])`, then `.when(..)` and `.then_..(..)` as usual;
+    /// `examples/changing_events.rs` has the whole cart.
+    ///
+    /// # Panics
+    ///
+    /// When an event does not decode, with the decoder's message (a failed test).
+    #[track_caller]
+    pub fn given_stored<T: Into<String>>(
+        stored: impl IntoIterator<Item = (T, serde_json::Value)>,
+    ) -> Self {
+        let upcasters = A::upcasters();
+        let mut kit = Self::new();
+        for (event_type, data) in stored {
+            let event_type = event_type.into();
+            let event = match upcasters.decode::<A::Event>(&event_type, &data) {
+                Ok(event) => event,
+                Err(err) => panic!("stored event {event_type:?} does not decode: {err}"),
+            };
+            kit.state.apply(&event);
+            kit.version += 1;
+        }
+        kit
+    }
+
     /// An actor whose current state is `state` (as if restored from a snapshot).
     pub fn given_state(state: A) -> Self {
         TestKit {

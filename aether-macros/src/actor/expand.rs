@@ -43,6 +43,13 @@ pub(crate) fn expand(input: DeriveInput) -> TokenStream {
     let span = ident.span();
     let runtime = quote_spanned!(span=> ::aether::__private::aether_runtime);
     let commands = quote_spanned!(span=> <Self as ::aether::__private::Commands>);
+    let upcasters = def.upcasters.as_ref().map(|path| {
+        quote_spanned! {path.span()=>
+            fn upcasters() -> #runtime::Upcasters {
+                #path()
+            }
+        }
+    });
     // Not after an error in the attribute: that error stays the only one.
     let event_sourced = compile_errors.is_none().then(|| quote_spanned! {span=>
         #[automatically_derived]
@@ -64,6 +71,8 @@ pub(crate) fn expand(input: DeriveInput) -> TokenStream {
             fn apply(&mut self, event: &Self::Event) {
                 #commands::apply(self, event)
             }
+
+            #upcasters
         }
     });
     quote! {

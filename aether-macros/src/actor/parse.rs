@@ -1,6 +1,6 @@
 //! Reading `#[aether(...)]` on the actor's state struct into [`ActorDef`].
 
-use syn::{DeriveInput, LitInt, LitStr, Type};
+use syn::{DeriveInput, LitInt, LitStr, Path, Type};
 
 use crate::errors::Errors;
 
@@ -14,6 +14,8 @@ pub(crate) struct ActorDef<'a> {
     pub(crate) snapshot_every: Option<LitInt>,
     /// `actor_type = "Name"`.
     pub(crate) actor_type: Option<LitStr>,
+    /// `upcasters = path::to::fn`.
+    pub(crate) upcasters: Option<Path>,
 }
 
 /// Reads every `#[aether(...)]` on the struct, recording unknown keys and duplicates.
@@ -23,6 +25,7 @@ pub(crate) fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> ActorDef
         event: None,
         snapshot_every: None,
         actor_type: None,
+        upcasters: None,
     };
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("aether")) {
         let result = attr.parse_nested_meta(|meta| {
@@ -42,10 +45,16 @@ pub(crate) fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> ActorDef
                 if def.actor_type.replace(name).is_some() {
                     return Err(duplicate());
                 }
+            } else if meta.path.is_ident("upcasters") {
+                let path: Path = meta.value()?.parse()?;
+                if def.upcasters.replace(path).is_some() {
+                    return Err(duplicate());
+                }
             } else {
                 return Err(meta.error(
                     "unknown aether attribute on an actor: expected `event = EventType`, \
-                     `snapshot_every = N` or `actor_type = \"Name\"`",
+                     `snapshot_every = N`, `actor_type = \"Name\"` or \
+                     `upcasters = fn_returning_upcasters`",
                 ));
             }
             Ok(())

@@ -4,12 +4,14 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use aether_core::{ActorSnapshot, StoreError};
+use aether_core::{ActorSnapshot, Event, StoreError};
+use tracing::warn;
 
 use super::lifecycle::{Actor, Reload};
 use super::supervision::panic_message;
 use crate::actor::DomainEvent;
 use crate::error::{AskError, StartError};
+use crate::upcast::StoredShape;
 use crate::EventSourced;
 
 impl<A: EventSourced> Actor<A> {
@@ -36,27 +38,7 @@ impl<A: EventSourced> Actor<A> {
     /// Loads the latest snapshot and the events after it.
     /// The first start, and the rebuild after a store error or a panic.
     pub(super) async fn rehydrate(&mut self) -> Result<(), StartError> {
-        let mut state = A::default();
-        let mut version = 0;
-        if let Some(snapshots) = &self.context.snapshots {
-            let snapshot = snapshots
-                .get_latest_snapshot(&self.stored_id)
-                .await
-                .map_err(|err| self.store_failed(0, err))?;
-            if let Some(ActorSnapshot {
-                version: at,
-                state: stored,
-                ..
-            }) = snapshot
-            {
-                state = serde_json::from_value(stored).map_err(|err| StartError::Snapshot {
-                    actor_id: self.stored_id.to_string(),
-                    version: at,
-                    reason: err.to_string(),
-                })?;
-                version = at;
-            }
-        }
+        let (state, version, discarded) = self.latest_snapshot().await?;
         // The command ids already known stay known: they are all of stored events
         // (an id is recorded only once its events are stored), so a rebuild after a
         // conflict does not read them again. The ids folded into a snapshot the actor
@@ -70,7 +52,45 @@ impl<A: EventSourced> Actor<A> {
         self.state = state;
         self.version = version;
         self.last_snapshot_version = version;
-        self.apply_stored(version.saturating_add(1)).await
+        self.apply_stored(version.saturating_add(1)).await?;
+        if let Some(discarded) = discarded {
+            // Replace the snapshot nobody can read, once the state has moved past it.
+            if self.version > discarded {
+                self.last_snapshot_version = 0;
+                self.maybe_snapshot();
+            }
+        }
+        Ok(())
+    }
+
+    /// The state and version of the latest snapshot, or the empty state at version 0.
+    /// A snapshot that no longer decodes (the state type changed shape, or the record is
+    /// unreadable) is discarded with a warning: the actor replays its events instead,
+    /// and the version of the discarded snapshot is returned beside.
+    async fn latest_snapshot(&mut self) -> Result<(A, i64, Option<i64>), StartError> {
+        let Some(snapshots) = &self.context.snapshots else {
+            return Ok((A::default(), 0, None));
+        };
+        let snapshot = match snapshots.get_latest_snapshot(&self.stored_id).await {
+            Ok(snapshot) => snapshot,
+            Err(StoreError::Serialization {
+                version, reason, ..
+            }) => {
+                warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id(), version, %reason, "unreadable snapshot discarded; replaying the events");
+                return Ok((A::default(), 0, Some(version)));
+            }
+            Err(err) => return Err(self.store_failed(0, err)),
+        };
+        let Some(ActorSnapshot { version, state, .. }) = snapshot else {
+            return Ok((A::default(), 0, None));
+        };
+        match serde_json::from_value(state) {
+            Ok(state) => Ok((state, version, None)),
+            Err(err) => {
+                warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id(), version, error = %err, "snapshot of an older state shape discarded; replaying the events");
+                Ok((A::default(), 0, Some(version)))
+            }
+        }
     }
 
     /// Reads events from `from` and applies those after the actor's version; remembers
@@ -83,33 +103,48 @@ impl<A: EventSourced> Actor<A> {
             .await
             .map_err(|err| self.store_failed(from, err))?;
         let limits = self.idempotency_limits();
-        for stored in &events {
-            if stored.version > self.version {
-                let event =
-                    A::Event::from_data(&stored.event_type, &stored.data).map_err(|err| {
-                        StartError::Decode {
-                            actor_id: self.stored_id.to_string(),
-                            version: stored.version,
-                            event_type: stored.event_type.clone(),
-                            reason: err.to_string(),
-                        }
-                    })?;
-                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.state.apply(&event))) {
-                    self.reload = Reload::Full;
-                    return Err(StartError::Apply {
-                        actor_id: self.stored_id.to_string(),
-                        version: stored.version,
-                        event_type: stored.event_type.clone(),
-                        message: panic_message(&panic),
-                    });
-                }
-                self.version = stored.version;
-            }
+        for stored in events {
             if let Some(command_id) = &stored.command_id {
                 self.rare()
                     .recent
                     .record(command_id, stored.version, stored.version, None, limits);
             }
+            if stored.version <= self.version {
+                continue;
+            }
+            let Event {
+                version,
+                event_type,
+                data,
+                ..
+            } = stored;
+            let upcasters = &self.registry.upcasters;
+            // With upcasters the data is moved into them, not copied.
+            let (decoded, stored_type) = if upcasters.is_empty() {
+                (A::Event::from_data(&event_type, &data), Some(event_type))
+            } else {
+                (
+                    upcasters.decode_owned(StoredShape { event_type, data }),
+                    None,
+                )
+            };
+            let event = decoded.map_err(|err| StartError::Decode {
+                actor_id: self.stored_id.to_string(),
+                version,
+                event_type: err.event_type.clone(),
+                reason: err.to_string(),
+            })?;
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.state.apply(&event))) {
+                self.reload = Reload::Full;
+                return Err(StartError::Apply {
+                    actor_id: self.stored_id.to_string(),
+                    version,
+                    // The stored name (without upcasters), else the name it was read as.
+                    event_type: stored_type.unwrap_or_else(|| event.event_type().to_owned()),
+                    message: panic_message(&panic),
+                });
+            }
+            self.version = version;
         }
         Ok(())
     }
