@@ -17,7 +17,7 @@ mod reliability_common;
 
 use std::sync::Arc;
 
-use aether::postgres::{tokio_postgres, PostgresStore};
+use aether::postgres::PostgresStore;
 use aether::sqlite::SqliteStore;
 use aether::{
     ActorSnapshot, AskError, Event, EventStore, InMemoryStore, Runtime, SnapshotStore, StoreError,

@@ -209,9 +209,9 @@ fn pg_url() -> String {
 const RAW_COLUMNS: &str =
     "actor_id, version, event_id, event_type, command_id, data, recorded_at, recorded_nanos";
 
-async fn pg_client(url: &str) -> Result<aether_postgres::tokio_postgres::Client, String> {
+async fn pg_client(url: &str) -> Result<tokio_postgres::Client, String> {
     let (client, connection) =
-        aether_postgres::tokio_postgres::connect(url, aether_postgres::tokio_postgres::NoTls)
+        tokio_postgres::connect(url, tokio_postgres::NoTls)
             .await
             .map_err(|e| e.to_string())?;
     tokio::spawn(connection);

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aether_core::{Event, EventStore};
-use aether_postgres::tokio_postgres::{self, NoTls};
+use tokio_postgres::NoTls;
 use aether_postgres::PostgresStore;
 use chrono::Utc;
 use serde_json::json;

@@ -139,7 +139,7 @@ impl StdError for WriterGone {}
 /// ```
 /// use aether_core::StoreError;
 /// use aether_postgres::PostgresError;
-/// use aether_postgres::tokio_postgres::error::SqlState;
+/// use aether_postgres::driver::SqlState;
 ///
 /// fn is_admin_shutdown(err: &StoreError) -> bool {
 ///     match err {

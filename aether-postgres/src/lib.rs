@@ -112,8 +112,29 @@ pub use error::{ConnectError, PostgresError};
 pub use schema::SCHEMA_VERSION;
 pub use store::PostgresStore;
 
-/// The connection pool crate the store is built on, to make a pool for
-/// [`PostgresStore::builder_from_pool`].
-pub use deadpool_postgres;
-/// The PostgreSQL driver the store is built on.
-pub use tokio_postgres;
+/// The few types of the pool and driver crates that this crate's API uses: enough to
+/// build a pool for [`PostgresStore::from_pool`] / [`PostgresStore::builder_from_pool`]
+/// and to match on a server error's code ([`PostgresError::code`]).
+///
+/// They come from deadpool-postgres 0.14 and tokio-postgres 0.7; a major version bump of
+/// either is a breaking change of this crate. A program that needs more of either crate
+/// depends on it directly, at those versions.
+///
+/// ```no_run
+/// use aether_postgres::driver::{Config, Manager, NoTls, Pool};
+/// use aether_postgres::PostgresStore;
+///
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config: Config = "postgres://app@127.0.0.1/app".parse()?;
+/// let pool = Pool::builder(Manager::new(config, NoTls)).max_size(16).build()?;
+/// let store = PostgresStore::from_pool(pool).await?;
+/// # drop(store);
+/// # Ok(())
+/// # }
+/// ```
+pub mod driver {
+    pub use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolBuilder, RecyclingMethod};
+    pub use tokio_postgres::error::SqlState;
+    pub use tokio_postgres::{Config, Error, NoTls};
+}

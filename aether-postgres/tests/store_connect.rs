@@ -7,8 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aether_core::EventStore;
-use aether_postgres::deadpool_postgres::{Manager, Pool};
-use aether_postgres::{tokio_postgres, ConnectError, PostgresStore};
+use aether_postgres::driver::{Manager, Pool};
+use aether_postgres::{ConnectError, PostgresStore};
 use serde_json::json;
 
 #[tokio::test]

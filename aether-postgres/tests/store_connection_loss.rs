@@ -196,9 +196,9 @@ impl Proxy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_is_errors_then_the_same_store_serves_again() {
-    let config: aether_postgres::tokio_postgres::Config = common::url().parse().unwrap();
+    let config: tokio_postgres::Config = common::url().parse().unwrap();
     let host = match config.get_hosts().first() {
-        Some(aether_postgres::tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
         _ => "127.0.0.1".to_owned(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);

@@ -15,7 +15,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use aether_core::{Event, EventStore};
-use aether_postgres::tokio_postgres;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -72,6 +71,7 @@ async fn killed_writer_loses_no_acknowledged_append_and_leaves_no_partial_batch(
                 .expect("the child acknowledges appends")
                 .expect("reading the child's output")
                 .expect("the child exited before being killed");
+            assert!(!line.starts_with("FAILED"), "the child failed: {line}");
             acks.extend(parse_ack(&line));
         }
         child.start_kill().expect("SIGKILL");
@@ -79,6 +79,7 @@ async fn killed_writer_loses_no_acknowledged_append_and_leaves_no_partial_batch(
         assert!(!status.success(), "the child was killed: {status:?}");
         // Lines the child wrote before it died are acknowledgements too.
         while let Some(line) = lines.next_line().await.unwrap() {
+            assert!(!line.starts_with("FAILED"), "the child failed: {line}");
             acks.extend(parse_ack(&line));
         }
         // The server finishes (and may commit) statements the child sent before it died:
@@ -167,52 +168,66 @@ async fn child(spec: String) {
         parts.next().expect("application name"),
     );
     let store = common::another_store(schema, app).await;
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|task| {
-            let store = store.clone();
-            let round = round.to_owned();
-            tokio::spawn(async move {
-                let mut versions = [0_i64; ACTORS_PER_TASK];
-                for n in 0_usize.. {
-                    let a = n % ACTORS_PER_TASK;
-                    let actor = format!("{round}-t{task}-a{a}");
-                    let size = 1 + (n * 7 + task) % 5;
-                    let batch_id = format!("{round}.{task}.{n}");
-                    let batch: Vec<Event> = (0..size)
-                        .map(|i| {
-                            common::event(
-                                &actor,
-                                versions[a] + 1 + i as i64,
-                                json!({ "batch": batch_id, "size": size, "i": i }),
-                            )
-                        })
-                        .collect();
-                    match store.save_events(&batch).await {
-                        Ok(()) => {
-                            versions[a] += size as i64;
-                            let mut out = std::io::stdout().lock();
-                            writeln!(
-                                out,
-                                "ACK {actor} {} {} {batch_id}",
-                                batch[0].version, versions[a]
-                            )
-                            .unwrap();
-                            out.flush().unwrap();
-                        }
-                        Err(err) => panic!("child append failed: {err}"),
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..TASKS {
+        let store = store.clone();
+        let round = round.to_owned();
+        tasks.spawn(async move {
+            let mut versions = [0_i64; ACTORS_PER_TASK];
+            for n in 0_usize.. {
+                let a = n % ACTORS_PER_TASK;
+                let actor = format!("{round}-t{task}-a{a}");
+                let size = 1 + (n * 7 + task) % 5;
+                let batch_id = format!("{round}.{task}.{n}");
+                let batch: Vec<Event> = (0..size)
+                    .map(|i| {
+                        common::event(
+                            &actor,
+                            versions[a] + 1 + i as i64,
+                            json!({ "batch": batch_id, "size": size, "i": i }),
+                        )
+                    })
+                    .collect();
+                match store.save_events(&batch).await {
+                    Ok(()) => {
+                        versions[a] += size as i64;
+                        let mut out = std::io::stdout().lock();
+                        writeln!(
+                            out,
+                            "ACK {actor} {} {} {batch_id}",
+                            batch[0].version, versions[a]
+                        )
+                        .unwrap();
+                        out.flush().unwrap();
                     }
+                    Err(err) => panic!("child append failed: {err}"),
                 }
-            })
-        })
-        .collect();
-    // Never returns normally: the parent kills the process. Bound it in case the parent
+            }
+        });
+    }
+    // The tasks append until the parent kills the process, so the first one to end has
+    // failed: say so (the parent fails the test on it) and exit at once, instead of
+    // leaving the others to run on as if nothing happened. Bounded in case the parent
     // died.
-    let _ = tokio::time::timeout(Duration::from_secs(120), futures_join(tasks)).await;
+    let first_end = tokio::time::timeout(Duration::from_secs(120), tasks.join_next()).await;
+    if let Ok(Some(ended)) = first_end {
+        let why = match ended {
+            Err(err) if err.is_panic() => format!("panicked: {}", panic_text(err.into_panic())),
+            Err(err) => err.to_string(),
+            Ok(()) => "returned".to_owned(),
+        };
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "FAILED a child task {why}").unwrap();
+        out.flush().unwrap();
+        std::process::exit(2);
+    }
     std::process::exit(3);
 }
 
-async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
-    for task in tasks {
-        let _ = task.await;
-    }
+fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "a non-string panic".to_owned())
 }

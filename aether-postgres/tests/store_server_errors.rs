@@ -7,7 +7,7 @@ use std::error::Error as _;
 use std::time::Duration;
 
 use aether_core::{EventStore, StoreError};
-use aether_postgres::tokio_postgres::error::SqlState;
+use aether_postgres::driver::SqlState;
 use aether_postgres::{PostgresError, PostgresStore};
 use serde_json::json;
 

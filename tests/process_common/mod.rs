@@ -468,7 +468,7 @@ pub mod pg {
     //! PostgreSQL helpers: a fresh schema per test, the test's own sessions.
     use std::time::Duration;
 
-    use aether::postgres::{tokio_postgres, PostgresStore, PostgresStoreBuilder};
+    use aether::postgres::{PostgresStore, PostgresStoreBuilder};
 
     /// `AETHER_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`.
     pub fn url() -> String {
