@@ -281,13 +281,7 @@ impl<A: EventSourced> ActorRef<A> {
                 reason: "the id is empty; give `Runtime::actor` a non-empty id".to_owned(),
             });
         }
-        if self.runtime.is_shutting_down() {
-            return Err(self
-                .runtime
-                .inner
-                .context
-                .shutting_down_error(&self.stored_id));
-        }
+        self.refuse_if_shutting_down()?;
         let acquired = self
             .registry
             .acquire(&self.runtime.inner.context, &self.stored_id)?;
@@ -349,16 +343,18 @@ impl<A: EventSourced> ActorRef<A> {
         if let Some(terminal) = acquired.cell.shared.terminal.get() {
             return Err(self.terminal_error(terminal));
         }
-        if self.runtime.is_shutting_down() {
-            return Err(self
-                .runtime
-                .inner
-                .context
-                .shutting_down_error(&self.stored_id));
-        }
+        self.refuse_if_shutting_down()?;
         // The task ended without a reason (aborted): start a new one.
         self.registry
             .remove_generation(&self.stored_id, acquired.cell.generation);
+        Ok(())
+    }
+
+    fn refuse_if_shutting_down(&self) -> Result<(), AskError<A::Error>> {
+        let context = &self.runtime.inner.context;
+        if context.is_shutting_down() {
+            return Err(context.shutting_down_error(&self.stored_id));
+        }
         Ok(())
     }
 

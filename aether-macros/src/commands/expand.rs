@@ -120,9 +120,20 @@ impl<'d, 'a> Generated<'d, 'a> {
             });
             quote!(#docs #variant { #(#fields,)* })
         });
-        // `Clone`: a retried command id is answered with a copy of the first reply. In a
-        // stub (the block has errors already) a clone that never runs, so that a reply
-        // type that is not `Clone` adds no second error.
+        self.cloneable_enum(vis, name, &doc, variants)
+    }
+
+    /// `enum #name { #variants }`, `Clone`: a command can be sent again, and a retried
+    /// command id is answered with a copy of the first reply. In a stub (the block has
+    /// errors already) a clone that never runs, so that a type that is not `Clone` adds
+    /// no second error.
+    fn cloneable_enum(
+        &self,
+        vis: &Visibility,
+        name: &Ident,
+        doc: &str,
+        variants: impl Iterator<Item = TokenStream>,
+    ) -> TokenStream {
         let (derive_clone, stub_clone) = if self.stub {
             let stub_clone = quote! {
                 #[automatically_derived]
@@ -159,31 +170,7 @@ impl<'d, 'a> Generated<'d, 'a> {
             let ty = reply_type(c);
             quote!(#[doc = #doc] #variant(#ty))
         });
-        // `Clone`: a retried command id is answered with a copy of the first reply. In a
-        // stub (the block has errors already) a clone that never runs, so that a reply
-        // type that is not `Clone` adds no second error.
-        let (derive_clone, stub_clone) = if self.stub {
-            let stub_clone = quote! {
-                #[automatically_derived]
-                impl ::core::clone::Clone for #name {
-                    fn clone(&self) -> Self {
-                        ::core::unreachable!("a stub of a block with errors")
-                    }
-                }
-            };
-            (None, Some(stub_clone))
-        } else {
-            (Some(quote!(#[derive(Clone)])), None)
-        };
-        quote! {
-            #[doc = #doc]
-            #[allow(dead_code)]
-            #derive_clone
-            #vis enum #name {
-                #(#variants,)*
-            }
-            #stub_clone
-        }
+        self.cloneable_enum(vis, name, &doc, variants)
     }
 
     fn commands_trait(&self) -> TokenStream {
