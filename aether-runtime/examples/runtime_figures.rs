@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aether_core::InMemoryStore;
-use aether_runtime::Runtime;
+use aether_runtime::{AskOptions, Runtime};
 
 #[path = "shared/account.rs"]
 mod account;
@@ -61,6 +61,42 @@ async fn main() {
     );
     runtime.shutdown().await;
     drop(runtime);
+
+    // 1b. What remembering command ids costs: actors that each applied 64 commands with
+    // a command id, with the defaults (ids and the 64 replies kept), then with nothing
+    // remembered (`idempotency_window(0)`); the difference is the runtime's memory for
+    // them, the rest is the events in the store.
+    const WITH_IDS: usize = 10_000;
+    const IDS: usize = 64;
+    let mut resident = Vec::new();
+    let mut kept = Vec::new(); // both alive while measuring: freed memory is not reused
+    for window in [0, 1_000] {
+        let runtime = Runtime::builder(Arc::new(InMemoryStore::new()))
+            .passivate_after(None)
+            .idempotency_window(window)
+            .build();
+        let before = rss_bytes();
+        for i in 0..WITH_IDS {
+            let account = runtime.actor::<Account>(format!("ids-{i}"));
+            for n in 0..IDS {
+                let options = AskOptions::new().command_id(format!("payment-{i}-{n:04}"));
+                account.ask_with(Cmd::Deposit(1), options).await.unwrap();
+            }
+        }
+        resident.push((rss_bytes() - before) as f64 / WITH_IDS as f64);
+        kept.push(runtime);
+    }
+    for runtime in kept {
+        runtime.shutdown().await;
+    }
+    println!(
+        "actors with {IDS} command ids each: resident {:.0} bytes per actor with ids and \
+         replies kept, {:.0} without (events in the store included): {:.0} bytes per \
+         remembered id",
+        resident[1],
+        resident[0],
+        (resident[1] - resident[0]) / IDS as f64
+    );
 
     // 2. In-memory commands/s with 1,000 actors, one client task per actor.
     const ACTORS: usize = 1_000;

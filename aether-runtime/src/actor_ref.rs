@@ -377,10 +377,8 @@ impl<A: EventSourced> ActorRef<A> {
                 .context
                 .shutting_down_error(&self.stored_id)
         } else {
-            AskError::Stopped {
+            AskError::Interrupted {
                 actor_id: self.stored_id.to_string(),
-                version: 0,
-                reason: "the actor task ended before replying".to_owned(),
             }
         }
     }

@@ -20,13 +20,31 @@ pub use crate::start_error::StartError;
 ///
 /// # Examples
 ///
-/// ```ignore
-/// match account.ask(Withdraw(500)).await {
-///     Ok(()) => {}
-///     Err(AskError::Rejected { error: AccountError::Insufficient { .. }, .. }) => { /* tell the user */ }
-///     Err(err) if err.is_retryable() => { /* back off and retry */ }
-///     Err(err) => return Err(err.into()),
+/// ```
+/// use aether_runtime::AskError;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum AccountError {
+///     #[error("insufficient funds: balance {balance}")]
+///     Insufficient { balance: u64 },
 /// }
+///
+/// /// What a handler does with the outcome of `account.ask(Withdraw(500)).await`.
+/// fn respond(outcome: Result<(), AskError<AccountError>>) -> Result<&'static str, AskError<AccountError>> {
+///     match outcome {
+///         Ok(()) => Ok("done"),
+///         Err(AskError::Rejected { error: AccountError::Insufficient { .. }, .. }) => Ok("tell the user"),
+///         Err(err) if err.is_retryable() => Ok("back off and retry"),
+///         Err(err) => Err(err),
+///     }
+/// }
+///
+/// let refused = AskError::Rejected {
+///     actor_id: "Account|ada".to_owned(),
+///     version: 7,
+///     error: AccountError::Insufficient { balance: 100 },
+/// };
+/// assert_eq!(respond(Err(refused)).unwrap(), "tell the user");
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -141,6 +159,17 @@ pub enum AskError<E> {
         finished: bool,
     },
 
+    /// The actor's task ended before answering, without a reason the runtime knows (it
+    /// was aborted, or the tokio runtime under it stopped). The command may or may not
+    /// have been applied: retry it with the same command id
+    /// ([`AskOptions::command_id`](crate::AskOptions::command_id)), which applies it at
+    /// most once, or ask [`ActorRef::applied`](crate::ActorRef::applied).
+    #[error("actor {actor_id:?}: the actor task ended before answering; the command may or may not have been applied")]
+    Interrupted {
+        /// The actor.
+        actor_id: String,
+    },
+
     /// The actor id is not usable (it is empty). Nothing was sent.
     #[error("actor {actor_id:?}: invalid actor id: {reason}")]
     InvalidId {
@@ -184,6 +213,7 @@ impl<E> AskError<E> {
             | AskError::Stopped { actor_id, .. }
             | AskError::ShuttingDown { actor_id, .. }
             | AskError::InvalidId { actor_id, .. }
+            | AskError::Interrupted { actor_id }
             | AskError::Duplicate { actor_id, .. } => actor_id,
             AskError::StartFailed(err) => err.actor_id(),
         }
@@ -219,7 +249,8 @@ impl<E> AskError<E> {
             AskError::MailboxFull { .. }
             | AskError::Timeout { .. }
             | AskError::Conflict { .. }
-            | AskError::Store { .. } => true,
+            | AskError::Store { .. }
+            | AskError::Interrupted { .. } => true,
             AskError::StartFailed(err) => err.is_retryable(),
             _ => false,
         }
@@ -314,6 +345,7 @@ impl<E> AskError<E> {
                 AskError::ShuttingDown { actor_id, finished }
             }
             AskError::InvalidId { actor_id, reason } => AskError::InvalidId { actor_id, reason },
+            AskError::Interrupted { actor_id } => AskError::Interrupted { actor_id },
             AskError::Duplicate {
                 actor_id,
                 command_id,
