@@ -3,8 +3,10 @@
 //! panic, and never a change to another actor's history. The table of cases is in
 //! docs/bad-input.md.
 //!
-//! PostgreSQL: `AETHER_TEST_PG` or postgres://postgres@127.0.0.1:5432/test, one fresh
-//! schema per test; skipped with a message when unreachable, unless `CI=true`.
+//! PostgreSQL: `AETHER_POSTGRES_URL` or postgres://postgres@127.0.0.1:5432/test, one
+//! fresh schema per store, dropped when the test ends (also when it fails); the first
+//! test of a run drops the `bad_input_*` schemas killed runs left behind (older than
+//! two hours). Skipped with a message when unreachable, unless `CI=true`.
 // Cross-store tests: built with the stores and the test kit (`--all-features`).
 #![cfg(all(
     feature = "sqlite",
@@ -37,6 +39,9 @@ struct Under {
     _dir: Option<tempfile::TempDir>,
     sqlite_path: Option<std::path::PathBuf>,
     pg: Option<(String, String)>,
+    /// Drops the PostgreSQL schema when the test ends, passed or failed (last: after
+    /// the store's connections are gone).
+    _schema: Option<reliability_common::servers::SchemaGuard>,
 }
 
 impl Under {
@@ -65,6 +70,7 @@ async fn stores() -> Vec<Under> {
         _dir: None,
         sqlite_path: None,
         pg: None,
+        _schema: None,
     });
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.db");
@@ -75,9 +81,12 @@ async fn stores() -> Vec<Under> {
         _dir: Some(dir),
         sqlite_path: Some(path),
         pg: None,
+        _schema: None,
     });
     if let Some(url) = pg_url() {
+        sweep_once(&url).await;
         let schema = fresh_schema("bad_input");
+        let guard = reliability_common::servers::SchemaGuard(schema.clone());
         let store = PostgresStore::builder(url.clone())
             .schema(schema.clone())
             .max_connections(2)
@@ -91,12 +100,22 @@ async fn stores() -> Vec<Under> {
             _dir: None,
             sqlite_path: None,
             pg: Some((url, schema)),
+            _schema: Some(guard),
         });
     }
     for under in &out {
         under.store.save_events(&under.neighbour).await.unwrap();
     }
     out
+}
+
+/// Drops the schemas killed runs left behind, once per test process.
+async fn sweep_once(url: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
+    tokio::spawn(connection);
+    reliability_common::servers::pg_sweep(&client).await;
 }
 
 /// What a store did with an input.
@@ -652,11 +671,7 @@ async fn garbage_rows_the_schema_allows_fail_the_actor_by_name() {
         let rt = Runtime::builder(under.store.clone()).build();
         match rt.actor::<Ledger>("g").ask(LedgerCmd::Get).await {
             Err(AskError::StartFailed(err)) => {
-                assert_eq!(
-                    (err.actor_id(), err.version()),
-                    ("Ledger|g", 2),
-                    "{err}"
-                );
+                assert_eq!((err.actor_id(), err.version()), ("Ledger|g", 2), "{err}");
                 assert!(
                     err.to_string().contains("unknown event type \"Nope\""),
                     "{err}"

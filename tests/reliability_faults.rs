@@ -11,13 +11,14 @@
 
 mod reliability_common;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aether::testkit::{FaultyStore, InjectedFault, StoreOp};
 use aether::{AskError, AskOptions, EventStore, InMemoryStore, Runtime, SnapshotStore};
-use reliability_common::check_history;
 use reliability_common::ledger::{Ledger, LedgerCmd};
+use reliability_common::{assert_each_id_applied_once, check_history};
 
 /// An ask that takes this long is a hang.
 const HANG: Duration = Duration::from_secs(20);
@@ -84,9 +85,7 @@ fn expected_error(err: &AskError<reliability_common::ledger::LedgerError>) {
             assert!(InjectedFault::is_injected(source), "only injected: {err}")
         }
         AskError::StartFailed(start) => assert!(
-            start
-                .store_error()
-                .is_some_and(InjectedFault::is_injected),
+            start.store_error().is_some_and(InjectedFault::is_injected),
             "start failed only on injected faults: {err}"
         ),
         other => panic!("unexpected error from a faulty store: {other}"),
@@ -108,25 +107,69 @@ async fn ask(
     .unwrap_or_else(|_| panic!("ask {cmd:?} to {id} hung for {HANG:?}"))
 }
 
+/// What one actor's script did.
+#[derive(Default)]
+struct Script {
+    ok: usize,
+    failed: usize,
+    /// Acknowledged commands sent again with the same id.
+    resent: usize,
+    /// Per command id: the events one application of its command makes.
+    worth: HashMap<String, usize>,
+}
+
 /// One actor's script: commands, each followed by a query whose answer (when the store
-/// lets it through) must equal a full replay of the store's events.
+/// lets it through) must equal a full replay of the store's events. As a client would,
+/// it retries a command that failed on the store with the same id (the first attempt may
+/// have landed, its acknowledgement lost), and sends one acknowledged command in 4 again
+/// (as if its acknowledgement were lost): it must get its first reply or `Duplicate`.
 async fn drive<S: SnapshotStore>(
     runtime: Runtime,
     store: Arc<FaultyStore<S>>,
     id: String,
     seed: u64,
     commands: usize,
-) -> (usize, usize) {
+) -> Script {
     let mut rng = Rng(seed);
-    let (mut ok, mut failed) = (0, 0);
+    let mut script = Script::default();
     let stored = format!("Ledger|{id}");
     for n in 0..commands {
-        let options = AskOptions::new().command_id(format!("{id}-{n}"));
-        match ask(&runtime, &id, rng.command(), options).await {
-            Ok(_) => ok += 1,
+        let command_id = format!("{id}-{n}");
+        let cmd = rng.command();
+        let worth = match cmd {
+            LedgerCmd::DepositMany(k) => usize::from(k),
+            _ => 1,
+        };
+        script.worth.insert(command_id.clone(), worth);
+        let options = || AskOptions::new().command_id(command_id.clone());
+        match ask(&runtime, &id, cmd.clone(), options()).await {
+            Ok(first) => {
+                script.ok += 1;
+                if rng.next() % 4 == 0 {
+                    script.resent += 1;
+                    match ask(&runtime, &id, cmd.clone(), options()).await {
+                        Ok(again) => assert_eq!(
+                            again, first,
+                            "{command_id} resent: the first reply again, not a second application"
+                        ),
+                        Err(AskError::Duplicate {
+                            command_id: dup, ..
+                        }) => {
+                            assert_eq!(dup, command_id)
+                        }
+                        Err(err) => expected_error(&err),
+                    }
+                }
+            }
             Err(err) => {
                 expected_error(&err);
-                failed += 1;
+                script.failed += 1;
+                if err.is_retryable() {
+                    match ask(&runtime, &id, cmd.clone(), options()).await {
+                        Ok(_) | Err(AskError::Duplicate { .. }) => {}
+                        Err(err) => expected_error(&err),
+                    }
+                }
             }
         }
         match ask(&runtime, &id, LedgerCmd::Get, AskOptions::new()).await {
@@ -137,7 +180,7 @@ async fn drive<S: SnapshotStore>(
             Err(err) => expected_error(&err),
         }
     }
-    (ok, failed)
+    script
 }
 
 async fn many_actors_over<S: SnapshotStore + Send + Sync>(
@@ -156,8 +199,9 @@ async fn many_actors_over<S: SnapshotStore + Send + Sync>(
         )
     });
     let results = join_all(scripts).await;
-    let ok: usize = results.iter().map(|r| r.0).sum();
-    let failed: usize = results.iter().map(|r| r.1).sum();
+    let ok: usize = results.iter().map(|r| r.ok).sum();
+    let failed: usize = results.iter().map(|r| r.failed).sum();
+    let resent: usize = results.iter().map(|r| r.resent).sum();
 
     // Many concurrent asks to each actor at once, all resolving.
     let burst = (0..actors).flat_map(|a| {
@@ -181,16 +225,24 @@ async fn many_actors_over<S: SnapshotStore + Send + Sync>(
     join_all(burst).await;
 
     let stats = store.stats();
-    eprintln!("{ok} commands ok, {failed} failed; {stats:?}");
+    eprintln!(
+        "{ok} commands ok ({resent} of them resent with the same id), {failed} failed; {stats:?}"
+    );
+    assert!(
+        resent > 0,
+        "no acknowledged command was resent: the test did not test"
+    );
     assert!(
         stats.failed > 0 && stats.lost_acks > 0 && stats.timed_out > 0,
         "{stats:?}"
     );
     assert!(ok > failed, "most commands go through");
 
-    // Faults off: every actor serves, and its state is a replay of the store.
+    // Faults off: every actor serves, its state is a replay of the store, and no
+    // command id is applied twice (counted from the stored events).
     store.stop_faults();
-    for a in 0..actors {
+    let mut ids_checked = 0;
+    for (a, script) in results.iter().enumerate() {
         let id = format!("a{a}");
         let stored = format!("Ledger|{id}");
         let state = ask(&rt, &id, LedgerCmd::Get, AskOptions::new())
@@ -202,12 +254,15 @@ async fn many_actors_over<S: SnapshotStore + Send + Sync>(
             Ledger::replay(&events),
             "{stored} once faults stopped"
         );
+        ids_checked += assert_each_id_applied_once(&stored, &events, &script.worth);
         let after = ask(&rt, &id, LedgerCmd::Deposit(7), AskOptions::new())
             .await
             .unwrap();
         assert_eq!(after.balance, state.balance.saturating_add(7));
     }
     rt.shutdown().await;
+    eprintln!("{ids_checked} stored command ids, each applied once");
+    assert!(ids_checked > 0);
 
     // A fresh runtime (snapshot + tail) gives the same states.
     let rt = runtime(store.clone());

@@ -105,6 +105,9 @@ async fn run<S: SnapshotStore + Send + Sync>(
     // Per slot: whether an ask with its id was answered Ok (first time, or the first
     // reply again for a resend) or Duplicate.
     let mut acknowledged: BTreeMap<usize, bool> = BTreeMap::new();
+    // Passivations counted before the last check's ask made the actor live (`None`
+    // before the first check: no actor to passivate yet).
+    let mut passivated_before_check: Option<u64> = None;
     for op in ops {
         match op {
             Op::Send(slot) => {
@@ -150,12 +153,22 @@ async fn run<S: SnapshotStore + Send + Sync>(
                 }
             }
             Op::Passivate => {
-                let passivated = rt.stats().passivated;
-                for _ in 0..400 {
-                    if rt.stats().passivated > passivated {
-                        break;
+                // The last check asked the actor, so it was live; it must passivate
+                // (live tasks 0, and a passivation since that check) within the deadline,
+                // so that the next step rehydrates it.
+                if let Some(before) = passivated_before_check {
+                    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                    loop {
+                        let stats = rt.stats();
+                        if stats.live == 0 && stats.passivated > before {
+                            break;
+                        }
+                        assert!(
+                            std::time::Instant::now() < deadline,
+                            "the actor did not passivate within 10 s of idleness: {stats:?}"
+                        );
+                        tokio::time::sleep(Duration::from_millis(2)).await;
                     }
-                    tokio::time::sleep(Duration::from_millis(2)).await;
                 }
             }
             Op::Restart => {
@@ -163,6 +176,7 @@ async fn run<S: SnapshotStore + Send + Sync>(
                 rt = build(store.clone(), snapshot_every);
             }
         }
+        passivated_before_check = Some(rt.stats().passivated);
         check_state(&rt, &store).await;
     }
     // Every acknowledged id is stored, and each in exactly one command's events

@@ -10,7 +10,9 @@
 //! - nothing acknowledged is lost, and nothing is applied twice: each client retries a
 //!   failed command with the same command id until it is acknowledged (or reported as a
 //!   duplicate, which means an earlier attempt landed with its acknowledgement lost), so
-//!   in the end every command is stored exactly once;
+//!   in the end every command is stored exactly once; one acknowledged command in 8 is
+//!   sent again with its id and must get its first reply or `Duplicate`; the stored
+//!   events carrying each id are counted to one application's worth;
 //! - each actor's state, in the serving runtime and in a fresh one, equals a full replay.
 //!
 //! ```text
@@ -32,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aether::{ActorRef, AskError, AskOptions, Runtime, SnapshotStore};
-use process_common::{verify, Ack, Bank, BankCmd, Rng};
+use process_common::{resend_acknowledged, verify, Ack, Bank, BankCmd, Rng};
 
 const ACTORS: usize = 50;
 const CLIENTS: usize = 16;
@@ -42,6 +44,8 @@ struct Progress {
     acks: AtomicU64,
     /// Retries answered `Duplicate`: an attempt had landed with its acknowledgement lost.
     duplicates: AtomicU64,
+    /// Acknowledged commands sent again with the same id (not applied again).
+    resent: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, u64>>,
     stop: AtomicBool,
 }
@@ -76,7 +80,7 @@ async fn client(
         let amount = rng.range(1, 100) as i64;
         let parts = rng.range(1, 3) as u32;
         let mut attempts = 0;
-        let version = loop {
+        let (version, reply) = loop {
             attempts += 1;
             let result = actor
                 .ask_with(
@@ -85,11 +89,11 @@ async fn client(
                 )
                 .await;
             match result {
-                Ok(state) => break state.events,
+                Ok(state) => break (state.events, Some(state)),
                 // An earlier attempt was stored, its acknowledgement lost.
                 Err(AskError::Duplicate { version, .. }) => {
                     progress.duplicates.fetch_add(1, Ordering::Relaxed);
-                    break version as u64;
+                    break (version as u64, None);
                 }
                 Err(err) => {
                     assert!(
@@ -107,6 +111,15 @@ async fn client(
                 }
             }
         };
+        // One in 8: the same command id again after its acknowledgement, as a client
+        // whose acknowledgement got lost would. It must not be applied twice.
+        if let Some(first) = reply.filter(|_| rng.range(0, 7) == 0) {
+            let again = BankCmd::deposit(&cmd, amount, parts);
+            if let Err(wrong) = resend_acknowledged(actor, again, &cmd, &first).await {
+                panic!("{wrong}");
+            }
+            progress.resent.fetch_add(1, Ordering::Relaxed);
+        }
         acks.push(Ack {
             actor: actor.id().to_owned(),
             cmd,
@@ -212,11 +225,17 @@ async fn serve_through_outages<F, Fut>(
         "{label}: commands stored without an acknowledgement: {:?}",
         found.unacknowledged_ids
     );
+    let resent = progress.resent.load(Ordering::Relaxed);
     eprintln!(
-        "{label}: {} commands acknowledged exactly once ({} events; {} of them after a lost acknowledgement, answered Duplicate on retry), errors by kind {errors:?}, recovery after each outage {recoveries:.2?}, {elapsed:.1?}",
+        "{label}: {} commands acknowledged exactly once ({} events, {} command ids each stored once; {} after a lost acknowledgement, answered Duplicate on retry; {resent} resent after their acknowledgement), errors by kind {errors:?}, recovery after each outage {recoveries:.2?}, {elapsed:.1?}",
         acks.len(),
         found.events,
+        found.command_ids,
         progress.duplicates.load(Ordering::Relaxed)
+    );
+    assert!(
+        resent > 0,
+        "{label}: no acknowledged command was resent: the test did not test"
     );
 }
 
@@ -261,7 +280,7 @@ mod nats {
     use std::net::{Shutdown, TcpListener, TcpStream};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use std::time::Duration;
 
     use aether::nats::NatsStore;
 
@@ -334,7 +353,7 @@ mod nats {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn nats_connection_cut_repeatedly_loses_nothing() {
-        let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+        let url = crate::process_common::servers::nats_url();
         let target = url
             .trim_start_matches("nats://")
             .split(',')
@@ -345,12 +364,10 @@ mod nats {
             return crate::process_common::unreachable("NATS", err);
         }
         let proxy = Proxy::start(target);
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        // The "test-<secs>-" prefix lets the NATS tests' sweeper delete it if we cannot.
-        let namespace = format!("test-{secs}-{}-relloss", std::process::id());
+        // Deleted when the test ends, passed or failed; the "test-<secs>-" form lets the
+        // NATS tests' sweeper delete it after a killed run.
+        let namespace = crate::process_common::servers::nats_namespace("relloss");
+        let _guard = crate::process_common::servers::NamespaceGuard(namespace.clone());
         let store = NatsStore::builder(format!("nats://{}", proxy.addr))
             .namespace(&namespace)
             .request_timeout(Duration::from_secs(1))
@@ -370,8 +387,5 @@ mod nats {
             proxy.restore();
         })
         .await;
-        if let Err(err) = store.delete_namespace().await {
-            eprintln!("could not delete namespace {namespace}: {err}");
-        }
     }
 }

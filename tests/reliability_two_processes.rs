@@ -8,7 +8,14 @@
 //! - no update is lost: each actor's balance is exactly the sum of the deposits
 //!   acknowledged to it (plus those whose outcome a store error left unknown and that
 //!   did land), and a command that failed with `AskError::Conflict` is not stored;
+//! - no command id is applied twice: one acknowledged command in 8 is sent again with
+//!   its id (as after a lost acknowledgement) and must get its first reply or
+//!   `AskError::Duplicate`, and the stored events carrying each id are counted to one
+//!   application's worth;
 //! - each actor's state from a fresh runtime equals a full replay.
+//!
+//! It runs on SQLite, PostgreSQL and NATS JetStream (whose only protection against a
+//! lost update is the server's expected-last-subject-sequence check).
 //!
 //! It prints the conflicts: `AskError::Conflict` surfaced after the retries, and the
 //! retries themselves (every `decide` of a deposit is counted; decides beyond one per
@@ -34,7 +41,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aether::{AskError, AskOptions, Runtime};
-use process_common::{say, verify, Ack, Bank, BankCmd, Child, Rng, StoreSpec, DECIDES};
+use process_common::{
+    resend_acknowledged, say, verify, Ack, Bank, BankCmd, Child, Rng, StoreSpec, DECIDES,
+};
 
 const CHILD_ENV: &str = "AETHER_REL_TWO_CHILD";
 const ACTORS: usize = 10;
@@ -99,14 +108,26 @@ fn child(spec: &str) {
                         )
                         .await;
                     match result {
-                        Ok(state) => say(&Ack {
-                            actor: actor.clone(),
-                            cmd,
-                            version: state.events,
-                            amount,
-                            parts,
+                        Ok(state) => {
+                            say(&Ack {
+                                actor: actor.clone(),
+                                cmd: cmd.clone(),
+                                version: state.events,
+                                amount,
+                                parts,
+                            }
+                            .line());
+                            // One in 8: the same command id again, as after a lost
+                            // acknowledgement. It must not be applied twice.
+                            if rng.range(0, 7) == 0 {
+                                let actor_ref = runtime.actor::<Bank>(actor);
+                                let again = BankCmd::deposit(&cmd, amount, parts);
+                                match resend_acknowledged(&actor_ref, again, &cmd, &state).await {
+                                    Ok(()) => say(&format!("RESENT {actor} {cmd}")),
+                                    Err(wrong) => say(&format!("ERR {actor} {cmd} {wrong}")),
+                                }
+                            }
                         }
-                        .line()),
                         Err(AskError::Conflict { attempts, .. }) => {
                             say(&format!("CONFLICT {actor} {cmd} {attempts}"))
                         }
@@ -134,6 +155,9 @@ struct Outcome {
     acks: Vec<Ack>,
     conflicts: Vec<String>,
     unknown: Vec<String>,
+    /// Acknowledged commands sent again with the same id (answered without a second
+    /// application).
+    resent: u64,
     commands: u64,
     decides: u64,
 }
@@ -149,6 +173,8 @@ fn collect(name: &str, lines: Vec<String>) -> Outcome {
         } else if let Some(rest) = line.strip_prefix("UNKNOWN ") {
             eprintln!("{name}: store error: {rest}");
             out.unknown.push(rest.split(' ').nth(1).unwrap().to_owned());
+        } else if line.starts_with("RESENT ") {
+            out.resent += 1;
         } else if let Some(rest) = line.strip_prefix("STATS ") {
             let mut parts = rest.split(' ');
             out.commands = parts.next().unwrap().parse().unwrap();
@@ -236,19 +262,26 @@ async fn two_processes(label: &str, spec: StoreSpec, verify_spec: StoreSpec, tes
     for (name, o) in &outcomes {
         let retries = o.decides - o.commands;
         eprintln!(
-            "{label} {name}: {} commands, {} acknowledged, {} AskError::Conflict after {CONFLICT_RETRIES} retries, {} store errors, {retries} retries after version conflicts ({} decides)",
+            "{label} {name}: {} commands, {} acknowledged ({} of them resent with the same id, not applied again), {} AskError::Conflict after {CONFLICT_RETRIES} retries, {} store errors, {retries} retries after version conflicts ({} decides)",
             o.commands,
             o.acks.len(),
+            o.resent,
             o.conflicts.len(),
             o.unknown.len(),
             o.decides
         );
     }
     eprintln!(
-        "{label}: {} acknowledged of {} commands, {} events stored, total balance {total}, {elapsed:.1?}",
+        "{label}: {} acknowledged of {} commands, {} events stored, {} command ids each stored once, total balance {total}, {elapsed:.1?}",
         acks.len(),
         2 * commands,
-        found.events
+        found.events,
+        found.command_ids
+    );
+    let resent: u64 = outcomes.iter().map(|(_, o)| o.resent).sum();
+    assert!(
+        resent > 0,
+        "no acknowledged command was resent: the test did not test"
     );
     let retries: u64 = outcomes.iter().map(|(_, o)| o.decides - o.commands).sum();
     assert!(
@@ -302,5 +335,22 @@ fn postgres_two_processes_same_actors_lose_no_update() {
         };
         spec.open().await;
         two_processes("postgres", spec.clone(), spec, TEST).await;
+    });
+}
+
+#[cfg(feature = "nats")]
+#[test]
+fn nats_two_processes_same_actors_lose_no_update() {
+    const TEST: &str = "nats_two_processes_same_actors_lose_no_update";
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        return child(&spec);
+    }
+    parent_runtime().block_on(async {
+        // The guard deletes the namespace when the test ends, passed or failed.
+        let Some((namespace, _guard)) = process_common::nats::fresh("reltwo").await else {
+            return;
+        };
+        let spec = StoreSpec::Nats { namespace };
+        two_processes("nats", spec.clone(), spec, TEST).await;
     });
 }

@@ -14,6 +14,9 @@
 //!   seeded random generator, and a resident-memory sampler.
 #![allow(dead_code, unreachable_pub)]
 
+#[path = "../servers/mod.rs"]
+pub mod servers;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -217,6 +220,49 @@ pub fn say(line: &str) {
     out.flush().expect("flush stdout");
 }
 
+/// Sends an acknowledged command again with the same command id, as a client whose
+/// acknowledgement was lost would. The actor must not apply it twice: the answer is the
+/// first reply again (while the actor keeps it) or `AskError::Duplicate` naming the
+/// acknowledged versions. An outage error leaves nothing to check here (the command is
+/// stored once already; [`verify`] counts its events). Returns what was wrong, if any.
+pub async fn resend_acknowledged(
+    actor: &aether::ActorRef<Bank>,
+    command: BankCmd,
+    cmd: &str,
+    first: &Bank,
+) -> Result<(), String> {
+    let BankCmd::Deposit { parts, .. } = &command else {
+        return Err(format!("{cmd}: only deposits are resent"));
+    };
+    let parts = u64::from(*parts);
+    let result = actor
+        .ask_with(command, aether::AskOptions::new().command_id(cmd))
+        .await;
+    match result {
+        Ok(reply) if reply == *first => Ok(()),
+        Ok(reply) => Err(format!(
+            "{cmd} resent to {}: applied again (reply at version {}, first at {})",
+            actor.id(),
+            reply.events,
+            first.events
+        )),
+        Err(aether::AskError::Duplicate {
+            version,
+            first_version,
+            ..
+        }) if version as u64 == first.events
+            && (first.events + 1 - first_version as u64) == parts =>
+        {
+            Ok(())
+        }
+        // An outage (store error, timeout, failed start): nothing was applied.
+        Err(err) if err.is_retryable() && !matches!(err, aether::AskError::Conflict { .. }) => {
+            Ok(())
+        }
+        Err(err) => Err(format!("{cmd} resent to {}: {err}", actor.id())),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Verification
 
@@ -227,6 +273,8 @@ pub struct Verified {
     pub events: usize,
     /// Whole commands stored.
     pub commands: usize,
+    /// Distinct command ids stored, each counted to one application's worth of events.
+    pub command_ids: usize,
     /// Stored commands nobody saw acknowledged (in flight at a kill, or a lost ack).
     pub unacknowledged: usize,
     /// Their command ids.
@@ -246,7 +294,9 @@ pub struct Verified {
 ///    command id in `command_id` (no half-applied command);
 /// 2. every acknowledged command is stored, its last event at the acknowledged version;
 /// 3. every stored snapshot equals a replay of the events up to its version;
-/// 4. a fresh runtime over the store (snapshot + tail) serves each actor's state equal to
+/// 4. no command id is applied twice: the events carrying each id, counted over every
+///    history, are exactly one application's worth (its command's `parts`);
+/// 5. a fresh runtime over the store (snapshot + tail) serves each actor's state equal to
 ///    a full replay of its stored events.
 ///
 /// `acks` may name each command once; `actors` lists every actor that may have events.
@@ -258,11 +308,32 @@ pub async fn verify(store: Arc<dyn SnapshotStore>, actors: &[String], acks: &[Ac
     };
     // Stored commands: cmd -> (actor, last version, parts, amount).
     let mut stored: HashMap<String, (String, u64, u32, i64)> = HashMap::new();
+    // Events per command id over every history: (count, parts of one application).
+    let mut per_id: HashMap<String, (usize, u32)> = HashMap::new();
     for actor in actors {
         let events = store
             .get_events(&bank_id(actor), 0)
             .await
             .unwrap_or_else(|e| panic!("{actor}: get_events: {e}"));
+        // No command id applied twice, counted directly from the stored events: each id
+        // carries exactly one application's worth of events (its command's `parts`).
+        let mut mine: HashMap<String, (usize, u32)> = HashMap::new();
+        for e in &events {
+            let id = e.command_id.clone().unwrap_or_else(|| {
+                panic!("{actor} v{}: an event without its command id", e.version)
+            });
+            let d = Deposited::from_data(&e.event_type, &e.data)
+                .unwrap_or_else(|err| panic!("{actor} v{}: {err}", e.version));
+            mine.entry(id).or_insert((0, d.parts)).0 += 1;
+        }
+        for (id, (count, parts)) in mine {
+            assert_eq!(
+                count, parts as usize,
+                "{actor}: command id {id}: {count} events stored, one application is {parts}: applied more than once"
+            );
+            let other = per_id.insert(id.clone(), (count, parts));
+            assert!(other.is_none(), "command id {id} is applied to two actors");
+        }
         let mut i = 0;
         while i < events.len() {
             let first = &events[i];
@@ -320,6 +391,7 @@ pub async fn verify(store: Arc<dyn SnapshotStore>, actors: &[String], acks: &[Ac
         found.events += events.len();
         histories.insert(actor.clone(), events);
     }
+    found.command_ids = per_id.len();
     for ack in acks {
         let Some((actor, last, parts, amount)) = stored.get(&ack.cmd) else {
             panic!(
@@ -381,11 +453,13 @@ pub async fn verify(store: Arc<dyn SnapshotStore>, actors: &[String], acks: &[Ac
 // ---------------------------------------------------------------------------------------
 // Stores
 
-/// Which store a child opens, as one string (`sqlite:<path>`, `postgres:<schema>:<app>`).
+/// Which store a child opens, as one string (`sqlite:<path>`, `postgres:<schema>:<app>`,
+/// `nats:<namespace>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreSpec {
     Sqlite(String),
     Postgres { schema: String, app: String },
+    Nats { namespace: String },
 }
 
 impl StoreSpec {
@@ -393,12 +467,18 @@ impl StoreSpec {
         match self {
             StoreSpec::Sqlite(path) => format!("sqlite:{path}"),
             StoreSpec::Postgres { schema, app } => format!("postgres:{schema}:{app}"),
+            StoreSpec::Nats { namespace } => format!("nats:{namespace}"),
         }
     }
 
     pub fn decode(s: &str) -> StoreSpec {
         if let Some(path) = s.strip_prefix("sqlite:") {
             return StoreSpec::Sqlite(path.to_owned());
+        }
+        if let Some(namespace) = s.strip_prefix("nats:") {
+            return StoreSpec::Nats {
+                namespace: namespace.to_owned(),
+            };
         }
         let rest = s.strip_prefix("postgres:").expect("a store spec");
         let (schema, app) = rest.split_once(':').expect("postgres:<schema>:<app>");
@@ -408,7 +488,8 @@ impl StoreSpec {
         }
     }
 
-    /// Opens the store (PostgreSQL: the schema is created if missing).
+    /// Opens the store (PostgreSQL: the schema is created if missing; NATS: the
+    /// namespace's stream and bucket).
     pub async fn open(&self) -> Arc<dyn SnapshotStore> {
         match self {
             #[cfg(feature = "sqlite")]
@@ -424,23 +505,22 @@ impl StoreSpec {
                     .await
                     .expect("connect to PostgreSQL"),
             ),
+            #[cfg(feature = "nats")]
+            StoreSpec::Nats { namespace } => Arc::new(
+                nats::connect(namespace)
+                    .await
+                    .unwrap_or_else(|err| panic!("connect to NATS: {err}")),
+            ),
             #[allow(unreachable_patterns)]
             other => panic!("store {other:?} is not compiled in"),
         }
     }
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 /// The reachability rule: under `CI=true` a test that cannot reach its server fails;
 /// elsewhere it prints why and is skipped.
 pub fn unreachable(what: &str, err: impl std::fmt::Display) {
-    if in_ci() {
-        panic!("CI=true and {what} is unreachable: {err}");
-    }
-    eprintln!("skipping: {what} is unreachable: {err}");
+    servers::unreachable(what, err)
 }
 
 /// Whether the heavy variants run (`AETHER_HEAVY=1`).
@@ -448,19 +528,76 @@ pub fn heavy() -> bool {
     std::env::var("AETHER_HEAVY").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-/// A name no other test uses (schemas, application names, namespaces).
+/// A name no other test uses (schemas, application names, namespaces), with the time it
+/// was made (see [`servers::unique_name`]).
 pub fn unique_name(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!(
-        "{prefix}_{}_{}_{:x}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed),
-        nanos % (1 << 40)
-    )
+    servers::unique_name(prefix)
+}
+
+#[cfg(feature = "nats")]
+pub mod nats {
+    //! NATS helpers: a fresh namespace per test, deleted by a guard.
+    use std::time::Duration;
+
+    use aether::nats::{ConnectError, NatsStore};
+
+    pub use super::servers::NamespaceGuard;
+
+    /// Connects to the namespace (creating its stream and bucket).
+    pub async fn connect(namespace: &str) -> Result<NatsStore, ConnectError> {
+        NatsStore::builder(super::servers::nats_url())
+            .namespace(namespace)
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+    }
+
+    /// Waits until the actors' histories have not grown for 300 ms (at most 20 s): the
+    /// publishes a killed child had already written to its socket have landed. There is
+    /// no event to wait for (the server does not say when it has read a closed
+    /// connection to its end); a publish cannot arrive later than the server takes to
+    /// read the child's last bytes, which is far below 300 ms on one machine.
+    pub async fn wait_until_quiet(store: &NatsStore, actors: &[String]) {
+        use aether::EventStore;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut last = None;
+        let mut since = tokio::time::Instant::now();
+        loop {
+            let mut total = 0i64;
+            for actor in actors {
+                total += store
+                    .get_latest_version(&super::bank_id(actor))
+                    .await
+                    .unwrap_or_else(|e| panic!("{actor}: get_latest_version: {e}"));
+            }
+            let now = tokio::time::Instant::now();
+            if last != Some(total) {
+                last = Some(total);
+                since = now;
+            } else if now - since >= Duration::from_millis(300) {
+                return;
+            }
+            assert!(
+                now < deadline,
+                "the histories kept growing for 20 s after the kill"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A fresh namespace with its guard; `None` (after the reachability rule) when the
+    /// server cannot be reached.
+    pub async fn fresh(label: &str) -> Option<(String, NamespaceGuard)> {
+        let namespace = super::servers::nats_namespace(label);
+        match connect(&namespace).await {
+            Ok(_) => Some((namespace.clone(), NamespaceGuard(namespace))),
+            Err(err @ (ConnectError::Unreachable { .. } | ConnectError::Timeout { .. })) => {
+                super::unreachable("NATS", err);
+                None
+            }
+            Err(err) => panic!("NATS is reachable but the store cannot be set up: {err}"),
+        }
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -470,10 +607,12 @@ pub mod pg {
 
     use aether::postgres::{PostgresStore, PostgresStoreBuilder};
 
+    #[allow(unused_imports)]
+    pub use super::servers::SchemaGuard;
+
     /// `AETHER_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`.
     pub fn url() -> String {
-        std::env::var("AETHER_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+        super::servers::pg_url()
     }
 
     pub fn builder(schema: &str, app: &str) -> PostgresStoreBuilder {
@@ -484,11 +623,13 @@ pub mod pg {
     }
 
     /// A raw connection for the test's own SQL; `None` (after the reachability rule)
-    /// when the server cannot be reached.
+    /// when the server cannot be reached. The first one of a process sweeps the schemas
+    /// killed runs left behind.
     pub async fn admin() -> Option<tokio_postgres::Client> {
         match tokio_postgres::connect(&url(), tokio_postgres::NoTls).await {
             Ok((client, connection)) => {
                 tokio::spawn(connection);
+                super::servers::pg_sweep(&client).await;
                 Some(client)
             }
             Err(err) => {
@@ -533,34 +674,6 @@ pub mod pg {
                 "sessions of {app} did not end"
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// Drops the schema when dropped (from a thread of its own, so it works in `Drop`).
-    #[derive(Debug)]
-    pub struct SchemaGuard(pub String);
-
-    impl Drop for SchemaGuard {
-        fn drop(&mut self) {
-            let schema = self.0.clone();
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async {
-                    if let Ok((client, connection)) =
-                        tokio_postgres::connect(&url(), tokio_postgres::NoTls).await
-                    {
-                        tokio::spawn(connection);
-                        let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
-                        let _ = client
-                            .batch_execute(&format!("DROP SCHEMA IF EXISTS {quoted} CASCADE"))
-                            .await;
-                    }
-                });
-            })
-            .join();
         }
     }
 }

@@ -2,6 +2,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod ledger;
+#[path = "../servers/mod.rs"]
+pub mod servers;
 
 use std::collections::BTreeMap;
 
@@ -54,11 +56,37 @@ pub fn check_command_ids(events: &[Event]) {
     }
 }
 
-/// PostgreSQL for tests: `AETHER_TEST_PG` or the local server. `None` (with a printed
-/// reason) when it cannot be reached, unless `CI` is set: then the test fails.
+/// No command id applied twice, counted directly: the stored events carrying each id are
+/// exactly one application's worth (`worth[id]`, the events its command makes). Returns
+/// how many ids were checked.
+pub fn assert_each_id_applied_once(
+    actor_id: &str,
+    events: &[Event],
+    worth: &std::collections::HashMap<String, usize>,
+) -> usize {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in events {
+        if let Some(id) = &e.command_id {
+            *counts.entry(id).or_default() += 1;
+        }
+    }
+    for (id, count) in &counts {
+        let one = worth
+            .get(*id)
+            .unwrap_or_else(|| panic!("{actor_id}: command id {id:?} was never sent"));
+        assert_eq!(
+            count, one,
+            "{actor_id}: command id {id:?}: {count} events stored, one application is {one}: applied more than once"
+        );
+    }
+    counts.len()
+}
+
+/// PostgreSQL for tests: `AETHER_POSTGRES_URL` or the local server (see
+/// [`servers::pg_url`]). `None` (with a printed reason) when it cannot be reached,
+/// unless `CI` is set: then the test fails.
 pub fn pg_url() -> Option<String> {
-    let url = std::env::var("AETHER_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let url = servers::pg_url();
     let host = url
         .rsplit('@')
         .next()
@@ -66,33 +94,23 @@ pub fn pg_url() -> Option<String> {
         .unwrap_or("127.0.0.1:5432")
         .to_owned();
     let reachable = std::net::ToSocketAddrs::to_socket_addrs(&host)
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .map(|addr| std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5)));
+        .map_err(|e| e.to_string())
+        .and_then(|mut addrs| addrs.next().ok_or_else(|| "no address".to_owned()))
+        .and_then(|addr| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5))
+                .map_err(|e| e.to_string())
+        });
     match reachable {
-        Some(Ok(_)) => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
-            panic!("CI: PostgreSQL at {url} is unreachable")
-        }
-        _ => {
-            eprintln!("skipped: PostgreSQL at {url} is unreachable (set CI=true to fail instead)");
+        Ok(_) => Some(url),
+        Err(err) => {
+            servers::unreachable(&format!("PostgreSQL at {url}"), err);
             None
         }
     }
 }
 
-/// A schema name no other test uses.
+/// A schema name no other test uses, with the time it was made, so that
+/// [`servers::pg_sweep`] can drop it if a killed run leaves it behind.
 pub fn fresh_schema(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{prefix}_{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    servers::unique_name(prefix)
 }
