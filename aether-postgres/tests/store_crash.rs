@@ -168,6 +168,15 @@ async fn child(spec: String) {
         parts.next().expect("application name"),
     );
     let store = common::another_store(schema, app).await;
+    // A failing task must fail the test, not vanish among the others still appending: a
+    // panic anywhere says so on stdout at once (before any later acknowledgement), where
+    // the parent fails on it, and ends the process.
+    std::panic::set_hook(Box::new(|info| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "FAILED {}", info.to_string().replace('\n', " "));
+        let _ = out.flush();
+        std::process::exit(2);
+    }));
     let mut tasks = tokio::task::JoinSet::new();
     for task in 0..TASKS {
         let store = store.clone();
