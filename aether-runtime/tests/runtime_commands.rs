@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aether_core::{EventStore, InMemoryStore};
 use aether_runtime::{AskError, AskOptions, Runtime};
-use common::{Account, AccountError, Cmd, Counter, TestStore};
+use common::{wait_until, Account, AccountError, Cmd, Counter, TestStore};
 use tokio::sync::Semaphore;
 
 fn runtime_over(store: Arc<TestStore>) -> Runtime {
@@ -188,9 +188,10 @@ async fn try_ask_fails_fast_on_a_full_mailbox_and_ask_times_out() {
         let account = account.clone();
         async move { account.ask(Cmd::Open).await }
     });
-    while store.save_events_calls.load(Ordering::SeqCst) == 0 {
-        tokio::task::yield_now().await;
-    }
+    wait_until("the first command to reach the store", || {
+        store.save_events_calls.load(Ordering::SeqCst) > 0
+    })
+    .await;
     // Fill the mailbox (capacity 2) without waiting.
     account.try_tell(Cmd::Deposit(1)).unwrap();
     account.try_tell(Cmd::Deposit(1)).unwrap();

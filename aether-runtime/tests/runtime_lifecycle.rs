@@ -2,13 +2,15 @@
 
 mod common;
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use aether_core::{EventStore, SnapshotStore};
 use aether_runtime::{AskError, Runtime};
-use common::{Account, Cmd, TestStore};
+use common::{wait_until, Account, Cmd, TestStore};
 use tokio::sync::Semaphore;
 
 /// Invariant 1: concurrent lookups of one id start one task.
@@ -172,10 +174,7 @@ async fn an_idle_actor_passivates_and_the_next_ask_rehydrates_it() {
     account.ask(Cmd::Deposit(7)).await.unwrap();
     assert_eq!(runtime.stats().live, 1);
     tokio::time::sleep(Duration::from_secs(11)).await; // paused clock: advances instantly
-                                                       // Let the actor task observe its timeout.
-    while runtime.stats().live != 0 {
-        tokio::task::yield_now().await;
-    }
+    wait_until("the idle actor to passivate", || runtime.stats().live == 0).await;
     assert_eq!(runtime.stats().passivated, 1);
     assert_eq!(account.ask(Cmd::Get).await.unwrap().balance, 7);
     assert_eq!(runtime.stats().spawned, 2);
@@ -253,29 +252,27 @@ async fn shutdown_drains_mailboxes_then_refuses_new_asks() {
         let account = account.clone();
         async move { account.ask(Cmd::Open).await }
     });
-    while store.save_events_calls.load(Ordering::SeqCst) == 0 {
-        tokio::task::yield_now().await;
-    }
-    let queued: Vec<_> = (0..20)
-        .map(|_| {
-            let account = account.clone();
-            tokio::spawn(async move { account.ask(Cmd::Deposit(1)).await })
-        })
+    wait_until("the first command to reach the store", || {
+        store.save_events_calls.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    // Queue 20 asks behind it: polling each once puts its command in the mailbox (room
+    // for 100, and `try_ask` never waits for room), then it waits for its reply.
+    let mut queued: Vec<_> = (0..20)
+        .map(|_| Box::pin(account.try_ask(Cmd::Deposit(1))))
         .collect();
-    // Wait until all 20 are in the mailbox.
-    while runtime.stats().live == 0 {
-        tokio::task::yield_now().await;
-    }
-    for _ in 0..100 {
-        tokio::task::yield_now().await;
+    for ask in &mut queued {
+        let polled = std::future::poll_fn(|cx| Poll::Ready(ask.as_mut().poll(cx))).await;
+        assert!(
+            polled.is_pending(),
+            "a queued ask waits for its reply: {polled:?}"
+        );
     }
     let shutdown = tokio::spawn({
         let runtime = runtime.clone();
         async move { runtime.shutdown().await }
     });
-    while !runtime.is_shutting_down() {
-        tokio::task::yield_now().await;
-    }
+    wait_until("the shutdown to begin", || runtime.is_shutting_down()).await;
     let refused = account.ask(Cmd::Get).await.unwrap_err();
     assert!(
         matches!(refused, AskError::ShuttingDown { .. }),
@@ -285,10 +282,9 @@ async fn shutdown_drains_mailboxes_then_refuses_new_asks() {
     open.await.unwrap().unwrap();
     let mut ok = 0;
     for ask in queued {
-        match ask.await.unwrap() {
+        match ask.await {
             Ok(_) => ok += 1,
-            Err(AskError::ShuttingDown { .. }) => {}
-            Err(other) => panic!("unexpected {other:?}"),
+            Err(other) => panic!("a queued ask was not drained: {other:?}"),
         }
     }
     shutdown.await.unwrap();
@@ -299,7 +295,7 @@ async fn shutdown_drains_mailboxes_then_refuses_new_asks() {
         1 + ok,
         "every acknowledged deposit is stored, nothing else"
     );
-    assert!(ok > 0, "queued asks were drained");
+    assert_eq!(ok, 20, "every queued ask was drained");
 }
 
 #[tokio::test]
@@ -312,9 +308,10 @@ async fn shutdown_timeout_aborts_stuck_actors() {
     let runtime = Runtime::new(store.clone());
     let account = runtime.actor::<Account>("stuck");
     let stuck = tokio::spawn(async move { account.ask(Cmd::Open).await });
-    while store.save_events_calls.load(Ordering::SeqCst) == 0 {
-        tokio::task::yield_now().await;
-    }
+    wait_until("the command to reach the store", || {
+        store.save_events_calls.load(Ordering::SeqCst) > 0
+    })
+    .await;
     let err = runtime
         .shutdown_timeout(Duration::from_millis(50))
         .await

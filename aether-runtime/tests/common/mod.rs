@@ -326,3 +326,17 @@ pub fn external_event(actor_id: &str, version: i64, event: &AccountEvent) -> Eve
         timestamp: chrono::Utc::now(),
     }
 }
+
+/// Yields until `condition` holds; fails naming `what` after 10 s of wall-clock time (a
+/// regression fails with a message instead of hanging; a real clock, so it works under
+/// a paused tokio clock too).
+pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited 10 s for {what}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
