@@ -4,9 +4,12 @@
 //!
 //! Enable the `testkit` feature in your dev-dependencies, then, in a test file:
 //!
-//! ```ignore
+//! ```no_run
+//! # #![allow(dead_code, unused_imports)] // the tests are only built by `cargo test`
+//! # mod my_store { pub use aether_core::InMemoryStore as MyStore; }
 //! // tests/conformance.rs of a crate that implements `MyStore`
 //! aether_core::snapshot_store_conformance!(my_store::MyStore::new());
+//! # fn main() {}
 //! ```
 //!
 //! The macro writes one `#[tokio::test]` per behaviour, named after it
@@ -15,8 +18,19 @@
 //! inside an async function, so it may `.await` (to connect, or to make a fresh table or
 //! schema per test so that tests never see each other's data):
 //!
-//! ```ignore
+//! ```no_run
+//! # #![allow(dead_code, unused_imports)] // the tests are only built by `cargo test`
+//! # mod my_store {
+//! #     pub struct MyStore;
+//! #     impl MyStore {
+//! #         pub async fn connect(_url: &str) -> Result<aether_core::InMemoryStore, std::io::Error> {
+//! #             Ok(aether_core::InMemoryStore::new())
+//! #         }
+//! #     }
+//! # }
+//! # fn fresh_url() -> String { String::new() }
 //! aether_core::snapshot_store_conformance!(my_store::MyStore::connect(&fresh_url()).await.unwrap());
+//! # fn main() {}
 //! ```
 //!
 //! A store without snapshots runs [`event_store_conformance!`](crate::event_store_conformance)
