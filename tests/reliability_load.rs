@@ -7,7 +7,8 @@
 //!   doubled), summed over every actor's latest version;
 //! - after the run every actor passivates (no task left behind);
 //! - resident memory stays bounded: `VmRSS` is sampled every 20 ms and its peak printed
-//!   and checked against a ceiling.
+//!   and checked against a ceiling near the measured growth (see [`IN_MEMORY_CEILING`]),
+//!   so that a leak of about 1 KB per command fails.
 //!
 //! Default (CI) size: 100,000 commands over 10,000 actors per store. The full run,
 //! 1,000,000 commands over 10,000 actors, is behind `AETHER_HEAVY=1` and is meant to run
@@ -213,13 +214,21 @@ fn run(test: impl std::future::Future<Output = ()>) {
         .block_on(test);
 }
 
+/// The ceilings of the default run: the growth measured in debug builds on the CI
+/// machine (2 cores) plus about 25 % of noise, so that a leak of 1 KB per command (about
+/// 100 MiB over the run) fails. Measured: in-memory 130 MiB when it runs first, 116 MiB
+/// after the SQLite test; SQLite 24 to 27 MiB. The heavy runs (release, ten times the
+/// commands) keep the earlier, unmeasured ceilings.
+const IN_MEMORY_CEILING: u64 = 160 * MIB;
+const SQLITE_CEILING: u64 = 48 * MIB;
+
 #[test]
 fn in_memory_sustained_load_with_passivation() {
     // The in-memory store keeps every event: its share grows with the run.
     let ceiling = if process_common::heavy() {
         2_048 * MIB
     } else {
-        512 * MIB
+        IN_MEMORY_CEILING
     };
     run(sustained(
         "in-memory",
@@ -237,6 +246,11 @@ fn sqlite_sustained_load_with_passivation() {
             .await
             .expect("open the SQLite file");
         // Events live in the file: memory should not grow with the run.
-        sustained("sqlite", Arc::new(store), 512 * MIB).await;
+        let ceiling = if process_common::heavy() {
+            512 * MIB
+        } else {
+            SQLITE_CEILING
+        };
+        sustained("sqlite", Arc::new(store), ceiling).await;
     });
 }
