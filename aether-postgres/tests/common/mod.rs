@@ -20,19 +20,64 @@ pub fn url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-/// A name no other test (of this or any other run) uses: for schemas and application
-/// names.
+/// A name no other test (of this or any other run) uses, for schemas and application
+/// names: `<prefix>_<unix seconds>_<pid>_<n>`, so that [`sweep_old_schemas`] can tell
+/// its age.
 pub fn unique_name(prefix: &str) -> String {
-    let nanos = SystemTime::now()
+    let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-        .as_nanos();
+        .as_secs();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{prefix}_{}_{n}_{:x}",
-        std::process::id(),
-        nanos % (1 << 40)
-    )
+    format!("{prefix}_{secs}_{}_{n}", std::process::id())
+}
+
+/// The prefix of the test schemas.
+const SCHEMA_PREFIX: &str = "aether_test";
+
+/// Leftovers older than this belong to no running test.
+const SWEEP_AGE: Duration = Duration::from_secs(2 * 3600);
+
+/// Drops the test schemas a killed run left behind (made more than [`SWEEP_AGE`] ago,
+/// read from the name; older-format names carry the process id there, always long past);
+/// once per test process. A test's own schema is dropped by [`TestStore`] when it ends.
+async fn sweep_old_schemas(client: &tokio_postgres::Client) {
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SWEPT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let cutoff = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_sub(SWEEP_AGE)
+        .as_secs();
+    let Ok(rows) = client
+        .query("SELECT nspname::text FROM pg_namespace", &[])
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        let name: String = row.get(0);
+        let Some(rest) = name
+            .strip_prefix(SCHEMA_PREFIX)
+            .and_then(|r| r.strip_prefix('_'))
+        else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split('_').collect();
+        let old = fields.len() == 3
+            && fields
+                .iter()
+                .all(|f| f.bytes().all(|b| b.is_ascii_hexdigit()))
+            && fields[0].parse::<u64>().is_ok_and(|secs| secs < cutoff);
+        if old {
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            let _ = client
+                .batch_execute(&format!("DROP SCHEMA IF EXISTS {quoted} CASCADE"))
+                .await;
+        }
+    }
 }
 
 fn in_ci() -> bool {
@@ -51,7 +96,7 @@ pub fn unreachable<T>(what: &str, err: impl std::fmt::Display) -> Option<T> {
 
 /// A builder on a fresh schema and application name.
 pub fn fresh_builder() -> (PostgresStoreBuilder, String, String) {
-    let schema = unique_name("aether_test");
+    let schema = unique_name(SCHEMA_PREFIX);
     let app = unique_name("aether_app");
     let builder = PostgresStore::builder(url())
         .schema(schema.clone())
@@ -65,7 +110,10 @@ pub fn fresh_builder() -> (PostgresStoreBuilder, String, String) {
 pub async fn fresh_store() -> Option<TestStore> {
     let (builder, schema, app) = fresh_builder();
     match builder.connect().await {
-        Ok(store) => Some(TestStore { store, schema, app }),
+        Ok(store) => {
+            sweep_old_schemas(&raw_client().await).await;
+            Some(TestStore { store, schema, app })
+        }
         Err(err) => unreachable("connect", err),
     }
 }
