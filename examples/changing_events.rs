@@ -24,7 +24,7 @@
 
 use std::sync::Arc;
 
-use aether::{Actor, DomainEvent, Event, EventStore, InMemoryStore, Runtime, Upcasters};
+use aether::{Actor, DomainEvent, Event, InMemoryStore, Runtime, Upcasters};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -88,7 +88,12 @@ pub(crate) struct CheckedOut;
 
 #[aether::commands]
 impl Cart {
-    pub(crate) fn add(&self, sku: String, quantity: u32, cents: u64) -> Result<CartEvent, CheckedOut> {
+    pub(crate) fn add(
+        &self,
+        sku: String,
+        quantity: u32,
+        cents: u64,
+    ) -> Result<CartEvent, CheckedOut> {
         if self.checked_out {
             return Err(CheckedOut);
         }
@@ -119,7 +124,7 @@ impl Cart {
 }
 
 /// A history as the v1 and v2 builds stored it, and a v2 snapshot.
-pub(crate) async fn seed_old_history(store: &InMemoryStore, actor_id: &str) {
+pub(crate) async fn seed_old_history(store: &dyn aether::SnapshotStore, actor_id: &str) {
     let raw = |version: i64, event_type: &str, data: Value| Event {
         id: format!("old-{version}"),
         event_type: event_type.to_owned(),
@@ -148,15 +153,13 @@ pub(crate) async fn seed_old_history(store: &InMemoryStore, actor_id: &str) {
         state: json!({ "lines": { "a-1": 1250, "b-2": 610 } }),
         timestamp: chrono::Utc::now(),
     };
-    aether::SnapshotStore::save_snapshot(store, &snapshot)
-        .await
-        .expect("a fresh store");
+    store.save_snapshot(&snapshot).await.expect("a fresh store");
 }
 
 /// Reads the old history with this build, adds a line, and returns the total in cents.
 pub(crate) async fn run() -> Result<u64, Box<dyn std::error::Error>> {
     let store = Arc::new(InMemoryStore::new());
-    seed_old_history(&store, "Cart|c-1").await;
+    seed_old_history(store.as_ref(), "Cart|c-1").await;
     let runtime = Runtime::new(store.clone());
     let cart = runtime.actor::<Cart>("c-1");
     println!("total of the old history: {} cents", cart.total().await?);

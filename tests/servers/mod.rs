@@ -24,6 +24,7 @@ pub const PG_PREFIXES: &[&str] = &[
     "aether_rel_two",
     "aether_rel_crash",
     "aether_rel_loss",
+    "aether_evolve",
 ];
 
 fn now_secs() -> u64 {
