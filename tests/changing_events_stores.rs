@@ -16,7 +16,6 @@
 #[allow(dead_code)]
 #[path = "../examples/changing_events.rs"]
 mod changing_events;
-#[allow(dead_code)]
 mod reliability_common;
 
 use std::sync::Arc;

@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aether_core::{Event, EventStore};
-use tokio_postgres::NoTls;
 use aether_postgres::PostgresStore;
 use chrono::Utc;
 use serde_json::json;
+use tokio_postgres::NoTls;
 
 const SEQUENTIAL: usize = 2_000;
 const ACTORS: usize = 1_000;
