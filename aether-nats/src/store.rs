@@ -337,10 +337,15 @@ impl SnapshotStore for NatsStore {
             let entry = kv.entry(key.clone()).await.map_err(|e| backend(&e))?;
             let written = match entry {
                 Some(entry) if entry.operation == Operation::Put => {
-                    let stored = codec::snapshot_version(actor_id, &entry.value)?;
-                    if stored > version {
+                    // A stored value that cannot even be read (its version included) is
+                    // replaced: a broken snapshot must not block every later one.
+                    match codec::snapshot_version(actor_id, &entry.value) {
                         // Latest = highest version: a lower one never replaces it.
-                        return Ok(());
+                        Ok(stored) if stored > version => return Ok(()),
+                        Ok(_) => {}
+                        Err(err) => {
+                            tracing::warn!(actor_id, version, error = %err, "unreadable stored snapshot replaced");
+                        }
                     }
                     match kv.update(&key, value.clone(), entry.revision).await {
                         Ok(_) => true,
