@@ -74,6 +74,22 @@ fn warnings() -> (&'static Warnings, MutexGuard<'static, ()>) {
     (warnings, turn)
 }
 
+/// A tokio runtime of its own, so that the test decides when it stops.
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A runtime whose mailboxes hold every command the tests tell.
+fn roomy_runtime(store: &Arc<TestStore>) -> Runtime {
+    Runtime::builder(store.clone())
+        .mailbox_capacity(2_000)
+        .build()
+}
+
 fn message(fields: &[(String, String)]) -> String {
     fields
         .iter()
@@ -92,15 +108,9 @@ fn a_runtime_dropped_with_its_tokio_runtime_reports_every_command_it_lost() {
         save_gate: Some(Arc::clone(&gate)),
         ..TestStore::default()
     });
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let tokio = two_workers();
     tokio.block_on(async {
-        let runtime = Runtime::builder(store.clone())
-            .mailbox_capacity(2_000)
-            .build();
+        let runtime = roomy_runtime(&store);
         let counter = runtime.actor::<Counter>("lossy");
         for _ in 0..1_000 {
             counter.tell(()).await.unwrap();
@@ -152,15 +162,9 @@ fn a_runtime_dropped_with_its_tokio_runtime_reports_every_command_it_lost() {
 fn dropping_every_handle_drains_the_mailboxes_in_the_background() {
     let (warnings, _turn) = warnings();
     let store = Arc::new(TestStore::default());
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let tokio = two_workers();
     tokio.block_on(async {
-        let runtime = Runtime::builder(store.clone())
-            .mailbox_capacity(2_000)
-            .build();
+        let runtime = roomy_runtime(&store);
         for actor in 0..10 {
             let counter = runtime.actor::<Counter>(format!("drained-{actor}"));
             for _ in 0..100 {
