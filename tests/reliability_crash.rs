@@ -65,11 +65,7 @@ fn child(spec: &str) {
     let store = StoreSpec::decode(parts.next().unwrap());
     let round: u64 = parts.next().unwrap().parse().unwrap();
     let seed: u64 = parts.next().unwrap().parse().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = process_common::child_tokio();
     rt.block_on(async move {
         let store = store.open().await;
         let runtime = Runtime::builder(store)

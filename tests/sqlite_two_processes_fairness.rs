@@ -91,11 +91,7 @@ fn child(spec: &str) {
     let name = parts.next().unwrap().to_owned();
     let secs: u64 = parts.next().unwrap().parse().unwrap();
     let seed: u64 = parts.next().unwrap().parse().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = process_common::child_tokio();
     rt.block_on(async move {
         let store = SqliteStore::builder(&path)
             .synchronous(synchronous())

@@ -212,6 +212,15 @@ impl Ack {
     }
 }
 
+/// The tokio runtime a child process runs its aether runtime on: 2 workers, like CI.
+pub fn child_tokio() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the child")
+}
+
 /// Prints a line to stdout and flushes it: once the parent has read it, it was said.
 pub fn say(line: &str) {
     use std::io::Write;

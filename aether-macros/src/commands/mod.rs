@@ -8,6 +8,7 @@
 //! and reply enums, the extension trait and the `EventSourced` impl.
 
 mod expand;
+mod handle;
 mod parse;
 mod validate;
 

@@ -1,0 +1,123 @@
+//! Data and ids: empty and special actor ids, the seed's vectors, long histories.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::EventStore;
+
+use super::support::*;
+
+/// An empty actor id is refused with an invalid-input error, never a panic.
+pub async fn empty_actor_id_is_rejected<S: EventStore + ?Sized>(store: Arc<S>) {
+    expect_invalid_input(
+        store.save_event(&event("", 1)).await,
+        "save_event with empty id",
+    );
+    expect_invalid_input(
+        store.save_events(&[event("", 1), event("", 2)]).await,
+        "save_events with empty id",
+    );
+    for result in [
+        store.get_events("", 0).await.map(drop),
+        store.get_latest_version("").await.map(drop),
+    ] {
+        expect_invalid_input(result, "read with empty id");
+    }
+}
+
+/// Every event of the seed's vectors goes through the store and reads back equal
+/// (`data: null`, nanoseconds, `i64::MAX`, unicode, no command id).
+pub async fn seed_vectors_round_trip_through_store<S: EventStore + ?Sized>(store: Arc<S>) {
+    let suffix = actor("");
+    for mut original in crate::testkit::seed_vectors().events {
+        original.actor_id.push_str(&suffix);
+        store.save_event(&original).await.unwrap();
+        let read = store
+            .get_events(&original.actor_id, original.version)
+            .await
+            .unwrap();
+        assert_eq!(
+            read,
+            vec![original.clone()],
+            "seed event {} round trips",
+            original.id
+        );
+        let latest = store.get_latest_version(&original.actor_id).await.unwrap();
+        assert_eq!(latest, original.version);
+    }
+}
+
+/// A 10,000-event history, written in batches, reads back from the middle.
+pub async fn long_history_read_from_the_middle<S: EventStore + ?Sized>(store: Arc<S>) {
+    let id = actor("long");
+    for chunk in (1..=10_000).collect::<Vec<i64>>().chunks(500) {
+        save_all(&*store, &id, chunk).await;
+    }
+    assert_eq!(store.get_latest_version(&id).await.unwrap(), 10_000);
+    let tail = store.get_events(&id, 5_001).await.unwrap();
+    assert_eq!(versions(&tail), (5_001..=10_000).collect::<Vec<_>>());
+    assert!(tail
+        .iter()
+        .all(|e| e.actor_id == id && e.data["version"] == json!(e.version)));
+}
+
+/// Actor ids with characters that backends treat specially are kept apart and intact,
+/// including ids that a careless encoding would map to the same key.
+pub async fn special_actor_ids_are_kept_apart_and_intact<S: EventStore + ?Sized>(store: Arc<S>) {
+    let base = actor("special");
+    let suffixes = [
+        "",
+        ".",
+        "a.b",
+        "a_b",
+        "a-b",
+        "a%2Eb",
+        "a_2E_b",
+        "a.*",
+        "*",
+        ">",
+        "a>b",
+        "a/b",
+        "a\\b",
+        "a b",
+        "a  b",
+        "a\"b",
+        "a'b",
+        "'; DROP TABLE events; --",
+        "a\tb",
+        "a\nb",
+        "ünïcødé ✓",
+        "日本語",
+        "emoji 🦀",
+        "A",
+        "a",
+        "=",
+        "a=b",
+        "~",
+        "$",
+        "%",
+        "+",
+        "a|b",
+        "a:b",
+        "#",
+    ];
+    let ids: Vec<String> = suffixes.iter().map(|s| format!("{base}{s}")).collect();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let mut e = event(id, 1);
+        e.data = json!({ "id": id, "index": i });
+        store
+            .save_event(&e)
+            .await
+            .unwrap_or_else(|err| panic!("saving for {id:?}: {err}"));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let events = store.get_events(id, 0).await.unwrap();
+        assert_eq!(events.len(), 1, "actor {id:?} has exactly its own event");
+        assert_eq!(events[0].actor_id, *id, "actor id intact");
+        assert_eq!(events[0].data, json!({ "id": id, "index": i }));
+        assert_eq!(store.get_latest_version(id).await.unwrap(), 1);
+    }
+}
