@@ -4,6 +4,8 @@
 //! - [`EventStore`] and [`SnapshotStore`]: the async store traits, with optimistic
 //!   concurrency on versions ([`VersionConflictError`]).
 //! - [`StoreError`]: the one error type of stores.
+//! - [`EventFeed`]: the read side, every event in one total order from a [`Position`],
+//!   in pages or live ([`follow`]); [`CheckpointStore`] keeps projections' positions.
 //! - [`InMemoryStore`]: a store in process memory.
 //! - [`validate_batch`], [`encode_batch`], [`submit_write`], [`validate_actor_id`]: what
 //!   every store's implementation starts with, written once.
@@ -35,7 +37,9 @@
 
 mod error;
 mod event;
+mod feed;
 mod memory;
+mod projection;
 mod store;
 mod support;
 
@@ -45,7 +49,13 @@ pub mod testkit;
 pub use async_trait::async_trait;
 pub use error::{BoxError, StoreError, VersionConflictError};
 pub use event::{ActorSnapshot, Event, Timestamp};
+pub use feed::{
+    actor_type_of, follow, validate_feed_read, validate_projection_name, CheckpointStore,
+    EventFeed, FeedError, FeedEvent, FeedFilter, FeedPage, ParsePositionError, Position,
+    ACTOR_TYPE_SEPARATOR,
+};
 pub use memory::InMemoryStore;
+pub use projection::{AtLeastOnce, HandlerError, Projection, ProjectionSink, SinkError};
 pub use store::{EventStore, SnapshotStore};
 pub use support::{
     encode_batch, submit_write, validate_actor_id, validate_batch, EncodedBatch, WriteReply,

@@ -1,13 +1,18 @@
 //! [`InMemoryStore`]: a [`SnapshotStore`] in process memory, for tests and examples.
 
 use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use dashmap::mapref::one::RefMut;
 use dashmap::DashMap;
+use tokio::sync::watch;
 
+use crate::feed::validate_projection_name;
 use crate::{
-    validate_actor_id, validate_batch, ActorSnapshot, Event, EventStore, SnapshotStore, StoreError,
+    validate_actor_id, validate_batch, validate_feed_read, ActorSnapshot, CheckpointStore, Event,
+    EventFeed, EventStore, FeedError, FeedEvent, FeedFilter, FeedPage, Position, SnapshotStore,
+    StoreError,
 };
 
 /// A store that keeps everything in memory and loses it when dropped.
@@ -16,6 +21,10 @@ use crate::{
 /// shards of a [`DashMap`], and a save holds only its actor's shard for the time of a
 /// version check and a push. Clones of the store are not shared; wrap it in an `Arc` to
 /// share it.
+///
+/// It is also an [`EventFeed`] (a save appends its events to one global log, in the order
+/// saves happen; the feed position of the n-th event stored is `n:0`) and a
+/// [`CheckpointStore`].
 ///
 /// # Examples
 ///
@@ -38,16 +47,57 @@ use crate::{
 /// assert!(store.save_event(&event).await.unwrap_err().is_version_conflict());
 /// # });
 /// ```
-#[derive(Default)]
 pub struct InMemoryStore {
     events: DashMap<String, History>,
     snapshots: DashMap<String, ActorSnapshot>,
+    /// Every event in the order saves happened: the feed. Pushed to while the saving
+    /// actor's shard is locked, so an actor's events are in version order here too.
+    log: Mutex<Vec<Arc<Event>>>,
+    /// The log's length, for readers waiting for new events.
+    log_len: watch::Sender<u64>,
+    checkpoints: DashMap<String, Position>,
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        InMemoryStore {
+            events: DashMap::new(),
+            snapshots: DashMap::new(),
+            log: Mutex::new(Vec::new()),
+            log_len: watch::Sender::new(0),
+            checkpoints: DashMap::new(),
+        }
+    }
 }
 
 impl InMemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn log(&self) -> MutexGuard<'_, Vec<Arc<Event>>> {
+        // The log is only pushed to; a panic elsewhere cannot leave it half-written.
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Appends checked events to the actor's history and to the feed, under the actor's
+    /// shard lock.
+    fn append(
+        &self,
+        mut history: RefMut<'_, String, History>,
+        events: impl Iterator<Item = Event>,
+    ) {
+        let mut log = self.log();
+        for event in events {
+            let event = Arc::new(event);
+            log.push(Arc::clone(&event));
+            history.push(event);
+        }
+        let len = log.len() as u64;
+        drop(log);
+        drop(history);
+        self.log_len.send_replace(len);
     }
 
     /// Validates a batch and checks its first version against the actor's latest; on
@@ -80,7 +130,7 @@ const CHUNK: usize = 1_024;
 /// One actor's events in ascending version order, in chunks of at most [`CHUNK`].
 #[derive(Debug, Default)]
 struct History {
-    chunks: Vec<Vec<Event>>,
+    chunks: Vec<Vec<Arc<Event>>>,
 }
 
 impl History {
@@ -91,12 +141,10 @@ impl History {
             .map_or(0, |e| e.version)
     }
 
-    fn extend(&mut self, events: impl IntoIterator<Item = Event>) {
-        for event in events {
-            match self.chunks.last_mut() {
-                Some(chunk) if chunk.len() < CHUNK => chunk.push(event),
-                _ => self.chunks.push(vec![event]),
-            }
+    fn push(&mut self, event: Arc<Event>) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(event),
+            _ => self.chunks.push(vec![event]),
         }
     }
 
@@ -112,7 +160,7 @@ impl History {
             } else {
                 0
             };
-            events.extend_from_slice(&chunk[skip..]);
+            events.extend(chunk[skip..].iter().map(|e| Event::clone(e)));
         }
         events
     }
@@ -123,6 +171,7 @@ impl fmt::Debug for InMemoryStore {
         f.debug_struct("InMemoryStore")
             .field("actors", &self.events.len())
             .field("snapshots", &self.snapshots.len())
+            .field("feed_len", &*self.log_len.borrow())
             .finish()
     }
 }
@@ -130,16 +179,16 @@ impl fmt::Debug for InMemoryStore {
 #[async_trait]
 impl EventStore for InMemoryStore {
     async fn save_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        if let Some(mut history) = self.checked_history(events)? {
-            history.extend(events.iter().cloned());
+        if let Some(history) = self.checked_history(events)? {
+            self.append(history, events.iter().cloned());
         }
         Ok(())
     }
 
     async fn append_events(&self, events: Vec<Event>) -> Result<(), StoreError> {
         // Checked against a borrow, then moved in: no copy of the events.
-        if let Some(mut history) = self.checked_history(&events)? {
-            history.extend(events);
+        if let Some(history) = self.checked_history(&events)? {
+            self.append(history, events.into_iter());
         }
         Ok(())
     }
@@ -185,6 +234,88 @@ impl SnapshotStore for InMemoryStore {
                 }
             })
             .or_insert_with(|| snapshot.clone());
+        Ok(())
+    }
+}
+
+/// The feed position of the log's `i`-th event (0-based): `i + 1`, so that
+/// [`Position::START`] comes before the first.
+fn position_of(i: usize) -> Position {
+    Position::new(i as u64 + 1, 0)
+}
+
+/// The log index of the first event after `after`.
+fn first_index_after(after: Position) -> usize {
+    // Positions are `n:0`; any `n:k` with k > 0 lies between event n and event n + 1.
+    usize::try_from(after.commit()).unwrap_or(usize::MAX)
+}
+
+#[async_trait]
+impl EventFeed for InMemoryStore {
+    async fn read_feed(
+        &self,
+        after: Position,
+        filter: &FeedFilter,
+        limit: usize,
+    ) -> Result<FeedPage, FeedError> {
+        validate_feed_read(limit)?;
+        let log = self.log();
+        let start = first_index_after(after).min(log.len());
+        let mut events = Vec::new();
+        let mut next = after;
+        for (i, event) in log.iter().enumerate().skip(start) {
+            next = next.max(position_of(i));
+            if filter.matches(event) {
+                events.push(FeedEvent {
+                    position: position_of(i),
+                    event: Event::clone(event),
+                });
+                if events.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(FeedPage { events, next })
+    }
+
+    async fn feed_head(&self) -> Result<Position, FeedError> {
+        let len = *self.log_len.borrow();
+        Ok(if len == 0 {
+            Position::START
+        } else {
+            Position::new(len, 0)
+        })
+    }
+
+    async fn feed_lag(&self, after: Position) -> Result<u64, FeedError> {
+        let len = *self.log_len.borrow();
+        Ok(len.saturating_sub(after.commit()))
+    }
+
+    async fn wait_for_events(&self, after: Position) -> Result<(), FeedError> {
+        let mut len = self.log_len.subscribe();
+        // The sender lives as long as `self`, which this call borrows.
+        let _ = len.wait_for(|&len| len > after.commit()).await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for InMemoryStore {
+    async fn load_checkpoint(&self, projection: &str) -> Result<Option<Position>, FeedError> {
+        validate_projection_name(projection)?;
+        Ok(self.checkpoints.get(projection).map(|p| *p))
+    }
+
+    async fn save_checkpoint(&self, projection: &str, position: Position) -> Result<(), FeedError> {
+        validate_projection_name(projection)?;
+        self.checkpoints.insert(projection.to_owned(), position);
+        Ok(())
+    }
+
+    async fn delete_checkpoint(&self, projection: &str) -> Result<(), FeedError> {
+        validate_projection_name(projection)?;
+        self.checkpoints.remove(projection);
         Ok(())
     }
 }

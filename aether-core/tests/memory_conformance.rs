@@ -12,3 +12,8 @@ mod as_trait_object {
         Arc::new(InMemoryStore::new()) as Arc<dyn SnapshotStore>
     );
 }
+
+/// The read side: the feed and checkpoints, on a fresh store per case.
+mod feed {
+    aether_core::feed_conformance!(aether_core::InMemoryStore::new());
+}

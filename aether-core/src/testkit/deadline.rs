@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{ActorSnapshot, Event, EventStore, SnapshotStore, StoreError};
+use crate::{
+    ActorSnapshot, CheckpointStore, Event, EventFeed, EventStore, FeedError, FeedFilter, FeedPage,
+    Position, SnapshotStore, StoreError,
+};
 
 /// How long one store call of a conformance case may take before the case fails: 60 s,
 /// far above what any call of a working store takes, even on a loaded CI machine.
@@ -175,6 +178,84 @@ impl<S: SnapshotStore> SnapshotStore for DeadlineStore<S> {
         let call = self.inner.save_snapshot(snapshot);
         self.bounded("save_snapshot", &snapshot.actor_id, snapshot.version, call)
             .await
+    }
+}
+
+#[async_trait]
+impl<S: EventFeed> EventFeed for DeadlineStore<S> {
+    async fn read_feed(
+        &self,
+        after: Position,
+        filter: &FeedFilter,
+        limit: usize,
+    ) -> Result<FeedPage, FeedError> {
+        let call = self.inner.read_feed(after, filter, limit);
+        self.bounded_feed("read_feed", after, call).await
+    }
+
+    async fn feed_head(&self) -> Result<Position, FeedError> {
+        let call = self.inner.feed_head();
+        self.bounded_feed("feed_head", Position::START, call).await
+    }
+
+    async fn feed_lag(&self, after: Position) -> Result<u64, FeedError> {
+        let call = self.inner.feed_lag(after);
+        self.bounded_feed("feed_lag", after, call).await
+    }
+
+    async fn wait_for_events(&self, after: Position) -> Result<(), FeedError> {
+        let call = self.inner.wait_for_events(after);
+        self.bounded_feed("wait_for_events", after, call).await
+    }
+}
+
+#[async_trait]
+impl<S: CheckpointStore> CheckpointStore for DeadlineStore<S> {
+    async fn load_checkpoint(&self, projection: &str) -> Result<Option<Position>, FeedError> {
+        let call = self.inner.load_checkpoint(projection);
+        self.bounded_checkpoint("load_checkpoint", projection, call)
+            .await
+    }
+
+    async fn save_checkpoint(&self, projection: &str, position: Position) -> Result<(), FeedError> {
+        let call = self.inner.save_checkpoint(projection, position);
+        self.bounded_checkpoint("save_checkpoint", projection, call)
+            .await
+    }
+
+    async fn delete_checkpoint(&self, projection: &str) -> Result<(), FeedError> {
+        let call = self.inner.delete_checkpoint(projection);
+        self.bounded_checkpoint("delete_checkpoint", projection, call)
+            .await
+    }
+}
+
+impl<S> DeadlineStore<S> {
+    async fn bounded_feed<T>(&self, op: &str, after: Position, call: impl Future<Output = T>) -> T {
+        match tokio::time::timeout(self.limit, call).await {
+            Ok(result) => result,
+            Err(_) => panic!(
+                "conformance case `{}`: {op} after feed position {after} did not return \
+                 within {:?}",
+                self.case, self.limit
+            ),
+        }
+    }
+
+    async fn bounded_checkpoint<T>(
+        &self,
+        op: &str,
+        projection: &str,
+        call: impl Future<Output = T>,
+    ) -> T {
+        match tokio::time::timeout(self.limit, call).await {
+            Ok(result) => result,
+            Err(_) => panic!(
+                "conformance case `{}`: {op} of projection {projection:?} did not return \
+                 within {:?}",
+                self.case, self.limit
+            ),
+        }
     }
 }
 

@@ -33,6 +33,11 @@
 //! # fn main() {}
 //! ```
 //!
+//! A store with a read side ([`EventFeed`](crate::EventFeed) and
+//! [`CheckpointStore`](crate::CheckpointStore)) also runs
+//! [`feed_conformance!`](crate::feed_conformance), whose expression must make an empty
+//! store each time.
+//!
 //! A store without snapshots runs [`event_store_conformance!`](crate::event_store_conformance)
 //! instead. The crate using the macros needs `tokio` (features `macros`, `rt-multi-thread`)
 //! as a dev-dependency.
@@ -106,6 +111,26 @@ macro_rules! snapshot_store_conformance {
             latest_snapshot_is_highest_version,
             snapshots_are_per_actor,
             snapshot_with_empty_actor_id_is_rejected
+        );
+    };
+}
+
+/// Writes the conformance tests of the read side, [`EventFeed`](crate::EventFeed) and
+/// [`CheckpointStore`](crate::CheckpointStore), for the store made by the given
+/// expression. Each case reads the whole feed, so the expression must make a store that
+/// is **empty** (a fresh file, schema or namespace per call). See the
+/// [module docs](crate::testkit).
+#[macro_export]
+macro_rules! feed_conformance {
+    ($make:expr) => {
+        $crate::__conformance_cases!($make;
+            feed_of_an_empty_store_is_empty,
+            feed_lists_every_event_once_in_save_order,
+            feed_resumes_after_any_position,
+            feed_filters_by_actor_type_and_event_type,
+            feed_wait_wakes_up_on_new_events,
+            feed_tailing_readers_see_every_event_once_while_writers_race,
+            checkpoints_round_trip_per_projection
         );
     };
 }

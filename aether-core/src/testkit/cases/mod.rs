@@ -36,18 +36,29 @@
 //! - [`racing_same_version_has_one_winner`]: 8 calls at once save the same version;
 //!   one wins, the others conflict with the stored version as current.
 //!
+//! The feed and checkpoints ([`feed_conformance!`](crate::feed_conformance); each case
+//! needs an empty store of its own):
+//! [`feed_of_an_empty_store_is_empty`], [`feed_lists_every_event_once_in_save_order`],
+//! [`feed_resumes_after_any_position`], [`feed_filters_by_actor_type_and_event_type`],
+//! [`feed_wait_wakes_up_on_new_events`],
+//! [`feed_tailing_readers_see_every_event_once_while_writers_race`] (8 writers, two
+//! tailing readers: every event seen once, none skipped, in the stored order),
+//! [`checkpoints_round_trip_per_projection`].
+//!
 //! Snapshots:
 //! [`snapshot_round_trips`], [`latest_snapshot_is_highest_version`],
 //! [`snapshots_are_per_actor`], [`snapshot_with_empty_actor_id_is_rejected`].
 
 mod concurrency;
 mod data;
+mod feed;
 mod snapshots;
 mod support;
 mod versions;
 
 pub use concurrency::*;
 pub use data::*;
+pub use feed::*;
 pub use snapshots::*;
 pub use support::event;
 pub use versions::*;
