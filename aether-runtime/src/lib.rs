@@ -13,6 +13,7 @@
 //! | `error`, `start_error` | [`AskError`], [`StartError`], [`ShutdownTimeout`] |
 //! | [`bus`] | subscribing to persisted events in this process |
 //! | [`upcast`] | reading events stored in older shapes: [`Upcasters`] |
+//! | [`projection`] | read models fed from a store's feed: the runner, its status and controls |
 //!
 //! Each actor is a tokio task that owns its state and its version counter and takes
 //! commands one at a time from a bounded mailbox. For each command it
@@ -68,6 +69,7 @@ pub mod macro_support;
 mod mailbox;
 mod obs;
 mod options;
+pub mod projection;
 mod registry;
 mod runtime;
 mod start_error;

@@ -2,7 +2,9 @@
 //!
 //! Names: `aether_commands_total{actor_type, outcome}`, `aether_events_persisted_total`,
 //! `aether_conflicts_total`, `aether_rehydrations_total`, `aether_passivations_total`
-//! (all with `actor_type`), and the histogram `aether_ask_seconds{actor_type}`.
+//! (all with `actor_type`), the histogram `aether_ask_seconds{actor_type}`, and for
+//! projections `aether_projection_events_total{projection}` and the gauge
+//! `aether_projection_lag{projection}`.
 
 #[cfg(feature = "metrics")]
 mod enabled {
@@ -25,6 +27,14 @@ mod enabled {
     pub(crate) fn passivation(actor_type: &'static str) {
         metrics::counter!("aether_passivations_total", "actor_type" => actor_type).increment(1);
     }
+    pub(crate) fn projection_events(projection: &str, n: u64) {
+        metrics::counter!("aether_projection_events_total", "projection" => projection.to_owned())
+            .increment(n);
+    }
+    pub(crate) fn projection_lag(projection: &str, lag: u64) {
+        metrics::gauge!("aether_projection_lag", "projection" => projection.to_owned())
+            .set(lag as f64);
+    }
     pub(crate) fn ask_latency(actor_type: &'static str, elapsed: Duration) {
         metrics::histogram!("aether_ask_seconds", "actor_type" => actor_type)
             .record(elapsed.as_secs_f64());
@@ -46,6 +56,10 @@ mod disabled {
     pub(crate) fn rehydration(_: &'static str) {}
     #[inline(always)]
     pub(crate) fn passivation(_: &'static str) {}
+    #[inline(always)]
+    pub(crate) fn projection_events(_: &str, _: u64) {}
+    #[inline(always)]
+    pub(crate) fn projection_lag(_: &str, _: u64) {}
 }
 
 #[cfg(not(feature = "metrics"))]

@@ -1,0 +1,155 @@
+//! Projections: read models fed from a store's [feed](aether_core::EventFeed), kept
+//! up to date by a runner task that catches up from a durable checkpoint, then follows
+//! new events live.
+//!
+//! # Running one
+//!
+//! Write a [`Projection`] (a handler per event), wrap it in a sink that says where its
+//! checkpoint commits, and [`spawn`] it:
+//!
+//! - [`AtLeastOnce`]: any read model; the checkpoint is saved in a
+//!   [`CheckpointStore`](aether_core::CheckpointStore) (every store of this repository
+//!   is one) after each batch. After a crash the last batch is handled again, so the
+//!   handler must tolerate an event it has already seen.
+//! - Exactly once: a read model in the store's own database, written in the transaction
+//!   that also advances the checkpoint: `aether_sqlite::SqliteProjection`,
+//!   `aether_postgres::PostgresProjection`.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::{Arc, Mutex};
+//! use aether_core::{AtLeastOnce, EventStore, FeedEvent, HandlerError, InMemoryStore, Projection};
+//! use aether_runtime::projection::{self, ProjectionOptions};
+//! # use aether_core::testkit::cases::event;
+//!
+//! /// Events per actor, shared with whoever reads the model.
+//! #[derive(Clone, Default)]
+//! struct Counts(Arc<Mutex<HashMap<String, u64>>>);
+//!
+//! #[aether_core::async_trait]
+//! impl Projection for Counts {
+//!     async fn handle(&mut self, event: &FeedEvent) -> Result<(), HandlerError> {
+//!         *self.0.lock().unwrap().entry(event.event.actor_id.clone()).or_default() += 1;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let store = Arc::new(InMemoryStore::new());
+//! store.save_event(&event("Account|1", 1)).await.unwrap();
+//!
+//! let counts = Counts::default();
+//! let sink = AtLeastOnce::new(counts.clone(), store.clone());
+//! let running = projection::spawn("counts", store.clone(), sink, ProjectionOptions::default());
+//! running.wait_for_head().await.unwrap(); // caught up with the feed
+//! assert_eq!(counts.0.lock().unwrap()["Account|1"], 1);
+//! running.stop().await;
+//! # });
+//! ```
+//!
+//! # What the runner does
+//!
+//! - **Batches**: it reads the feed in pages of [`ProjectionOptions::batch_size`] events
+//!   (default 256) and hands each page to the sink in one call: one transaction per page
+//!   for exactly-once sinks, one checkpoint save per page for at-least-once ones.
+//! - **Transient errors** (the feed's or the checkpoint's backend failing) are retried
+//!   with exponential backoff ([`ProjectionOptions::retry_backoff`], 100 ms doubling to
+//!   30 s by default), forever; the status shows [`ProjectionPhase::Retrying`] meanwhile.
+//! - **A handler error stops the projection** at that event, nothing skipped: the phase
+//!   becomes [`ProjectionPhase::Failed`] with a [`ProjectionError::Handler`] naming the
+//!   projection, the position, the actor, the version and the event type. Then either
+//!   fix the cause and [`resume`](ProjectionHandle::resume) (the batch is handled
+//!   again from the checkpoint), or [`skip_failed`](ProjectionHandle::skip_failed) (the
+//!   checkpoint moves past the failed event, which is never handled).
+//! - **Rebuild**: [`reset`](ProjectionHandle::reset) empties the read model
+//!   ([`Projection::reset`]) and forgets the checkpoint, then the projection catches up
+//!   from the start. Other projections are not touched: each runs in its own task.
+//! - **Progress**: [`status`](ProjectionHandle::status) gives the phase, the checkpoint,
+//!   the events handled and the lag (events of the feed after the checkpoint); with the
+//!   `metrics` feature the gauge `aether_projection_lag{projection}` and the counter
+//!   `aether_projection_events_total{projection}` follow it.
+//!
+//! # Upcasting
+//!
+//! The feed gives events as stored. Decode them with the actor type's upcasters to get
+//! the current shape: [`decode_event::<A>(&feed_event.event)`](crate::decode_event).
+
+mod error;
+mod handle;
+mod runner;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use aether_core::{AtLeastOnce, Projection, ProjectionSink};
+use aether_core::{EventFeed, FeedFilter};
+pub use error::ProjectionError;
+pub use handle::{ProjectionHandle, ProjectionPhase, ProjectionStatus};
+
+/// How a projection reads the feed and retries.
+#[derive(Debug, Clone)]
+pub struct ProjectionOptions {
+    pub(crate) filter: FeedFilter,
+    pub(crate) batch_size: usize,
+    pub(crate) backoff_min: Duration,
+    pub(crate) backoff_max: Duration,
+}
+
+impl Default for ProjectionOptions {
+    fn default() -> Self {
+        ProjectionOptions {
+            filter: FeedFilter::all(),
+            batch_size: 256,
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ProjectionOptions {
+    /// Every event of the feed, batches of 256, retries from 100 ms to 30 s.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only the events `filter` lets through reach the handler (the checkpoint still
+    /// moves past the others). Default: all.
+    pub fn filter(mut self, filter: FeedFilter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// At most this many events per sink call (one transaction, one checkpoint save).
+    /// Default 256; 0 is taken as 1.
+    pub fn batch_size(mut self, events: usize) -> Self {
+        self.batch_size = events.max(1);
+        self
+    }
+
+    /// The first wait after a transient error, doubled after each failed attempt up to
+    /// `max`. Default 100 ms and 30 s.
+    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.backoff_min = first;
+        self.backoff_max = max.max(first);
+        self
+    }
+}
+
+/// Starts projection `name` in a task of its own: it reads `feed` from the sink's
+/// checkpoint on, hands the events to `sink` in batches, then follows new events live
+/// until [`stop`](ProjectionHandle::stop)ped. Must be called inside a tokio runtime.
+///
+/// The name identifies the projection's checkpoint: two projections must not share one,
+/// and a projection keeps its name across restarts to resume where it was.
+pub fn spawn<F, S>(
+    name: impl Into<String>,
+    feed: Arc<F>,
+    sink: S,
+    options: ProjectionOptions,
+) -> ProjectionHandle<S>
+where
+    F: EventFeed + ?Sized,
+    S: ProjectionSink,
+{
+    runner::spawn(name.into(), feed, sink, options)
+}

@@ -1,0 +1,481 @@
+//! The projection task: load the checkpoint, read a page, commit it, wait for more;
+//! retry transient errors, stop on a handler error, obey the handle's requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aether_core::{EventFeed, FeedError, FeedEvent, Position, ProjectionSink, SinkError};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::handle::{Control, HeadFn};
+use super::{
+    ProjectionError, ProjectionHandle, ProjectionOptions, ProjectionPhase, ProjectionStatus,
+};
+
+/// How often, at most, the lag is measured while catching up (it costs a count on some
+/// stores).
+const LAG_EVERY: Duration = Duration::from_secs(1);
+
+pub(super) fn spawn<F, S>(
+    name: String,
+    feed: Arc<F>,
+    sink: S,
+    options: ProjectionOptions,
+) -> ProjectionHandle<S>
+where
+    F: EventFeed + ?Sized,
+    S: ProjectionSink,
+{
+    let (status, status_rx) = watch::channel(ProjectionStatus {
+        name: name.clone(),
+        phase: ProjectionPhase::Starting,
+        checkpoint: None,
+        handled: 0,
+        lag: None,
+    });
+    let (control_tx, control) = mpsc::unbounded_channel();
+    let head_feed = Arc::clone(&feed);
+    let head: HeadFn = Box::new(move || {
+        let feed = Arc::clone(&head_feed);
+        Box::pin(async move { feed.feed_head().await })
+    });
+    let span = tracing::info_span!("projection", name = %name);
+    let runner = Runner {
+        name: name.clone(),
+        feed,
+        sink,
+        options,
+        status,
+        control: Some(control),
+        position: Position::START,
+        skip: None,
+        lag_measured: None,
+    };
+    let task = tokio::spawn(runner.run().instrument(span));
+    ProjectionHandle {
+        name,
+        status: status_rx,
+        control: control_tx,
+        task,
+        head,
+    }
+}
+
+/// What the loop does next.
+enum Flow {
+    /// Go on reading.
+    Next,
+    /// Load the checkpoint again and go on from there (after a reset, resume or skip).
+    Restart,
+    /// Stop on this error until the handle says what to do.
+    Fail(ProjectionError),
+    /// End the task.
+    Stop,
+}
+
+/// A position to step over: the event a handler failed on (`from_feed: false`) or a row
+/// the feed cannot decode (`from_feed: true`, read one event at a time up to it).
+#[derive(Debug, Clone, Copy)]
+struct Skip {
+    position: Position,
+    from_feed: bool,
+}
+
+struct Runner<F: ?Sized, S> {
+    name: String,
+    feed: Arc<F>,
+    sink: S,
+    options: ProjectionOptions,
+    status: watch::Sender<ProjectionStatus>,
+    /// `None` once the handle is gone.
+    control: Option<mpsc::UnboundedReceiver<Control>>,
+    position: Position,
+    skip: Option<Skip>,
+    lag_measured: Option<Instant>,
+}
+
+impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
+    async fn run(mut self) -> S {
+        'life: loop {
+            let mut flow = self.load_checkpoint().await;
+            loop {
+                match flow {
+                    Flow::Next => flow = self.step().await,
+                    Flow::Restart => continue 'life,
+                    Flow::Stop => break 'life,
+                    Flow::Fail(err) => flow = self.failed(err).await,
+                }
+            }
+        }
+        self.set_phase(ProjectionPhase::Stopped);
+        tracing::debug!("projection stopped");
+        self.sink
+    }
+
+    fn set_phase(&self, phase: ProjectionPhase) {
+        self.status.send_modify(|s| s.phase = phase);
+    }
+
+    async fn load_checkpoint(&mut self) -> Flow {
+        self.set_phase(ProjectionPhase::Starting);
+        let mut attempts = 0;
+        loop {
+            match self.sink.checkpoint(&self.name).await {
+                Ok(checkpoint) => {
+                    self.position = checkpoint.unwrap_or(Position::START);
+                    self.status.send_modify(|s| {
+                        s.checkpoint = checkpoint;
+                        s.phase = ProjectionPhase::CatchingUp;
+                    });
+                    tracing::debug!(checkpoint = %self.position, "projection starting");
+                    return Flow::Next;
+                }
+                Err(err) if err.is_transient() => {
+                    attempts += 1;
+                    if let Some(flow) = self.backoff(err, attempts).await {
+                        return flow;
+                    }
+                }
+                Err(source) => {
+                    return Flow::Fail(ProjectionError::Feed {
+                        projection: self.name.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+
+    /// One page: read, commit, or wait for events when there are none.
+    async fn step(&mut self) -> Flow {
+        let skipping_row = self.skip.filter(|s| s.from_feed);
+        let limit = if skipping_row.is_some() {
+            1
+        } else {
+            self.options.batch_size
+        };
+        let mut attempts = 0;
+        let page = loop {
+            match self
+                .feed
+                .read_feed(self.position, &self.options.filter, limit)
+                .await
+            {
+                Ok(page) => break page,
+                Err(FeedError::Serialization { position, .. })
+                    if skipping_row.is_some_and(|s| s.position == position) =>
+                {
+                    return self.skip_row(position).await;
+                }
+                Err(err) if err.is_transient() => {
+                    attempts += 1;
+                    if let Some(flow) = self.backoff(err, attempts).await {
+                        return flow;
+                    }
+                }
+                Err(source) => {
+                    return Flow::Fail(ProjectionError::Feed {
+                        projection: self.name.clone(),
+                        source,
+                    })
+                }
+            }
+        };
+        if page.events.is_empty() && page.next <= self.position {
+            return self.wait_for_events().await;
+        }
+        let full = page.events.len() >= limit;
+        let mut events = page.events;
+        if let Some(skip) = self.skip {
+            if let Some(i) = events.iter().position(|e| e.position == skip.position) {
+                let skipped = events.remove(i);
+                tracing::warn!(
+                    position = %skip.position,
+                    actor_id = %skipped.event.actor_id,
+                    version = skipped.event.version,
+                    "skipping the event the projection failed on, as asked"
+                );
+            }
+            if page.next >= skip.position {
+                self.skip = None;
+            }
+        }
+        if let Some(flow) = self.commit(&events, page.next).await {
+            return flow;
+        }
+        self.set_phase(if full {
+            ProjectionPhase::CatchingUp
+        } else {
+            ProjectionPhase::Live
+        });
+        if self.lag_measured.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
+            self.measure_lag().await;
+        }
+        Flow::Next
+    }
+
+    /// Commits a batch, retrying transient errors. `None` when it is done.
+    async fn commit(&mut self, events: &[FeedEvent], to: Position) -> Option<Flow> {
+        let mut attempts = 0;
+        loop {
+            match self.sink.commit(&self.name, events, to).await {
+                Ok(()) => {
+                    self.position = to;
+                    let n = events.len() as u64;
+                    crate::obs::projection_events(&self.name, n);
+                    self.status.send_modify(|s| {
+                        s.checkpoint = Some(to);
+                        s.handled += n;
+                    });
+                    return None;
+                }
+                Err(SinkError::Handler { position, source }) => {
+                    return Some(Flow::Fail(self.handler_error(events, position, source)));
+                }
+                Err(SinkError::Store(err)) if err.is_transient() => {
+                    attempts += 1;
+                    if let Some(flow) = self.backoff(err, attempts).await {
+                        return Some(flow);
+                    }
+                }
+                Err(SinkError::Store(source)) => {
+                    return Some(Flow::Fail(ProjectionError::Feed {
+                        projection: self.name.clone(),
+                        source,
+                    }))
+                }
+                Err(other) => return Some(Flow::Fail(self.sink_error(other))),
+            }
+        }
+    }
+
+    fn handler_error(
+        &self,
+        events: &[FeedEvent],
+        position: Position,
+        source: aether_core::HandlerError,
+    ) -> ProjectionError {
+        let event = events.iter().find(|e| e.position == position);
+        let (actor_id, version, event_type, event_id) = match event {
+            Some(e) => (
+                e.event.actor_id.clone(),
+                e.event.version,
+                e.event.event_type.clone(),
+                e.event.id.clone(),
+            ),
+            None => (String::new(), 0, String::new(), String::new()),
+        };
+        ProjectionError::Handler {
+            projection: self.name.clone(),
+            position,
+            actor_id,
+            version,
+            event_type,
+            event_id,
+            source: Arc::from(source),
+        }
+    }
+
+    /// Steps over a row the feed cannot decode, as asked by `skip_failed`.
+    async fn skip_row(&mut self, position: Position) -> Flow {
+        tracing::warn!(%position, "skipping an undecodable feed row, as asked");
+        let mut attempts = 0;
+        loop {
+            match self.sink.skip_to(&self.name, position).await {
+                Ok(()) => {
+                    self.position = position;
+                    self.skip = None;
+                    self.status.send_modify(|s| s.checkpoint = Some(position));
+                    return Flow::Next;
+                }
+                Err(SinkError::Store(err)) if err.is_transient() => {
+                    attempts += 1;
+                    if let Some(flow) = self.backoff(err, attempts).await {
+                        return flow;
+                    }
+                }
+                Err(err) => return Flow::Fail(self.sink_error(err)),
+            }
+        }
+    }
+
+    fn sink_error(&self, err: SinkError) -> ProjectionError {
+        ProjectionError::Sink {
+            projection: self.name.clone(),
+            source: Arc::new(err),
+        }
+    }
+
+    async fn measure_lag(&mut self) {
+        self.lag_measured = Some(Instant::now());
+        match self.feed.feed_lag(self.position).await {
+            Ok(lag) => {
+                crate::obs::projection_lag(&self.name, lag);
+                self.status.send_modify(|s| s.lag = Some(lag));
+            }
+            Err(err) => tracing::debug!(%err, "measuring the projection's lag"),
+        }
+    }
+
+    /// Caught up: waits for new events or a request.
+    async fn wait_for_events(&mut self) -> Flow {
+        if !matches!(self.status.borrow().phase, ProjectionPhase::Live) {
+            self.set_phase(ProjectionPhase::Live);
+        }
+        if self.status.borrow().lag != Some(0) {
+            self.measure_lag().await;
+        }
+        let feed = Arc::clone(&self.feed);
+        let waiting = feed.wait_for_events(self.position);
+        tokio::pin!(waiting);
+        loop {
+            tokio::select! {
+                woke = &mut waiting => {
+                    return match woke {
+                        Ok(()) => Flow::Next,
+                        Err(err) => {
+                            // A failed wait is a failed read to come: back off once.
+                            self.backoff(err, 1).await.unwrap_or(Flow::Next)
+                        }
+                    };
+                }
+                request = recv(&mut self.control) => {
+                    match request {
+                        Some(request) => {
+                            if let Some(flow) = self.running_request(request).await {
+                                return flow;
+                            }
+                        }
+                        None => self.control = None,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits out a backoff after a transient error, serving requests meanwhile. `None`
+    /// when it is time to try again.
+    async fn backoff(&mut self, error: FeedError, attempts: u32) -> Option<Flow> {
+        let shift = attempts.saturating_sub(1).min(16);
+        let delay = self
+            .options
+            .backoff_min
+            .saturating_mul(1 << shift)
+            .min(self.options.backoff_max);
+        tracing::warn!(%error, attempts, ?delay, "projection: transient error, retrying");
+        self.set_phase(ProjectionPhase::Retrying { error, attempts });
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => return None,
+                request = recv(&mut self.control) => {
+                    match request {
+                        Some(request) => {
+                            if let Some(flow) = self.running_request(request).await {
+                                return Some(flow);
+                            }
+                        }
+                        None => self.control = None,
+                    }
+                }
+            }
+        }
+    }
+
+    /// A request while the projection is not failed. `Some` when it changes the flow.
+    async fn running_request(&mut self, request: Control) -> Option<Flow> {
+        match request {
+            Control::Stop => Some(Flow::Stop),
+            Control::Reset(reply) => Some(self.reset(reply).await),
+            Control::Resume(reply) => {
+                let _ = reply.send(Err(self.not_failed("resume")));
+                None
+            }
+            Control::SkipFailed(reply) => {
+                let _ = reply.send(Err(self.not_failed("skip")));
+                None
+            }
+        }
+    }
+
+    fn not_failed(&self, request: &'static str) -> ProjectionError {
+        ProjectionError::NotFailed {
+            projection: self.name.clone(),
+            request,
+        }
+    }
+
+    async fn reset(&mut self, reply: oneshot::Sender<Result<(), ProjectionError>>) -> Flow {
+        tracing::info!("resetting the projection: emptying its read model, from the start");
+        match self.sink.reset(&self.name).await {
+            Ok(()) => {
+                self.skip = None;
+                self.status.send_modify(|s| {
+                    s.checkpoint = None;
+                    s.lag = None;
+                });
+                let _ = reply.send(Ok(()));
+                Flow::Restart
+            }
+            Err(err) => {
+                let err = match err {
+                    SinkError::Reset { source } => ProjectionError::Reset {
+                        projection: self.name.clone(),
+                        source: Arc::from(source),
+                    },
+                    other => self.sink_error(other),
+                };
+                let _ = reply.send(Err(err.clone()));
+                Flow::Fail(err)
+            }
+        }
+    }
+
+    /// Stopped on an error: waits for the handle to say what to do.
+    async fn failed(&mut self, err: ProjectionError) -> Flow {
+        tracing::error!(error = %err, "projection stopped on an error");
+        self.set_phase(ProjectionPhase::Failed(err.clone()));
+        loop {
+            // With no handle left to resume it, the task ends.
+            let Some(control) = self.control.as_mut() else {
+                return Flow::Stop;
+            };
+            let Some(request) = control.recv().await else {
+                self.control = None;
+                return Flow::Stop;
+            };
+            match request {
+                Control::Stop => return Flow::Stop,
+                Control::Reset(reply) => return self.reset(reply).await,
+                Control::Resume(reply) => {
+                    let _ = reply.send(Ok(()));
+                    return Flow::Restart;
+                }
+                Control::SkipFailed(reply) => match err.position() {
+                    Some(position) => {
+                        self.skip = Some(Skip {
+                            position,
+                            from_feed: matches!(err, ProjectionError::Feed { .. }),
+                        });
+                        let _ = reply.send(Ok(position));
+                        return Flow::Restart;
+                    }
+                    None => {
+                        let _ = reply.send(Err(self.not_failed("skip (the error names no event)")));
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// The next request, or never once the handle is gone.
+async fn recv(control: &mut Option<mpsc::UnboundedReceiver<Control>>) -> Option<Control> {
+    match control {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
