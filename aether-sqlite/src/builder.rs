@@ -9,6 +9,7 @@ use rusqlite::Connection;
 use tokio::sync::mpsc;
 
 use crate::checkpoint::Checkpoints;
+use crate::feed::{self, FeedSignal};
 use crate::reader::ReadPool;
 use crate::writer::{Counters, Writer};
 use crate::{schema, OpenError, SqliteStore};
@@ -78,6 +79,7 @@ pub struct SqliteStoreBuilder {
     pub(crate) busy_timeout: Duration,
     pub(crate) max_group_events: usize,
     pub(crate) wal_autocheckpoint: u32,
+    pub(crate) feed_poll_interval: Duration,
 }
 
 impl SqliteStoreBuilder {
@@ -89,6 +91,7 @@ impl SqliteStoreBuilder {
             busy_timeout: Duration::from_secs(5),
             max_group_events: 16_384,
             wal_autocheckpoint: 4_000,
+            feed_poll_interval: feed::DEFAULT_POLL_INTERVAL,
         }
     }
 
@@ -140,6 +143,19 @@ impl SqliteStoreBuilder {
         self
     }
 
+    /// How long a reader waiting for new events of the feed
+    /// ([`EventFeed::wait_for_events`](aether_core::EventFeed::wait_for_events), and so
+    /// `aether_core::follow` and projections) waits at most before it reads again
+    /// (default 100 ms, at least 1 ms).
+    ///
+    /// Appends of this store wake waiting readers at once; this interval is how soon
+    /// they see the appends of *other processes* (or other stores) writing the same
+    /// file, and what an idle reader costs: one small read per interval.
+    pub fn feed_poll_interval(mut self, interval: Duration) -> Self {
+        self.feed_poll_interval = interval.max(feed::MIN_POLL_INTERVAL);
+        self
+    }
+
     /// Opens (creating if needed) the store file with these options.
     ///
     /// # Errors
@@ -159,7 +175,8 @@ impl SqliteStoreBuilder {
                 .map_err(|join| {
                     OpenError::sqlite(&path, std::io::Error::other(join.to_string()))
                 })?;
-        let ((writer_conn, checkpoint_conn, read_conns), options) = opened?;
+        let ((writer_conn, checkpoint_conn, read_conns, max_seq), options) = opened?;
+        let feed = FeedSignal::new(max_seq);
         let counters = Arc::new(Counters::default());
         let (requests, rx) = mpsc::channel(options.max_group_events.max(1024));
         let spawn_failed = |e| OpenError::sqlite(&options.path, e);
@@ -177,6 +194,7 @@ impl SqliteStoreBuilder {
             options.max_group_events,
             checkpoints,
             options.busy_timeout,
+            feed.clone(),
         );
         let handle = std::thread::Builder::new()
             .name("aether-sqlite-writer".into())
@@ -191,12 +209,17 @@ impl SqliteStoreBuilder {
             reads: Arc::new(ReadPool::new(read_conns)),
             counters,
             threads: Mutex::new(threads),
+            feed,
+            feed_poll_interval: options.feed_poll_interval,
+            busy_timeout: options.busy_timeout,
+            wal_autocheckpoint: options.wal_autocheckpoint,
         })
     }
 }
 
-/// The writer's connection, the checkpoint thread's, and the readers'.
-type Connections = (Connection, Connection, Vec<Connection>);
+/// The writer's connection, the checkpoint thread's, the readers', and the file's highest
+/// `events.seq` once its schema is ensured.
+type Connections = (Connection, Connection, Vec<Connection>, u64);
 
 fn open_connections(options: &SqliteStoreBuilder) -> Result<Connections, OpenError> {
     let path = options.path.as_path();
@@ -220,6 +243,7 @@ fn open_connections(options: &SqliteStoreBuilder) -> Result<Connections, OpenErr
         .map_err(sqlite)?;
     writer.set_prepared_statement_cache_capacity(32);
     schema::ensure(&mut writer, path)?;
+    let max_seq = feed::max_seq(&writer).map_err(sqlite)?;
     let checkpointer = Connection::open(path).map_err(sqlite)?;
     checkpointer
         .busy_timeout(options.busy_timeout)
@@ -239,5 +263,5 @@ fn open_connections(options: &SqliteStoreBuilder) -> Result<Connections, OpenErr
             .map_err(sqlite)?;
         readers.push(reader);
     }
-    Ok((writer, checkpointer, readers))
+    Ok((writer, checkpointer, readers, max_seq))
 }

@@ -178,13 +178,22 @@ mod builder;
 mod checkpoint;
 mod codec;
 mod error;
+mod feed;
 mod lock;
+mod projection;
 mod reader;
 mod schema;
 mod store;
 mod writer;
 
+/// The SQLite bindings the handlers of a [`SqliteProjection`] are given transactions
+/// of: this crate's `rusqlite` (0.37, with SQLite compiled in, feature `bundled`),
+/// re-exported so that a projection uses the same version without naming it in its own
+/// `Cargo.toml`.
+pub use rusqlite;
+
 pub use builder::{SqliteStoreBuilder, Synchronous};
 pub use error::{CloseError, OpenError};
+pub use projection::{SqliteProjection, SqliteProjectionSink};
 pub use schema::SCHEMA_VERSION;
 pub use store::{SqliteStore, StoreStats, WriterHold};

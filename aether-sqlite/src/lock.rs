@@ -28,6 +28,11 @@
 //!
 //! A process alone on its file never waits and never sees another writer, so it never
 //! pauses: its only cost is one `PRAGMA data_version` per group commit.
+//!
+//! The connection of an exactly-once projection sink (`crate::projection`) writes the
+//! same file beside the writer, so it has a [`WriteLock`] of its own and does the same:
+//! to the store's writer it is one more writer to take turns with, as another process
+//! would be.
 
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
@@ -95,11 +100,12 @@ impl WriteLock {
         }
     }
 
-    /// Installs the polling busy handler on `conn`, the writer connection, which from
-    /// now on must only be used on the calling thread.
+    /// Installs the polling busy handler on `conn`, the writer connection, and prepares
+    /// the calling thread for it ([`enter`](WriteLock::enter)). A connection used from
+    /// several threads in turn (the projection sink's, from tokio's blocking threads)
+    /// calls `enter` on each before using it.
     pub(crate) fn install(&self, conn: &Connection) {
-        BUDGET.with(|b| b.set(self.budget));
-        RNG.with(|r| r.set(seed()));
+        self.enter();
         if let Err(e) = conn.busy_handler(Some(poll_for_lock)) {
             // The connection keeps SQLite's own busy timeout: slower to get the lock
             // from a busy neighbour, but correct.
@@ -107,13 +113,33 @@ impl WriteLock {
         }
     }
 
+    /// Sets the calling thread's busy budget and jitter seed for this connection.
+    pub(crate) fn enter(&self) {
+        BUDGET.with(|b| b.set(self.budget));
+        RNG.with(|r| {
+            if r.get() == 0 {
+                r.set(seed());
+            }
+        });
+    }
+
     /// `BEGIN IMMEDIATE`, waiting up to the busy budget for another process's lock;
     /// under contention, at the end of this connection's turn, after a short pause.
     pub(crate) fn begin(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        self.begin_with(conn, || conn.execute_batch("BEGIN IMMEDIATE"))
+    }
+
+    /// [`begin`](WriteLock::begin) with `start` running the `BEGIN IMMEDIATE` (for a
+    /// caller that wants a `rusqlite::Transaction` of it).
+    pub(crate) fn begin_with<T>(
+        &mut self,
+        conn: &Connection,
+        mut start: impl FnMut() -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
         let paused = self.pause_if_contended();
         WAITED.with(|w| w.set(false));
         let result = self.with_deadline(|deadline| loop {
-            match conn.execute_batch("BEGIN IMMEDIATE") {
+            match start() {
                 Err(e) if is_busy(&e) && Instant::now() < deadline => {
                     WAITED.with(|w| w.set(true));
                     std::thread::sleep(jitter(POLL_MIN, POLL_MAX));
@@ -121,7 +147,7 @@ impl WriteLock {
                 other => break other,
             }
         });
-        result?;
+        let started = result?;
         let waited = WAITED.with(Cell::get);
         if waited {
             self.counters.lock_waits.fetch_add(1, Ordering::Relaxed);
@@ -139,7 +165,7 @@ impl WriteLock {
             // A new turn: the lock came from the other process, or was offered to it.
             self.turn_started = Some(now);
         }
-        Ok(())
+        Ok(started)
     }
 
     /// `COMMIT`, retried within the busy budget while SQLite reports the database busy

@@ -43,11 +43,30 @@ impl ReadPool {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| StoreError::backend(actor_id, version, e))?;
+        self.run(f, |source| StoreError::Backend {
+            actor_id: actor_id.to_owned(),
+            version,
+            source,
+        })
+        .await
+    }
+
+    /// Runs `f` on a free read connection, on a blocking thread; `fail` makes the error
+    /// of a pool that cannot run it (closed, or the blocking task failed).
+    pub(crate) async fn run<T, E, F>(
+        self: &Arc<Self>,
+        f: F,
+        fail: impl FnOnce(BoxError) -> E,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let _permit = match self.permits.acquire().await {
+            Ok(permit) => permit,
+            Err(e) => return Err(fail(Arc::new(e))),
+        };
         let pool = Arc::clone(self);
         let task = tokio::task::spawn_blocking(move || {
             let conn = pool
@@ -64,13 +83,9 @@ impl ReadPool {
         });
         match task.await {
             Ok(result) => result,
-            Err(join) => Err(StoreError::Backend {
-                actor_id: actor_id.to_owned(),
-                version,
-                source: Arc::new(std::io::Error::other(format!(
-                    "sqlite read task failed: {join}"
-                ))) as BoxError,
-            }),
+            Err(join) => Err(fail(Arc::new(std::io::Error::other(format!(
+                "sqlite read task failed: {join}"
+            ))))),
         }
     }
 }

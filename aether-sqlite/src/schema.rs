@@ -1,4 +1,4 @@
-//! The file's schema: creation on open, and its version.
+//! The file's schema: creation on open, migration of older files, and its version.
 
 use std::path::Path;
 
@@ -7,7 +7,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::OpenError;
 
 /// The schema version this crate writes and understands (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+///
+/// Version 1 had the `actors`, `events` and `snapshots` tables; version 2 adds
+/// `projection_checkpoints`. A file at an older version is migrated when it is opened.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id` of aether files: "AETH" in ASCII.
 pub(crate) const APPLICATION_ID: i64 = 0x4145_5448;
@@ -37,6 +40,16 @@ CREATE TABLE IF NOT EXISTS snapshots (
     state     TEXT    NOT NULL,
     ts_secs   INTEGER NOT NULL,
     ts_nanos  INTEGER NOT NULL
+);
+";
+
+/// From version 1 to 2: the checkpoints of projections (the read side). Positions are
+/// stored as their `"commit:index"` text (`Display` / `FromStr` of `Position`), so every
+/// position round-trips, `u64::MAX` included, and reads well in the `sqlite3` shell.
+const MIGRATE_V1_TO_V2: &str = "
+CREATE TABLE IF NOT EXISTS projection_checkpoints (
+    name     TEXT NOT NULL PRIMARY KEY,
+    position TEXT NOT NULL
 );
 ";
 
@@ -71,6 +84,7 @@ pub(crate) fn ensure(conn: &mut Connection, path: &Path) -> Result<(), OpenError
             });
         }
         tx.execute_batch(SCHEMA_V1).map_err(sqlite)?;
+        tx.execute_batch(MIGRATE_V1_TO_V2).map_err(sqlite)?;
         tx.execute_batch(&format!(
             "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
         ))
@@ -99,6 +113,21 @@ pub(crate) fn ensure(conn: &mut Connection, path: &Path) -> Result<(), OpenError
             path: path.to_owned(),
             reason: format!("its schema version is {version}"),
         });
+    }
+    if version < SCHEMA_VERSION {
+        // Each step runs in this transaction: a crash leaves the file at its old
+        // version, and two processes opening it at once do not both migrate it.
+        if version < 2 {
+            tx.execute_batch(MIGRATE_V1_TO_V2).map_err(sqlite)?;
+        }
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))
+            .map_err(sqlite)?;
+        tracing::info!(
+            path = %path.display(),
+            from = version,
+            to = SCHEMA_VERSION,
+            "migrated aether sqlite schema"
+        );
     }
     tx.commit().map_err(sqlite)?;
     Ok(())

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use aether_core::{
     encode_batch, submit_write, validate_actor_id, ActorSnapshot, Event, EventStore, SnapshotStore,
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::codec::{encode_event, encode_snapshot};
+use crate::feed::FeedSignal;
 use crate::reader::{self, ReadPool};
 use crate::writer::{Counters, Request};
 use crate::{CloseError, OpenError, SqliteStoreBuilder, Synchronous};
@@ -60,6 +62,14 @@ pub struct SqliteStore {
     pub(crate) counters: Arc<Counters>,
     /// The writer thread, then the checkpoint thread (which stops after the writer).
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The highest committed seq known, for readers waiting for events.
+    pub(crate) feed: FeedSignal,
+    /// How long `wait_for_events` waits at most, for commits of other processes.
+    pub(crate) feed_poll_interval: Duration,
+    /// The busy budget, for the connections of projection sinks.
+    pub(crate) busy_timeout: Duration,
+    /// The builder's WAL checkpoint size, for the connections of projection sinks.
+    pub(crate) wal_autocheckpoint: u32,
 }
 
 /// Counters of what a [`SqliteStore`] has committed since it was opened; see
@@ -123,6 +133,13 @@ impl SqliteStore {
     /// The durability level commits are made with.
     pub fn synchronous(&self) -> Synchronous {
         self.synchronous
+    }
+
+    /// How long [`wait_for_events`](aether_core::EventFeed::wait_for_events) waits at most
+    /// when no commit of this store wakes it: how soon a reader sees the commits of other
+    /// processes (see [`SqliteStoreBuilder::feed_poll_interval`]).
+    pub fn feed_poll_interval(&self) -> Duration {
+        self.feed_poll_interval
     }
 
     /// What the store has committed since it was opened. Cheap: a few atomic loads.
@@ -233,7 +250,7 @@ impl SqliteStore {
     }
 
     /// The error of a write whose writer thread is gone.
-    fn writer_stopped(actor_id: &str, version: i64) -> StoreError {
+    pub(crate) fn writer_stopped(actor_id: &str, version: i64) -> StoreError {
         StoreError::backend(actor_id, version, WriterStopped)
     }
 }

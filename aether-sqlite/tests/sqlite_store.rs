@@ -274,7 +274,8 @@ async fn a_newer_schema_version_is_refused() {
     }
     let text = err.to_string();
     assert!(
-        text.contains("schema version 2") && text.contains("upgrade aether-sqlite"),
+        text.contains(&format!("schema version {}", SCHEMA_VERSION + 1))
+            && text.contains("upgrade aether-sqlite"),
         "{text}"
     );
 

@@ -27,12 +27,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use aether_core::{BoxError, StoreError};
+use aether_core::{BoxError, Position, StoreError};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::Checkpoints;
 use crate::codec::{EncodedEvent, EncodedSnapshot};
+use crate::feed::FeedSignal;
 use crate::lock::WriteLock;
 
 mod statements;
@@ -65,6 +66,12 @@ pub(crate) enum Request {
     /// Save a snapshot, keeping the one with the highest version.
     Snapshot {
         snapshot: EncodedSnapshot,
+        reply: Reply,
+    },
+    /// Save (`Some`) or delete (`None`) a projection's checkpoint.
+    Checkpoint {
+        projection: String,
+        position: Option<Position>,
         reply: Reply,
     },
     /// Test hook: hold the write lock in an open transaction until `release` fires.
@@ -107,6 +114,8 @@ pub(crate) struct Writer {
     checkpoints: Option<Checkpoints>,
     /// Sharing the file's write lock with other processes.
     lock: WriteLock,
+    /// Told the last `events.seq` of each committed group, for feed readers waiting.
+    feed: FeedSignal,
 }
 
 /// What one request of a group came to, before the group's commit.
@@ -116,7 +125,15 @@ struct Outcome {
     version: i64,
     result: Result<(), StoreError>,
     events: u64,
-    is_snapshot: bool,
+    kind: Kind,
+}
+
+/// What a request was, for the counters.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Append,
+    Snapshot,
+    Checkpoint,
 }
 
 impl Writer {
@@ -126,8 +143,10 @@ impl Writer {
         max_group_events: usize,
         checkpoints: Option<Checkpoints>,
         busy_timeout: Duration,
+        feed: FeedSignal,
     ) -> Self {
         Writer {
+            feed,
             conn,
             keys: HashMap::new(),
             lock: WriteLock::new(busy_timeout, Arc::clone(&counters)),
@@ -257,6 +276,8 @@ impl Writer {
         let mut new_keys = HashMap::new();
         let began = self.lock.begin(&self.conn);
         let mut aborted: Option<BoxError> = began.err().map(|e| Arc::new(e) as BoxError);
+        // The last events.seq this group inserted (0: none).
+        let mut last_seq = 0;
         for request in group {
             let outcome = match request {
                 Request::Append {
@@ -267,14 +288,16 @@ impl Writer {
                     let version = events[0].version;
                     let result = match &aborted {
                         Some(source) => Err(backend(&actor_id, version, source)),
-                        None => self.append(&actor_id, &events, &mut new_keys),
+                        None => self
+                            .append(&actor_id, &events, &mut new_keys)
+                            .map(|seq| last_seq = last_seq.max(seq)),
                     };
                     Outcome {
                         reply,
                         version,
                         result,
                         events: events.len() as u64,
-                        is_snapshot: false,
+                        kind: Kind::Append,
                         actor_id,
                     }
                 }
@@ -288,8 +311,26 @@ impl Writer {
                         version: snapshot.version,
                         result,
                         events: 0,
-                        is_snapshot: true,
+                        kind: Kind::Snapshot,
                         actor_id: snapshot.actor_id,
+                    }
+                }
+                Request::Checkpoint {
+                    projection,
+                    position,
+                    reply,
+                } => {
+                    let result = match &aborted {
+                        Some(source) => Err(backend(&projection, 0, source)),
+                        None => self.projection_checkpoint(&projection, position),
+                    };
+                    Outcome {
+                        reply,
+                        version: 0,
+                        result,
+                        events: 0,
+                        kind: Kind::Checkpoint,
+                        actor_id: projection,
                     }
                 }
                 // `run` serves holds alone; one here would be released at once.
@@ -323,6 +364,10 @@ impl Writer {
                     self.keys.clear();
                 }
                 self.keys.extend(new_keys);
+                if last_seq > 0 {
+                    // After the commit: a reader woken now sees the events.
+                    self.feed.committed(last_seq);
+                }
             }
             Some(source) => {
                 for outcome in &mut outcomes {
@@ -335,9 +380,10 @@ impl Writer {
         let mut answers = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             match &outcome.result {
-                Ok(()) if outcome.is_snapshot => {
+                Ok(()) if outcome.kind == Kind::Snapshot => {
                     self.counters.snapshots.fetch_add(1, Ordering::Relaxed);
                 }
+                Ok(()) if outcome.kind == Kind::Checkpoint => {}
                 Ok(()) => {
                     self.counters.appends.fetch_add(1, Ordering::Relaxed);
                     self.counters

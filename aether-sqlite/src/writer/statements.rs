@@ -1,9 +1,10 @@
 //! What one request runs inside its group's transaction: the actor's key, the version
-//! check and the inserts of an append, a snapshot's upsert, savepoints.
+//! check and the inserts of an append, a snapshot's upsert, a projection checkpoint's
+//! upsert or delete, savepoints.
 
 use std::collections::HashMap;
 
-use aether_core::{StoreError, VersionConflictError};
+use aether_core::{Position, StoreError, VersionConflictError};
 use rusqlite::{params, OptionalExtension};
 
 use super::Writer;
@@ -50,12 +51,13 @@ impl Writer {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Appends the batch; returns the `events.seq` of its last event.
     pub(super) fn append(
         &self,
         actor_id: &str,
         events: &[EncodedEvent],
         new_keys: &mut HashMap<String, i64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         let first = events[0].version;
         let found = self
             .lookup(actor_id, new_keys)
@@ -121,7 +123,21 @@ impl Writer {
         if let Some(key) = inserted_key {
             new_keys.insert(actor_id.to_owned(), key);
         }
-        Ok(())
+        Ok(prev_seq.unwrap_or(0))
+    }
+
+    /// Saves (`Some`) or deletes (`None`) the checkpoint of `projection`: one statement,
+    /// atomic by itself.
+    pub(super) fn projection_checkpoint(
+        &self,
+        projection: &str,
+        position: Option<Position>,
+    ) -> Result<(), StoreError> {
+        let result = match position {
+            Some(position) => crate::projection::save_checkpoint(&self.conn, projection, position),
+            None => crate::projection::delete_checkpoint(&self.conn, projection),
+        };
+        result.map_err(|e| StoreError::backend(projection, 0, e))
     }
 
     pub(super) fn snapshot(

@@ -1,7 +1,10 @@
 //! Shared test helpers: a store that owns its temporary directory.
 #![allow(dead_code, unreachable_pub)]
 
-use aether_core::{async_trait, ActorSnapshot, Event, EventStore, SnapshotStore, StoreError};
+use aether_core::{
+    async_trait, ActorSnapshot, CheckpointStore, Event, EventFeed, EventStore, FeedError,
+    FeedFilter, FeedPage, Position, SnapshotStore, StoreError,
+};
 use aether_sqlite::SqliteStore;
 use tempfile::TempDir;
 
@@ -32,6 +35,40 @@ impl EventStore for TempStore {
     }
     async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
         self.store.get_latest_version(actor_id).await
+    }
+}
+
+#[async_trait]
+impl EventFeed for TempStore {
+    async fn read_feed(
+        &self,
+        after: Position,
+        filter: &FeedFilter,
+        limit: usize,
+    ) -> Result<FeedPage, FeedError> {
+        self.store.read_feed(after, filter, limit).await
+    }
+    async fn feed_head(&self) -> Result<Position, FeedError> {
+        self.store.feed_head().await
+    }
+    async fn feed_lag(&self, after: Position) -> Result<u64, FeedError> {
+        self.store.feed_lag(after).await
+    }
+    async fn wait_for_events(&self, after: Position) -> Result<(), FeedError> {
+        self.store.wait_for_events(after).await
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for TempStore {
+    async fn load_checkpoint(&self, projection: &str) -> Result<Option<Position>, FeedError> {
+        self.store.load_checkpoint(projection).await
+    }
+    async fn save_checkpoint(&self, projection: &str, position: Position) -> Result<(), FeedError> {
+        self.store.save_checkpoint(projection, position).await
+    }
+    async fn delete_checkpoint(&self, projection: &str) -> Result<(), FeedError> {
+        self.store.delete_checkpoint(projection).await
     }
 }
 
