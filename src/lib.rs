@@ -8,7 +8,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use aether_runtime::{
-    bus, decode_event, stored_actor_id, upcast, ActorConfig, ActorRef, ActorState, AppliedCommand,
+    bus, decode_event, projection, stored_actor_id, upcast, ActorConfig, ActorRef, ActorState, AppliedCommand,
     AskError, AskOptions, BusError, Decision, DomainEvent, EventDecodeError, EventSourced,
     NotDelivered, Published, Runtime, RuntimeBuilder, RuntimeStats, ShutdownTimeout, StartError,
     StoredShape, Subscription, SubscriptionFilter, Upcasters,
@@ -18,6 +18,19 @@ pub use aether_core::{
     async_trait, validate_actor_id, validate_batch, ActorSnapshot, BoxError, Event, EventStore,
     InMemoryStore, SnapshotStore, StoreError, Timestamp, VersionConflictError,
 };
+
+/// The read side: every event of a store in one order ([`EventFeed`](feed::EventFeed)),
+/// read from a [`Position`](feed::Position) in pages or followed live
+/// ([`follow`](feed::follow)), and where projections keep their checkpoints
+/// ([`CheckpointStore`](feed::CheckpointStore)). Projections themselves are in
+/// [`projection`].
+pub mod feed {
+    pub use aether_core::{
+        actor_type_of, follow, AtLeastOnce, CheckpointStore, EventFeed, FeedError, FeedEvent,
+        FeedFilter, FeedPage, HandlerError, ParsePositionError, Position, Projection,
+        ProjectionSink, SinkError,
+    };
+}
 
 /// Testing actors and stores (feature `testkit`).
 ///
@@ -40,7 +53,7 @@ pub mod testkit {
     pub use aether_runtime::testkit::*;
 }
 #[cfg(feature = "testkit")]
-pub use aether_core::{event_store_conformance, snapshot_store_conformance};
+pub use aether_core::{event_store_conformance, feed_conformance, snapshot_store_conformance};
 
 /// Paths used by code that aether's macros generate. Not public API: may change in any
 /// release.

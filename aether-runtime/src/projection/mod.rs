@@ -69,6 +69,13 @@
 //!   `metrics` feature the gauge `aether_projection_lag{projection}` and the counter
 //!   `aether_projection_events_total{projection}` follow it.
 //!
+//! # Process managers
+//!
+//! A [`ProcessManager`] is a projection whose handler sends commands to actors (order
+//! placed → reserve stock). [`spawn_process_manager`] runs one; its [`Commands`] give
+//! each command an id derived from the event's id, so that handling an event again after
+//! a crash never applies a command twice.
+//!
 //! # Upcasting
 //!
 //! The feed gives events as stored. Decode them with the actor type's upcasters to get
@@ -77,6 +84,7 @@
 mod error;
 mod handle;
 mod runner;
+mod saga;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +93,7 @@ pub use aether_core::{AtLeastOnce, Projection, ProjectionSink};
 use aether_core::{EventFeed, FeedFilter};
 pub use error::ProjectionError;
 pub use handle::{ProjectionHandle, ProjectionPhase, ProjectionStatus};
+pub use saga::{spawn_process_manager, Commands, ProcessManager, Saga, Sent};
 
 /// How a projection reads the feed and retries.
 #[derive(Debug, Clone)]
