@@ -22,13 +22,17 @@
 //! ```
 //!
 //! Events published by other runtimes (other processes) on the same store are not seen:
-//! the bus is in-process.
+//! the bus is in-process. [`DurableSubscription`] sees them: it reads the store's feed
+//! from its last acknowledged position, so it also sees what was written while its
+//! process was down.
 
 use std::fmt;
 use std::sync::Arc;
 
 use aether_core::Event;
 use tokio::sync::broadcast;
+
+pub use crate::durable::DurableSubscription;
 
 /// One persisted event, as the bus delivers it.
 #[derive(Debug, Clone, PartialEq)]

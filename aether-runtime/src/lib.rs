@@ -61,6 +61,7 @@ mod builder;
 pub mod bus;
 mod config;
 mod context;
+mod durable;
 mod error;
 mod id;
 mod idempotency;
