@@ -29,7 +29,10 @@ impl ProcessManager for Mirror {
             return Ok(());
         }
         if let AccountEvent::Deposited { amount } = decode_event::<Account>(&event.event)? {
-            match commands.ask::<Account>("mirror", Cmd::Deposit(amount)).await? {
+            match commands
+                .ask::<Account>("mirror", Cmd::Deposit(amount))
+                .await?
+            {
                 Sent::Replied(_) | Sent::AppliedBefore(_) => {}
             }
         }
@@ -41,7 +44,11 @@ impl ProcessManager for Mirror {
 async fn handling_the_events_again_applies_no_command_twice() {
     let store = Arc::new(InMemoryStore::new());
     let runtime = Runtime::new(store.clone());
-    runtime.actor::<Account>("mirror").ask(Cmd::Open).await.unwrap();
+    runtime
+        .actor::<Account>("mirror")
+        .ask(Cmd::Open)
+        .await
+        .unwrap();
     let mut expected = 0;
     for s in 0..5 {
         let source = runtime.actor::<Account>(format!("src-{s}"));
@@ -52,22 +59,47 @@ async fn handling_the_events_again_applies_no_command_twice() {
         }
     }
     let options = ProjectionOptions::new().batch_size(7);
-    let saga = spawn_process_manager("mirror", &runtime, store.clone(), store.clone(), Mirror, options.clone());
+    let saga = spawn_process_manager(
+        "mirror",
+        &runtime,
+        store.clone(),
+        store.clone(),
+        Mirror,
+        options.clone(),
+    );
     saga.wait_for_head().await.unwrap();
-    let mirror = runtime.actor::<Account>("mirror").ask(Cmd::Get).await.unwrap();
+    let mirror = runtime
+        .actor::<Account>("mirror")
+        .ask(Cmd::Get)
+        .await
+        .unwrap();
     assert_eq!(mirror.balance, expected);
     let mirror_version = store.get_latest_version("Account|mirror").await.unwrap();
-    assert_eq!(mirror_version, 51, "opened, then one deposit per source deposit");
+    assert_eq!(
+        mirror_version, 51,
+        "opened, then one deposit per source deposit"
+    );
     saga.stop().await;
 
     // As after a crash before any checkpoint: every event is handled again.
     store.delete_checkpoint("mirror").await.unwrap();
-    let saga = spawn_process_manager("mirror", &runtime, store.clone(), store.clone(), Mirror, options);
+    let saga = spawn_process_manager(
+        "mirror",
+        &runtime,
+        store.clone(),
+        store.clone(),
+        Mirror,
+        options,
+    );
     saga.wait_for_head().await.unwrap();
     let all = store.feed_lag(Position::START).await.unwrap();
     assert_eq!(all, 106);
     assert_eq!(saga.status().handled, all, "every event handled again");
-    let mirror = runtime.actor::<Account>("mirror").ask(Cmd::Get).await.unwrap();
+    let mirror = runtime
+        .actor::<Account>("mirror")
+        .ask(Cmd::Get)
+        .await
+        .unwrap();
     assert_eq!(mirror.balance, expected, "no deposit mirrored twice");
     assert_eq!(
         store.get_latest_version("Account|mirror").await.unwrap(),
