@@ -1,7 +1,10 @@
 //! The embedded default store of aether: one SQLite file, WAL, group commit.
 //!
 //! [`SqliteStore`] implements [`EventStore`](aether_core::EventStore) and
-//! [`SnapshotStore`](aether_core::SnapshotStore) on one SQLite database file. It needs no
+//! [`SnapshotStore`](aether_core::SnapshotStore) on one SQLite database file, and the read
+//! side: [`EventFeed`](aether_core::EventFeed) (every event in one order, see
+//! [Feed](#feed)), [`CheckpointStore`](aether_core::CheckpointStore) and exactly-once
+//! projection sinks ([Exactly-once projections](#exactly-once-projections)). It needs no
 //! server and no system library (SQLite is compiled in).
 //!
 //! ```
@@ -92,6 +95,10 @@
 //!   [`wal_autocheckpoint`](SqliteStoreBuilder::wal_autocheckpoint) pages, so that no
 //!   acknowledgement waits for them; see that method for the one exception.
 //!
+//! - **Projection sinks** ([`SqliteStore::exactly_once`]) write through a connection of
+//!   their own each, which shares the write lock with the writer in the same way as
+//!   another process.
+//!
 //! So an open store runs three OS threads (the writer; one that sends the answers of a
 //! committed group while the writer starts the next; checkpoints) and holds `2 + n`
 //! SQLite connections (`n` read connections). Opening needs a tokio runtime (any flavour).
@@ -106,9 +113,116 @@
 //! versions sees a version conflict if the first attempt was stored.) Reads are cancel
 //! safe.
 //!
+//! # Feed
+//!
+//! [`EventFeed`](aether_core::EventFeed) reads every event of the file in one total
+//! order, from any [`Position`](aether_core::Position).
+//!
+//! - **The scheme.** An event's position is `Position::new(seq, 0)`, `seq` being its
+//!   `events.seq`, the table's `INTEGER PRIMARY KEY`. SQLite lets one connection write
+//!   at a time, across processes too, and assigns `seq` inside the write transaction as
+//!   the highest `seq` + 1. So a transaction that commits later sees every earlier
+//!   commit's rows and gives its own events higher seqs: **seq order is commit order**.
+//!   A reader that has read up to seq `n` (in a read transaction, which sees whole
+//!   commits only) can never miss an event that commits later with a lower seq, because
+//!   there is none; no event needs to be held back, as it must on PostgreSQL, where
+//!   transactions can commit in another order than they took their sequence numbers.
+//! - **Reads** run on the read connections, one page per read transaction: events in
+//!   seq order, each joined to its actor by primary key. A filter by actor type is a
+//!   range on the actor id (`actor_id >= 'Type|' AND actor_id < 'Type}'`), by event type
+//!   an `IN` list; there is no index for either, so a filtered page scans events in seq
+//!   order, looking at no more than 10,000 seqs past where it starts. When it finds
+//!   fewer events than asked, its `next` moves past every seq it looked at, so paging
+//!   through a rare event type costs one short read per 10,000 events, never one read
+//!   of the whole table.
+//! - **Head and lag.** [`feed_head`](aether_core::EventFeed::feed_head) is `max(seq)`.
+//!   Seqs are dense (each is the previous highest + 1, and events are never deleted), so
+//!   [`feed_lag`](aether_core::EventFeed::feed_lag) is exact: `max(seq) - after.commit()`.
+//! - **Wake-ups.** After each group commit the writer thread publishes the commit's last
+//!   seq (a `tokio::sync::watch`, one update per transaction, not per append), so
+//!   [`wait_for_events`](aether_core::EventFeed::wait_for_events) in the same process
+//!   returns as soon as an event after its position is committed. Commits of **other
+//!   processes** (or of another `SqliteStore` on the same file) send no signal: a
+//!   waiting reader sees them within the
+//!   [`feed_poll_interval`](SqliteStoreBuilder::feed_poll_interval), **100 ms** by
+//!   default, after which `wait_for_events` returns and the reader reads again. Any read
+//!   that sees a higher seq also raises what this process's waiters know.
+//!
+//! Projection checkpoints ([`CheckpointStore`](aether_core::CheckpointStore)) live in the
+//! `projection_checkpoints` table; saves and deletes go through the writer thread like
+//! appends (and share its group commits), loads use the read connections.
+//!
+//! # Exactly-once projections
+//!
+//! A read model kept in tables of the same file can be fed exactly once: implement
+//! [`SqliteProjection`] (synchronous handlers given the [`rusqlite::Transaction`] of the
+//! batch) and make a sink with [`SqliteStore::exactly_once`]. Each batch runs, on a
+//! connection of the sink's own, as one transaction: `BEGIN IMMEDIATE`, the handler for
+//! each event in order, the upsert of the projection's checkpoint row, `COMMIT`. A
+//! handler error rolls all of it back ([`SinkError::Handler`](aether_core::SinkError)
+//! names the event), so after any failure or crash the read model holds exactly the
+//! events up to the checkpoint. The projection runner (`aether::projection`) drives the
+//! sink; here it is driven by hand:
+//!
+//! ```
+//! use aether_core::{
+//!     Event, EventFeed, EventStore, FeedEvent, FeedFilter, HandlerError, Position,
+//!     ProjectionSink,
+//! };
+//! use aether_sqlite::rusqlite::{params, Transaction};
+//! use aether_sqlite::{SqliteProjection, SqliteStore};
+//!
+//! /// How many events each actor has, in a table of the store's file.
+//! struct EventCounts;
+//!
+//! impl SqliteProjection for EventCounts {
+//!     fn handle(&mut self, tx: &Transaction<'_>, event: &FeedEvent) -> Result<(), HandlerError> {
+//!         tx.execute(
+//!             "CREATE TABLE IF NOT EXISTS event_counts (actor_id TEXT PRIMARY KEY, n INTEGER)",
+//!             [],
+//!         )?;
+//!         tx.execute(
+//!             "INSERT INTO event_counts VALUES (?1, 1) \
+//!              ON CONFLICT (actor_id) DO UPDATE SET n = n + 1",
+//!             params![event.event.actor_id],
+//!         )?;
+//!         Ok(())
+//!     }
+//!
+//!     fn reset(&mut self, tx: &Transaction<'_>) -> Result<(), HandlerError> {
+//!         tx.execute("DROP TABLE IF EXISTS event_counts", [])?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! let store = SqliteStore::open(dir.path().join("events.db")).await?;
+//! # let event = |v| Event {
+//! #     id: format!("evt-{v}"), event_type: "Deposited".into(), actor_id: "Account|1".into(),
+//! #     command_id: None, version: v, data: serde_json::json!({}), timestamp: chrono::Utc::now(),
+//! # };
+//! store.save_events(&[event(1), event(2)]).await?;
+//!
+//! let mut sink = store.exactly_once(EventCounts);
+//! let after = sink.checkpoint("event-counts").await?.unwrap_or(Position::START);
+//! let page = store.read_feed(after, &FeedFilter::all(), 100).await?;
+//! // The two rows and the checkpoint commit together, or not at all.
+//! sink.commit("event-counts", &page.events, page.next).await?;
+//! assert_eq!(sink.checkpoint("event-counts").await?, Some(page.next));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The handlers' SQL is [`rusqlite`] **0.37** (SQLite compiled in), re-exported as
+//! [`aether_sqlite::rusqlite`](crate::rusqlite) so a projection need not name it in its
+//! own `Cargo.toml`. A handler must not end the transaction (`COMMIT`, `ROLLBACK`);
+//! savepoints are fine.
+//!
 //! # What it writes
 //!
-//! One file (plus SQLite's `-wal` and `-shm` files beside it while open), schema version 1
+//! One file (plus SQLite's `-wal` and `-shm` files beside it while open), schema version 2
 //! in `PRAGMA user_version`, `PRAGMA application_id = 0x41455448` ("AETH"):
 //!
 //! ```sql
@@ -137,6 +251,10 @@
 //!     ts_secs   INTEGER NOT NULL,
 //!     ts_nanos  INTEGER NOT NULL
 //! );
+//! CREATE TABLE projection_checkpoints (    -- since version 2
+//!     name     TEXT NOT NULL PRIMARY KEY,  -- the projection's name
+//!     position TEXT NOT NULL               -- its feed position, "commit:index" (e.g. "42:0")
+//! );
 //! ```
 //!
 //! Why this layout: events are appended in `seq` (rowid) order, so an append writes to
@@ -161,12 +279,21 @@
 //! SELECT e.* FROM chain c JOIN events e ON e.seq = c.seq;
 //! ```
 //!
+//! A file at schema version 1 (written by an earlier release) is migrated when it is
+//! opened, inside the transaction that checks the schema: version 2 only adds the
+//! `projection_checkpoints` table, so existing events keep their seqs and positions.
 //! Opening a file whose schema version is newer than this crate knows fails with
 //! [`OpenError::NewerSchema`] and changes nothing.
 //!
 //! # Errors
 //!
-//! Operations fail with [`aether_core::StoreError`], naming actor and version:
+//! Reads of the feed and checkpoints fail with [`aether_core::FeedError`]: `Backend`
+//! naming the position read after, `Serialization` naming the event's position, actor
+//! and version (a stored row that is not an event, including one whose actor row is
+//! missing), `Checkpoint` naming the projection; never a panic. Projection sinks fail
+//! with [`aether_core::SinkError`].
+//!
+//! The write side's operations fail with [`aether_core::StoreError`], naming actor and version:
 //! `VersionConflict` for the optimistic-concurrency check, `InvalidInput` for malformed
 //! batches, `Serialization` for a stored row that cannot be decoded (invalid JSON, a
 //! timestamp out of range, a broken chain), `Backend` for SQLite errors (including a
