@@ -9,12 +9,22 @@ use tokio_postgres::config::Host;
 use tokio_postgres::NoTls;
 
 use crate::error::{ConnectError, NoConnection, PostgresError};
+use crate::feed::FeedState;
 use crate::schema::{self, Statements};
 use crate::store::{Inner, PostgresStore};
 use crate::writer::{spawn_writers, WriterContext};
 
 /// The schema a store uses when none is configured.
 pub const DEFAULT_SCHEMA: &str = "aether";
+
+/// How long a feed reader waits at most between two looks at the feed when no
+/// notification arrives, unless [`PostgresStoreBuilder::feed_poll_interval`] says
+/// otherwise: 100 ms.
+pub const DEFAULT_FEED_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long a feed read waits at most for events held back by older open transactions,
+/// unless [`PostgresStoreBuilder::feed_read_wait`] says otherwise: 1 s.
+pub const DEFAULT_FEED_READ_WAIT: Duration = Duration::from_secs(1);
 
 /// Builds a [`PostgresStore`]: from a connection URL or from an existing pool, with the
 /// schema, pool size, timeouts and group-commit limits to use.
@@ -56,6 +66,8 @@ pub(crate) struct Settings {
     pub(crate) operation_timeout: Duration,
     writers: usize,
     max_group_events: usize,
+    feed_poll_interval: Duration,
+    feed_read_wait: Duration,
 }
 
 enum Source {
@@ -92,6 +104,8 @@ impl PostgresStoreBuilder {
                 operation_timeout: Duration::from_secs(30),
                 writers: 2,
                 max_group_events: 2_000,
+                feed_poll_interval: DEFAULT_FEED_POLL_INTERVAL,
+                feed_read_wait: DEFAULT_FEED_READ_WAIT,
             },
         }
     }
@@ -159,6 +173,38 @@ impl PostgresStoreBuilder {
         self
     }
 
+    /// The longest a feed reader waits in
+    /// [`wait_for_events`](aether_core::EventFeed::wait_for_events) when no notification
+    /// arrives (default [`DEFAULT_FEED_POLL_INTERVAL`], 100 ms; at least 1 ms).
+    ///
+    /// Appends notify readers at once (`NOTIFY` on the schema's channel, heard by a
+    /// listener connection each store opens on its first wait). The interval bounds the
+    /// wait when an event becomes readable without a notification: an older transaction
+    /// that held the feed back ended, the listener's connection is being re-opened, or the
+    /// store was built from a pool (it has no listener; appends of other processes are
+    /// then seen within the interval). Shorter intervals mean more queries from idle
+    /// readers.
+    pub fn feed_poll_interval(mut self, interval: Duration) -> Self {
+        self.settings.feed_poll_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long [`read_feed`](aether_core::EventFeed::read_feed) waits at most for events
+    /// that were committed before it looked but are still held back by an older open
+    /// transaction (default [`DEFAULT_FEED_READ_WAIT`], 1 s; `Duration::ZERO` never
+    /// waits).
+    ///
+    /// A read that finds fewer events than its limit while committed events after its
+    /// position are still above the horizon (see the crate docs' "Feed" section) waits,
+    /// up to this long, for the horizon to pass them, then reads once more. So an event
+    /// whose `save_events` has returned is in the next read, unless some transaction
+    /// older than it stays open longer than this; then the read returns what is readable
+    /// and the event comes in a later read. Never a skip, only a delay.
+    pub fn feed_read_wait(mut self, wait: Duration) -> Self {
+        self.settings.feed_read_wait = wait;
+        self
+    }
+
     /// Connects, creates or migrates the schema, and starts the store's background
     /// writers on the current tokio runtime.
     ///
@@ -173,7 +219,7 @@ impl PostgresStoreBuilder {
     /// [`ConnectError::NewerSchema`] when the schema was made by a newer aether-postgres.
     pub async fn connect(self) -> Result<PostgresStore, ConnectError> {
         let quoted = schema::quote_schema(&self.settings.schema)?;
-        let (pool, target) = match self.source {
+        let (pool, target, listen_config) = match self.source {
             Source::Url(ref url) => {
                 let mut config: tokio_postgres::Config =
                     url.parse().map_err(|err| ConnectError::Config {
@@ -186,6 +232,7 @@ impl PostgresStoreBuilder {
                 config.keepalives(true);
                 config.keepalives_idle(Duration::from_secs(30));
                 let target = target_of(&config);
+                let listen_config = config.clone();
                 let manager = Manager::from_config(
                     config,
                     NoTls,
@@ -203,9 +250,9 @@ impl PostgresStoreBuilder {
                     .map_err(|err| ConnectError::Config {
                         reason: format!("cannot build the connection pool: {err}"),
                     })?;
-                (pool, target)
+                (pool, target, Some(listen_config))
             }
-            Source::Pool(ref pool) => (pool.clone(), "<existing pool>".to_owned()),
+            Source::Pool(ref pool) => (pool.clone(), "<existing pool>".to_owned(), None),
         };
         let mut client = match tokio::time::timeout(
             self.settings.connect_timeout + Duration::from_millis(500),
@@ -228,11 +275,19 @@ impl PostgresStoreBuilder {
         drop(client);
 
         let statements = Arc::new(Statements::new(&quoted));
+        let feed = FeedState::new(
+            schema::notify_channel(&self.settings.schema),
+            self.settings.feed_poll_interval,
+            self.settings.feed_read_wait,
+            listen_config,
+        );
         let context = Arc::new(WriterContext {
             pool: pool.clone(),
             statements: Arc::clone(&statements),
             operation_timeout: self.settings.operation_timeout,
             max_group_events: self.settings.max_group_events,
+            channel: feed.channel.clone(),
+            wake: Arc::clone(&feed.wake),
         });
         let queue = spawn_writers(
             context,
@@ -245,6 +300,7 @@ impl PostgresStoreBuilder {
             queue,
             target,
             settings: self.settings,
+            feed,
         }))
     }
 }

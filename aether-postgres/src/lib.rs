@@ -102,13 +102,18 @@
 mod builder;
 mod codec;
 mod error;
+mod feed;
+mod projection;
 mod query;
 mod schema;
 mod store;
 mod writer;
 
-pub use builder::{PostgresStoreBuilder, DEFAULT_SCHEMA};
+pub use builder::{
+    PostgresStoreBuilder, DEFAULT_FEED_POLL_INTERVAL, DEFAULT_FEED_READ_WAIT, DEFAULT_SCHEMA,
+};
 pub use error::{ConnectError, PostgresError};
+pub use projection::{PostgresProjection, PostgresProjectionSink};
 pub use schema::SCHEMA_VERSION;
 pub use store::PostgresStore;
 
@@ -134,7 +139,10 @@ pub use store::PostgresStore;
 /// # }
 /// ```
 pub mod driver {
-    pub use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolBuilder, RecyclingMethod};
+    pub use deadpool_postgres::{
+        Manager, ManagerConfig, Pool, PoolBuilder, RecyclingMethod, Transaction,
+    };
     pub use tokio_postgres::error::SqlState;
-    pub use tokio_postgres::{Config, Error, NoTls};
+    pub use tokio_postgres::types::ToSql;
+    pub use tokio_postgres::{Config, Error, NoTls, Row};
 }

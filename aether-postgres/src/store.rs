@@ -18,6 +18,7 @@ use crate::codec::{
     check_json, check_text, decode_event, decode_snapshot, encode_event, split_timestamp,
 };
 use crate::error::{ConnectError, PostgresError, TimedOut, WriterGone};
+use crate::feed::FeedState;
 use crate::query::query_cached;
 use crate::schema::Statements;
 use crate::writer::Batch;
@@ -54,7 +55,7 @@ use crate::writer::Batch;
 /// ```
 #[derive(Clone)]
 pub struct PostgresStore {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
@@ -64,6 +65,8 @@ pub(crate) struct Inner {
     /// Where the store connected, without credentials.
     pub(crate) target: String,
     pub(crate) settings: Settings,
+    /// The read side's wake-ups and listener.
+    pub(crate) feed: FeedState,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -181,6 +184,7 @@ impl EventStore for PostgresStore {
             actor_id: actor_id.to_owned(),
             events: batch.events,
             reply,
+            reorders: 0,
         };
         let gone = || StoreError::backend(actor_id, first, WriterGone);
         self.timed(

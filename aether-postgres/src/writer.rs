@@ -19,6 +19,11 @@
 //! after; the others commit. If the statement fails on the server for a reason other than
 //! the connection, every batch of the group is retried alone, so one bad batch cannot fail
 //! the others.
+//!
+//! A batch the statement refused only because its actor was last written by a
+//! transaction newer than the group's own (see `Statements::append`: the feed would list
+//! the actor's versions out of order) is retried alone, in a fresh transaction, a few
+//! times.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -27,7 +32,7 @@ use std::time::Duration;
 use aether_core::{BoxError, StoreError, Timestamp, VersionConflictError};
 use deadpool_postgres::Pool;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio_postgres::error::SqlState;
 
 use crate::codec::EncodedEvent;
@@ -41,7 +46,20 @@ pub(crate) struct Batch {
     pub(crate) actor_id: String,
     pub(crate) events: Vec<EncodedEvent>,
     pub(crate) reply: oneshot::Sender<Result<(), StoreError>>,
+    /// How many times the batch was retried because of the feed order guard.
+    pub(crate) reorders: u8,
 }
+
+/// How many times a batch refused by the feed order guard is retried alone.
+const MAX_REORDERS: u8 = 5;
+
+/// A batch the feed order guard refused every time it was retried.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the append was refused {0} times because newer transactions kept writing the actor \
+     first (the feed keeps each actor's versions in order); nothing was written, try again"
+)]
+struct OrderRetriesExhausted(u8);
 
 impl Batch {
     fn first(&self) -> i64 {
@@ -60,6 +78,10 @@ pub(crate) struct WriterContext {
     pub(crate) statements: Arc<Statements>,
     pub(crate) operation_timeout: Duration,
     pub(crate) max_group_events: usize,
+    /// The feed's NOTIFY channel, notified by every statement that inserts events.
+    pub(crate) channel: String,
+    /// Bumped after every commit that inserted events: wakes this process's feed readers.
+    pub(crate) wake: Arc<watch::Sender<u64>>,
 }
 
 /// Starts `writers` writer tasks on the current tokio runtime and returns the queue they
@@ -270,6 +292,7 @@ async fn append(
                 &data,
                 &recorded_at,
                 &recorded_nanos,
+                &context.channel,
             ],
         )
         .await
@@ -293,6 +316,9 @@ async fn settle(context: &WriterContext, batches: Vec<Batch>, accepted: &HashSet
     let (won, lost): (Vec<Batch>, Vec<Batch>) = batches
         .into_iter()
         .partition(|batch| accepted.contains(&batch.actor_id));
+    if !won.is_empty() {
+        context.wake.send_modify(|n| *n = n.wrapping_add(1));
+    }
     for batch in won {
         let _ = batch.reply.send(Ok(()));
     }
@@ -303,13 +329,31 @@ async fn settle(context: &WriterContext, batches: Vec<Batch>, accepted: &HashSet
     // grow), so the reported current version is never below the attempted one.
     let actors: Vec<&str> = lost.iter().map(|b| b.actor_id.as_str()).collect();
     let current = latest_versions(context, &actors).await;
-    for batch in lost {
+    let mut reorder = Vec::new();
+    for mut batch in lost {
         let result = match &current {
-            Ok(current) => Err(StoreError::VersionConflict(VersionConflictError {
-                current_version: current.get(&batch.actor_id).copied().unwrap_or(0),
-                attempted_version: batch.first(),
-                actor_id: batch.actor_id.clone(),
-            })),
+            Ok(current) => {
+                let current_version = current.get(&batch.actor_id).copied().unwrap_or(0);
+                if current_version < batch.first() {
+                    // The version check passes: the order guard refused the batch.
+                    if batch.reorders < MAX_REORDERS {
+                        batch.reorders += 1;
+                        reorder.push(batch);
+                        continue;
+                    }
+                    Err(StoreError::backend(
+                        &batch.actor_id,
+                        batch.first(),
+                        OrderRetriesExhausted(batch.reorders),
+                    ))
+                } else {
+                    Err(StoreError::VersionConflict(VersionConflictError {
+                        current_version,
+                        attempted_version: batch.first(),
+                        actor_id: batch.actor_id.clone(),
+                    }))
+                }
+            }
             Err(source) => Err(StoreError::Backend {
                 actor_id: batch.actor_id.clone(),
                 version: batch.first(),
@@ -317,6 +361,10 @@ async fn settle(context: &WriterContext, batches: Vec<Batch>, accepted: &HashSet
             }),
         };
         let _ = batch.reply.send(result);
+    }
+    for batch in reorder {
+        tracing::debug!(actor_id = %batch.actor_id, attempt = batch.reorders, "retrying an append after a newer transaction wrote its actor first");
+        Box::pin(commit_group(context, vec![batch])).await;
     }
 }
 

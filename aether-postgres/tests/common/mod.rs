@@ -9,7 +9,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aether_core::{async_trait, ActorSnapshot, Event, EventStore, SnapshotStore, StoreError};
+use aether_core::{
+    async_trait, ActorSnapshot, CheckpointStore, Event, EventFeed, EventStore, FeedError,
+    FeedFilter, FeedPage, Position, SnapshotStore, StoreError,
+};
 use aether_postgres::{PostgresStore, PostgresStoreBuilder};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -214,6 +217,40 @@ impl SnapshotStore for TestStore {
     }
     async fn save_snapshot(&self, snapshot: &ActorSnapshot) -> Result<(), StoreError> {
         self.store.save_snapshot(snapshot).await
+    }
+}
+
+#[async_trait]
+impl EventFeed for TestStore {
+    async fn read_feed(
+        &self,
+        after: Position,
+        filter: &FeedFilter,
+        limit: usize,
+    ) -> Result<FeedPage, FeedError> {
+        self.store.read_feed(after, filter, limit).await
+    }
+    async fn feed_head(&self) -> Result<Position, FeedError> {
+        self.store.feed_head().await
+    }
+    async fn feed_lag(&self, after: Position) -> Result<u64, FeedError> {
+        self.store.feed_lag(after).await
+    }
+    async fn wait_for_events(&self, after: Position) -> Result<(), FeedError> {
+        self.store.wait_for_events(after).await
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for TestStore {
+    async fn load_checkpoint(&self, projection: &str) -> Result<Option<Position>, FeedError> {
+        self.store.load_checkpoint(projection).await
+    }
+    async fn save_checkpoint(&self, projection: &str, position: Position) -> Result<(), FeedError> {
+        self.store.save_checkpoint(projection, position).await
+    }
+    async fn delete_checkpoint(&self, projection: &str) -> Result<(), FeedError> {
+        self.store.delete_checkpoint(projection).await
     }
 }
 
