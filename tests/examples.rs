@@ -78,3 +78,64 @@ fn the_test_kit_takes_old_shapes() {
         assert_eq!(cart.percent_off, 10);
     });
 }
+
+// It loads `quickstart.rs` too (for the account actor), as the example itself does.
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../examples/read_model.rs"]
+mod read_model;
+
+#[tokio::test]
+async fn read_model_resumes_after_its_checkpoint_on_its_second_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("read_model.db");
+    let first = read_model::run(&path).await.unwrap();
+    assert_eq!(
+        first,
+        read_model::Seen {
+            handled: 3,
+            ledger_rows: 3,
+            balance: 70,
+        }
+    );
+    let second = read_model::run(&path).await.unwrap();
+    assert_eq!(
+        second,
+        read_model::Seen {
+            handled: 2,
+            ledger_rows: 5,
+            balance: 140,
+        },
+        "only the two new events are handled"
+    );
+}
+
+#[allow(dead_code)]
+#[path = "../examples/order_saga.rs"]
+mod order_saga;
+
+#[tokio::test]
+async fn order_saga_confirms_what_is_in_stock_and_cancels_the_rest() {
+    use order_saga::OrderStatus::{Cancelled, Confirmed};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("order_saga.db");
+    // Stock: apple 10, pear 4, fig 25. Orders 0..6 in turn ask
+    // (apple 2, pear 1), (fig 3, apple 1), (pear 2, fig 1, apple 1): pears run out at
+    // order 5, which is cancelled and releases what it had reserved.
+    let statuses: Vec<_> = order_saga::run(&path, 6)
+        .await
+        .unwrap()
+        .into_values()
+        .collect();
+    assert_eq!(
+        statuses,
+        [Confirmed, Confirmed, Confirmed, Confirmed, Confirmed, Cancelled]
+    );
+    let second: Vec<_> = order_saga::run(&path, 3)
+        .await
+        .unwrap()
+        .into_values()
+        .collect();
+    // Left: apple 10-2-1-1-2-1 = 3, pear 0, fig 25-3-1-3 = 18. New order 0 needs a pear,
+    // order 1 (fig 3, apple 1) fits, order 2 needs pears.
+    assert_eq!(second, [Cancelled, Confirmed, Cancelled]);
+}
