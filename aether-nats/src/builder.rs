@@ -48,6 +48,7 @@ pub struct NatsStoreBuilder {
     connect_timeout: Duration,
     request_timeout: Duration,
     replicas: usize,
+    feed_poll_interval: Duration,
 }
 
 #[derive(Clone)]
@@ -68,6 +69,7 @@ impl fmt::Debug for NatsStoreBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("replicas", &self.replicas)
+            .field("feed_poll_interval", &self.feed_poll_interval)
             .finish()
     }
 }
@@ -80,6 +82,7 @@ impl NatsStoreBuilder {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
             replicas: 1,
+            feed_poll_interval: crate::feed::DEFAULT_FEED_POLL_INTERVAL,
         }
     }
 
@@ -122,6 +125,17 @@ impl NatsStoreBuilder {
     /// JetStream cluster allows 3 or 5). Existing streams are used as they are.
     pub fn replicas(mut self, replicas: usize) -> Self {
         self.replicas = replicas.max(1);
+        self
+    }
+
+    /// The longest [`wait_for_events`](aether_core::EventFeed::wait_for_events) waits
+    /// for a wake-up before it returns anyway (default
+    /// [`DEFAULT_FEED_POLL_INTERVAL`](crate::DEFAULT_FEED_POLL_INTERVAL), 100 ms). Wake-ups
+    /// come from a subscription on the events subjects, so a reader usually hears of an
+    /// event sooner; the poll interval bounds the wait when one is missed (a reconnect, a
+    /// wake-up that came before the message was readable). Zero is taken as 1 ms.
+    pub fn feed_poll_interval(mut self, interval: Duration) -> Self {
+        self.feed_poll_interval = interval.max(Duration::from_millis(1));
         self
     }
 
@@ -220,6 +234,7 @@ impl NatsStoreBuilder {
                 layout,
                 request_timeout: self.request_timeout,
                 pause: crate::hook::PauseHook::default(),
+                feed: crate::feed::FeedState::new(self.feed_poll_interval, self.replicas),
             }),
         })
     }
@@ -241,26 +256,38 @@ impl NatsStoreBuilder {
         }
     }
 
-    /// The stream behind the snapshot bucket: the standard key-value layout (as
-    /// `nats kv add` makes it), built here because async-nats's `create_key_value` first
-    /// asks for account info in a shape NATS 2.9 does not send.
+    /// The stream behind the snapshot bucket (see [`kv_stream_config`]).
     fn snapshots_config(&self, layout: &Layout) -> jetstream::stream::Config {
-        let bucket = layout.snapshot_bucket();
-        jetstream::stream::Config {
-            name: format!("KV_{bucket}"),
-            description: Some(format!(
+        kv_stream_config(
+            layout.snapshot_bucket(),
+            format!(
                 "aether snapshots of namespace {:?}: the highest-version snapshot per actor",
                 layout.namespace()
-            )),
-            subjects: vec![format!("$KV.{bucket}.>")],
-            max_messages_per_subject: 1,
-            storage: jetstream::stream::StorageType::File,
-            num_replicas: self.replicas,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            discard: jetstream::stream::DiscardPolicy::New,
-            ..Default::default()
-        }
+            ),
+            self.replicas,
+        )
+    }
+}
+
+/// The stream behind a key-value bucket holding one value per key: the standard
+/// key-value layout (as `nats kv add` makes it), built here because async-nats's
+/// `create_key_value` first asks for account info in a shape NATS 2.9 does not send.
+pub(crate) fn kv_stream_config(
+    bucket: &str,
+    description: String,
+    replicas: usize,
+) -> jetstream::stream::Config {
+    jetstream::stream::Config {
+        name: format!("KV_{bucket}"),
+        description: Some(description),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        storage: jetstream::stream::StorageType::File,
+        num_replicas: replicas,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: jetstream::stream::DiscardPolicy::New,
+        ..Default::default()
     }
 }

@@ -136,8 +136,10 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod builder;
+mod checkpoint;
 mod codec;
 mod error;
+mod feed;
 mod hook;
 mod reader;
 mod store;
@@ -145,6 +147,7 @@ pub mod subject;
 
 pub use builder::{NatsStoreBuilder, DEFAULT_NAMESPACE};
 pub use error::ConnectError;
+pub use feed::DEFAULT_FEED_POLL_INTERVAL;
 #[doc(hidden)]
 pub use hook::PublishPause;
 pub use store::NatsStore;

@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     pub(crate) request_timeout: Duration,
     /// Test hook: a pause between reading the head and publishing (see `hook.rs`).
     pub(crate) pause: crate::hook::PauseHook,
+    /// The read side: wake-ups, read cursors, the checkpoint bucket (see `feed.rs`).
+    pub(crate) feed: crate::feed::FeedState,
 }
 
 impl fmt::Debug for NatsStore {
@@ -129,8 +131,8 @@ impl NatsStore {
         &self.inner.client
     }
 
-    /// Deletes this namespace's events stream and snapshot bucket, with everything in
-    /// them. Other handles on the namespace fail from then on. Meant for tests and tools;
+    /// Deletes this namespace's events stream, snapshot bucket and checkpoint bucket,
+    /// with everything in them. Other handles on the namespace fail from then on. Meant for tests and tools;
     /// nothing in the store traits deletes data.
     ///
     /// # Errors
@@ -151,6 +153,13 @@ impl NatsStore {
             (
                 format!("KV_{}", layout.snapshot_bucket()),
                 js.delete_key_value(layout.snapshot_bucket())
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            ),
+            (
+                format!("KV_{}", layout.checkpoint_bucket()),
+                js.delete_key_value(layout.checkpoint_bucket())
                     .await
                     .map(drop)
                     .map_err(|e| e.to_string()),
@@ -240,7 +249,11 @@ impl EventStore for NatsStore {
                 .map_err(|err| StoreError::backend(actor_id, first, err))?
                 .await;
             match ack {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    // Readers of this handle waiting for events hear of it at once.
+                    self.inner.feed.notify();
+                    return Ok(());
+                }
                 // Another writer appended between our read and our write: read again.
                 // The next round either conflicts with the newer version or, when the
                 // batch is still ahead of it (gaps), writes after it.

@@ -125,6 +125,8 @@ const MAX_NAMESPACE_LEN: usize = 64;
 /// | one actor's subject | `aether.orders.events.<token>` (see the module docs) |
 /// | snapshot bucket (key-value) | `aether_orders_snapshots` (its stream: `KV_aether_orders_snapshots`) |
 /// | one actor's snapshot key | `<token>` |
+/// | checkpoint bucket (key-value, made on first use) | `aether_orders_checkpoints` |
+/// | one projection's checkpoint key | the projection name escaped like an actor id |
 ///
 /// ```
 /// use aether_nats::Layout;
@@ -133,6 +135,7 @@ const MAX_NAMESPACE_LEN: usize = 64;
 /// assert_eq!(layout.events_stream(), "aether_orders_events");
 /// assert_eq!(layout.event_subject("order/7").unwrap(), "aether.orders.events.order_2F7");
 /// assert_eq!(layout.snapshot_bucket(), "aether_orders_snapshots");
+/// assert_eq!(layout.checkpoint_bucket(), "aether_orders_checkpoints");
 /// assert!(Layout::new("no.dots").is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +144,7 @@ pub struct Layout {
     events_stream: String,
     events_prefix: String,
     snapshot_bucket: String,
+    checkpoint_bucket: String,
 }
 
 impl Layout {
@@ -174,6 +178,7 @@ impl Layout {
             events_stream: format!("aether_{namespace}_events"),
             events_prefix: format!("aether.{namespace}.events."),
             snapshot_bucket: format!("aether_{namespace}_snapshots"),
+            checkpoint_bucket: format!("aether_{namespace}_checkpoints"),
         })
     }
 
@@ -201,6 +206,17 @@ impl Layout {
     /// The name of the key-value bucket that holds the namespace's snapshots.
     pub fn snapshot_bucket(&self) -> &str {
         &self.snapshot_bucket
+    }
+
+    /// The name of the key-value bucket that holds the namespace's projection
+    /// checkpoints (made on first use, see the crate docs' "Feed" section).
+    pub fn checkpoint_bucket(&self) -> &str {
+        &self.checkpoint_bucket
+    }
+
+    /// The events subjects' common prefix, `aether.<namespace>.events.`.
+    pub(crate) fn events_prefix(&self) -> &str {
+        &self.events_prefix
     }
 }
 

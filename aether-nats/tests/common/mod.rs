@@ -101,7 +101,11 @@ async fn sweep_old_namespaces(store: &NatsStore) {
             .strip_prefix("KV_")
             .unwrap_or(&name)
             .strip_prefix("aether_")
-            .and_then(|n| n.strip_suffix("_events").or(n.strip_suffix("_snapshots")));
+            .and_then(|n| {
+                n.strip_suffix("_events")
+                    .or(n.strip_suffix("_snapshots"))
+                    .or(n.strip_suffix("_checkpoints"))
+            });
         let Some(namespace) = namespace.filter(|n| n.starts_with(PREFIX)) else {
             continue;
         };
@@ -119,6 +123,7 @@ async fn sweep_old_namespaces(store: &NatsStore) {
         if let Ok(layout) = aether_nats::Layout::new(&namespace) {
             let _ = js.delete_stream(layout.events_stream()).await;
             let _ = js.delete_key_value(layout.snapshot_bucket()).await;
+            let _ = js.delete_key_value(layout.checkpoint_bucket()).await;
         }
     }
 }
