@@ -91,14 +91,41 @@ pub use options::AskOptions;
 pub use runtime::{Runtime, RuntimeStats};
 pub use upcast::{decode_event, StoredShape, Upcasters};
 
-/// An actor's state can be written to and read from a snapshot: `Serialize` and
+/// An actor's state can be written to and read from a snapshot: it is `Serialize` and
 /// `Deserialize`. Implemented for every such type; the bound of [`EventSourced`] that
-/// says what to derive when it is missing.
+/// says what to derive when it is missing (one error, at the state's type).
 #[diagnostic::on_unimplemented(
     message = "the state of actor `{Self}` cannot be stored in snapshots: it is not `Serialize` and `Deserialize`",
     label = "an actor's state must be serializable",
     note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}` (and to the types of its fields)"
 )]
-pub trait ActorState: serde::Serialize + serde::de::DeserializeOwned {}
+pub trait ActorState {
+    /// The state as a snapshot's JSON.
+    ///
+    /// # Errors
+    ///
+    /// The state's `Serialize` failed (a map with non-string keys, a custom impl).
+    fn to_snapshot_state(&self) -> Result<serde_json::Value, serde_json::Error>;
 
-impl<T: serde::Serialize + serde::de::DeserializeOwned> ActorState for T {}
+    /// The state from a snapshot's JSON.
+    ///
+    /// # Errors
+    ///
+    /// The JSON is not of this state's shape (a snapshot of an older shape).
+    fn from_snapshot_state(state: serde_json::Value) -> Result<Self, serde_json::Error>
+    where
+        Self: Sized;
+}
+
+// No serde supertraits and `do_not_recommend`: a state without serde fails as "not
+// `ActorState`", with the one message above, instead of one error per missing trait.
+#[diagnostic::do_not_recommend]
+impl<T: serde::Serialize + serde::de::DeserializeOwned> ActorState for T {
+    fn to_snapshot_state(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+
+    fn from_snapshot_state(state: serde_json::Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(state)
+    }
+}

@@ -84,7 +84,7 @@ impl<A: EventSourced> Actor<A> {
         let Some(ActorSnapshot { version, state, .. }) = snapshot else {
             return Ok((A::default(), 0, None));
         };
-        match serde_json::from_value(state) {
+        match A::from_snapshot_state(state) {
             Ok(state) => Ok((state, version, None)),
             Err(err) => {
                 warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id(), version, error = %err, "snapshot of an older state shape discarded; replaying the events");

@@ -30,7 +30,7 @@ impl<A: EventSourced> Actor<A> {
         if in_flight.swap(true, Ordering::AcqRel) {
             return; // the next crossing will take it
         }
-        let state = match serde_json::to_value(&self.state) {
+        let state = match self.state.to_snapshot_state() {
             Ok(state) => state,
             Err(err) => {
                 in_flight.store(false, Ordering::Release);
