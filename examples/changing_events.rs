@@ -4,6 +4,7 @@
 //!
 //! | build | stored as | data |
 //! |---|---|---|
+//! | v0 | `ItemAdded` | `{"item": "d-4 x3", "price": "2.00"}` (sku and quantity in one field) |
 //! | v1 | `ItemAdded` | `{"sku": "a-1", "price": "12.50"}` (a decimal string) |
 //! | v2 | `LineAdded` | `{"sku": "a-1", "qty": 2, "price": "12.50"}` |
 //! | v3 (this code) | `LineAdded` | `{"sku": "a-1", "quantity": 2, "cents": 1250}` |
@@ -11,8 +12,9 @@
 //! and a `Discounted` event v2 dropped (now read as a `CouponApplied`). The events stay
 //! as they were stored; this build reads every shape:
 //!
-//! - the rename `ItemAdded` → `LineAdded` and the price string → cents are
-//!   [`Upcasters`] steps, given with `#[aether(upcasters = ...)]`;
+//! - the rename `ItemAdded` → `LineAdded`, the v0 field `item` split into `sku` and
+//!   `quantity`, and the price string → cents are [`Upcasters`] steps, given with
+//!   `#[aether(upcasters = ...)]`;
 //! - the renamed field `qty` → `quantity` is `#[serde(alias = "qty")]`, and the quantity
 //!   v1 did not have is `#[serde(default = ...)]`;
 //! - a snapshot of the v2 state shape no longer decodes: it is discarded with a warning
@@ -47,11 +49,28 @@ fn one() -> u32 {
     1
 }
 
-/// v1 → v3 and v2 → v3, each step written once, when its change was made.
+/// v0, v1 and v2 → v3, each step written once, when its change was made.
 pub(crate) fn cart_upcasters() -> Upcasters {
     Upcasters::new()
         .rename("ItemAdded", "LineAdded")
         .rename("Discounted", "CouponApplied")
+        // v0 kept sku and quantity in one field: "d-4 x3".
+        .map_data("LineAdded", |mut data| {
+            if let Some(Value::String(item)) = data.get("item").cloned() {
+                let (sku, quantity) = item
+                    .rsplit_once(" x")
+                    .ok_or_else(|| format!("item {item:?} is not \"<sku> x<quantity>\""))?;
+                let quantity: u32 = quantity
+                    .parse()
+                    .map_err(|e| format!("item {item:?}: quantity: {e}"))?;
+                data["sku"] = json!(sku);
+                data["quantity"] = json!(quantity);
+                if let Some(fields) = data.as_object_mut() {
+                    fields.remove("item");
+                }
+            }
+            Ok(data)
+        })
         .map_data("LineAdded", |mut data| {
             if let Some(Value::String(price)) = data.get("price").cloned() {
                 data["cents"] = json!(cents(&price)?);
@@ -123,7 +142,7 @@ impl Cart {
     }
 }
 
-/// A history as the v1 and v2 builds stored it, and a v2 snapshot.
+/// A history as the v0, v1 and v2 builds stored it, and a v2 snapshot.
 pub(crate) async fn seed_old_history(store: &dyn aether::SnapshotStore, actor_id: &str) {
     let raw = |version: i64, event_type: &str, data: Value| Event {
         id: format!("old-{version}"),
@@ -143,6 +162,7 @@ pub(crate) async fn seed_old_history(store: &dyn aether::SnapshotStore, actor_id
                 json!({ "sku": "b-2", "qty": 2, "price": "3.05" }),
             ),
             raw(3, "Discounted", json!({ "percent": 10 })),
+            raw(4, "ItemAdded", json!({ "item": "d-4 x3", "price": "2.00" })),
         ])
         .await
         .expect("a fresh store");

@@ -45,10 +45,11 @@ mod changing_events;
 
 #[tokio::test]
 async fn changing_events_reads_every_old_shape() {
-    // a-1: 1 x 1250 (v1 had no quantity), b-2: 2 x 305, c-3: 1 x 90; 10% off.
+    // a-1: 1 x 1250 (v1 had no quantity), b-2: 2 x 305, d-4: 3 x 200 (v0's "d-4 x3"),
+    // c-3: 1 x 90; 10% off.
     assert_eq!(
         changing_events::run().await.unwrap(),
-        (1250 + 610 + 90) * 90 / 100
+        (1250 + 610 + 600 + 90) * 90 / 100
     );
 }
 
