@@ -1,5 +1,7 @@
 //! The NATS JetStream store for aether, the seed's own backend: [`NatsStore`] implements
-//! [`EventStore`](aether_core::EventStore) and [`SnapshotStore`](aether_core::SnapshotStore).
+//! [`EventStore`](aether_core::EventStore) and [`SnapshotStore`](aether_core::SnapshotStore),
+//! and the read side, [`EventFeed`](aether_core::EventFeed) and
+//! [`CheckpointStore`](aether_core::CheckpointStore) (see [Feed](#feed)).
 //!
 //! ```no_run
 //! use aether_core::{Event, EventStore};
@@ -35,7 +37,11 @@
 //!   `deny_delete`, `deny_purge`), subjects `aether.orders.events.*`; one actor's events
 //!   are on the subject `aether.orders.events.<token>`;
 //! - snapshots: the key-value bucket `aether_orders_snapshots` (history 1, file storage),
-//!   key `<token>`, value the seed's JSON of the snapshot.
+//!   key `<token>`, value the seed's JSON of the snapshot;
+//! - checkpoints: the key-value bucket `aether_orders_checkpoints` (history 1, file
+//!   storage), created on first use rather than on connect, so that a namespace made by
+//!   an earlier release needs nothing; key the projection name escaped like an actor id,
+//!   value the position's `Display` form (`"17:2"`).
 //!
 //! `<token>` is the actor id escaped into `[A-Za-z0-9_-]` (letters, digits and `-` as
 //! they are, every other byte as `_XX` in hex), reversible and collision-free for any
@@ -46,8 +52,10 @@
 //! As in the other store crates: `store.rs` is [`NatsStore`] and its `EventStore` /
 //! `SnapshotStore` impls, `builder.rs` [`NatsStoreBuilder`] and connecting, `error.rs`
 //! [`ConnectError`], `codec.rs` the wire format, `subject.rs` the backend layout
-//! ([`Layout`], the id encoding); `reader.rs` reads the stream. There is no `writer.rs`:
-//! a save is one publish, made by the caller's task (the server orders writers).
+//! ([`Layout`], the id encoding); `reader.rs` reads an actor's history. `feed.rs` is the
+//! `EventFeed` impl (head, lag, wake-ups), `feed/cursor.rs` the page read and the read
+//! cursors, `checkpoint.rs` the `CheckpointStore` impl. There is no `writer.rs`: a save is
+//! one publish, made by the caller's task (the server orders writers).
 //!
 //! # Atomicity and concurrency
 //!
@@ -90,6 +98,83 @@
 //! their headers without being parsed. Undecodable messages are
 //! [`StoreError::Serialization`](aether_core::StoreError::Serialization) errors that name
 //! the actor, the version (from the headers, when readable) and the stream sequence.
+//!
+//! # Feed
+//!
+//! Every event of the namespace, in one total order, from any [`Position`](aether_core::Position):
+//!
+//! - **Positions.** `Position::new(stream_sequence, index)`: the sequence the server gave
+//!   the batch's message in the events stream, and the event's place in that batch (0 for
+//!   a batch of one). `"17:2"` is the third event of the batch stored as message 17.
+//! - **Never skips.** The server assigns stream sequences in storage order, one message at
+//!   a time, and a message is readable once it has its sequence; a batch is one message,
+//!   stored whole. So when a read has seen the stream up to sequence `s`, every message
+//!   stored later gets a sequence above `s`: a reader resuming after a position misses
+//!   nothing, however writers race (the conformance suite checks it with 8 racing writers
+//!   and two tailing readers). Sequences may have gaps; nothing relies on them being dense.
+//! - **Reading.** [`read_feed(after, ..)`](aether_core::EventFeed::read_feed) returns the rest
+//!   of message `after.commit()` after index `after.index()`, then the later messages. Pages
+//!   are read through an ephemeral pull consumer (acknowledgements off, memory state)
+//!   starting at `after.commit()`; after the read it is kept, with any messages it delivered
+//!   that the page did not use, under the page's `next`, so the next read after that
+//!   position is one pull request, not a new consumer (at most 32 kept per store handle,
+//!   least recently used dropped; a kept one unused for 2 minutes, or made before a
+//!   reconnect, is replaced; the server deletes a forgotten one after 5 minutes). nats-server
+//!   2.9 has no batched direct get (2.11 does), hence consumers. On a loaded 2-core
+//!   machine, reading 100,000 single-event messages in pages of 1,000 ran at about 47,000
+//!   events/s (a bare pull consumer, not decoding: 80,000 messages/s); see the
+//!   `feed_read_rate` example.
+//! - **Filters.** The actor type is taken from the message's subject token, so messages of
+//!   other actor types are skipped without decoding their payload; event types are checked
+//!   after decoding. A page's `next` moves past messages the filter left out, and one read
+//!   looks at no more than 8,192 messages (it may return fewer events than asked, even
+//!   none, with `next` moved on).
+//! - **Head and lag.** [`feed_head`](aether_core::EventFeed::feed_head) is the last event of
+//!   the stream's last message (from the stream info, then that message).
+//!   [`feed_lag`](aether_core::EventFeed::feed_lag) counts **events**, exactly: it sums the
+//!   `Aether-Event-Count` header of every message after the position, read by a headers-only
+//!   consumer up to the last sequence when the call began (a message without the header is
+//!   fetched whole). It costs a scan of the lag (about 65,000 messages/s on the same
+//!   machine), so it is meant for monitoring, not for every page.
+//! - **Wake-ups.** The first [`wait_for_events`](aether_core::EventFeed::wait_for_events) of
+//!   a store handle subscribes (core NATS) to the events subjects; every message published
+//!   there, by any process, wakes the handle's waiting readers, and so does every save made
+//!   through the handle. A wait returns at once when the stream already holds events after
+//!   the position, else on a wake-up, else after the poll interval
+//!   ([`NatsStoreBuilder::feed_poll_interval`], default [`DEFAULT_FEED_POLL_INTERVAL`],
+//!   100 ms), which also covers a wake-up missed during a reconnect. The subscription
+//!   receives each saved batch's payload, so only handles that wait pay for it.
+//! - **Errors.** A failed request is
+//!   [`FeedError::Backend`](aether_core::FeedError::Backend) naming the position read after.
+//!   A message on the stream that is not an aether event (a payload that does not decode,
+//!   a subject token that no actor id encodes to) is
+//!   [`FeedError::Serialization`](aether_core::FeedError::Serialization) naming its position,
+//!   actor and version, never a panic; the events before it in the page are returned
+//!   first, so the error names the exact place. Checkpoint failures are
+//!   [`FeedError::Checkpoint`](aether_core::FeedError::Checkpoint) naming the projection.
+//! - **At-least-once.** NATS has no transaction spanning the checkpoint bucket and a read
+//!   model, so there is no exactly-once sink here: projections on NATS are at-least-once
+//!   ([`AtLeastOnce`](aether_core::AtLeastOnce), with the store as the
+//!   [`CheckpointStore`](aether_core::CheckpointStore)); a projection that crashes between
+//!   applying events and saving its checkpoint sees those events again, so its handlers
+//!   must be idempotent.
+//!
+//! ```no_run
+//! use aether_core::{CheckpointStore, EventFeed, FeedFilter, Position};
+//! use aether_nats::NatsStore;
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = NatsStore::connect("nats://127.0.0.1:4222").await?;
+//! let after = store.load_checkpoint("balances").await?.unwrap_or(Position::START);
+//! let page = store.read_feed(after, &FeedFilter::all().actor_type("Account"), 500).await?;
+//! for fed in &page.events {
+//!     println!("{} {}", fed.position, fed.event.event_type);
+//! }
+//! store.save_checkpoint("balances", page.next).await?;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Durability
 //!
