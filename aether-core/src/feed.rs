@@ -75,6 +75,10 @@ pub fn actor_type_of(actor_id: &str) -> Option<&str> {
 /// place of an event inside one commit, if it needs one. [`Position::START`] is before
 /// every event.
 ///
+/// A store may hand out a position that is not an event's, in a page's
+/// [`next`](FeedPage::next) (for instance `index = u64::MAX`: "past the whole commit",
+/// after events a filter left out); reading after it works like any other.
+///
 /// Positions serialize as the string `"commit:index"` (also their `Display`, parsed back
 /// by `FromStr`), so they fit a text column, a key-value entry or a log line.
 ///
@@ -350,6 +354,10 @@ pub fn validate_feed_read(limit: usize) -> Result<(), FeedError> {
 ///   greater than `p`. A store whose writers commit out of order must hold back events
 ///   until no earlier commit can still appear.
 /// - **Atomic batches.** A batch saved with `save_events` becomes visible all at once.
+/// - **Read your writes.** An event is readable once its save has returned, unless the
+///   store documents why it may hold it back for a while (PostgreSQL: while an older
+///   transaction anywhere in the cluster is still open; its reads then wait a bounded
+///   time for it). Held back is never skipped: it comes later, after the position.
 /// - **Wake-ups.** [`wait_for_events`](EventFeed::wait_for_events) returns soon after an
 ///   event is stored past `after` (in this process or, within the store's poll interval,
 ///   another), and otherwise after at most the poll interval; a reader then reads again.
