@@ -29,21 +29,30 @@ pub type HandlerError = Box<dyn StdError + Send + Sync + 'static>;
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use aether_core::{async_trait, FeedEvent, HandlerError, Projection};
+/// use aether_core::{async_trait, FeedEvent, HandlerError, Position, Projection};
+/// # use aether_core::testkit::cases::event;
 ///
-/// /// How many events each actor has.
+/// /// The latest version of each actor: idempotent, so a batch handled again after a
+/// /// crash changes nothing.
 /// #[derive(Default)]
-/// struct EventCounts(HashMap<String, u64>);
+/// struct LatestVersions(HashMap<String, i64>);
 ///
 /// #[async_trait]
-/// impl Projection for EventCounts {
+/// impl Projection for LatestVersions {
 ///     async fn handle(&mut self, event: &FeedEvent) -> Result<(), HandlerError> {
-///         // Not idempotent: a replayed batch counts twice. Use an exactly-once sink,
-///         // or key the effect on the event (here: keep the highest version seen).
-///         *self.0.entry(event.event.actor_id.clone()).or_default() += 1;
+///         let latest = self.0.entry(event.event.actor_id.clone()).or_default();
+///         *latest = (*latest).max(event.event.version);
 ///         Ok(())
 ///     }
 /// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let mut model = LatestVersions::default();
+/// let fed = FeedEvent { position: Position::new(1, 0), event: event("Account|1", 3) };
+/// model.handle(&fed).await.unwrap();
+/// model.handle(&fed).await.unwrap(); // again, as after a crash
+/// assert_eq!(model.0["Account|1"], 3);
+/// # });
 /// ```
 #[async_trait]
 pub trait Projection: Send + 'static {
