@@ -14,6 +14,9 @@ pub use aether_runtime::{
     StartError, StoredShape, Subscription, SubscriptionFilter, Upcasters,
 };
 
+pub mod connect;
+pub use connect::{connect, redact_url, AnyStore, ConnectUrlError, Store, StoreKind};
+
 pub use aether_core::{
     async_trait, validate_actor_id, validate_batch, ActorSnapshot, BoxError, Event, EventStore,
     InMemoryStore, SnapshotStore, StoreError, Timestamp, VersionConflictError,
