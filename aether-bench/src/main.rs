@@ -5,7 +5,8 @@
 //! cargo run --release --manifest-path aether-bench/Cargo.toml -- [--quick] [--only inmem,history,...]
 //! ```
 //!
-//! Sections: `inmem`, `history`, `rehydrate`, `spawn`, `sqlite`, `postgres`, `nats`.
+//! Sections: `inmem`, `history`, `rehydrate`, `spawn`, `sqlite`, `postgres`, `nats`,
+//! `projection` (the read side: catch-up from a stored feed, live append → handler lag).
 //! Every row runs on a fresh multi-thread tokio runtime with 2 workers; every ratio is
 //! against a reference measured in the same run.
 
@@ -14,6 +15,7 @@ mod cqrs_domain;
 mod domain;
 mod harness;
 mod history;
+mod projection;
 mod inmem;
 mod rehydrate;
 mod spawnmem;
@@ -41,8 +43,27 @@ pub struct Config {
 }
 
 pub const SECTIONS: &[&str] = &[
-    "inmem", "history", "rehydrate", "spawn", "sqlite", "postgres", "nats",
+    "inmem",
+    "history",
+    "rehydrate",
+    "spawn",
+    "sqlite",
+    "postgres",
+    "nats",
+    "projection",
 ];
+
+/// Parts of sections skipped (a server down), with the reason; listed after the table.
+static SKIPPED_PARTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Records that part of `section` was skipped, and why (printed now and after the table).
+pub fn skipped_part(section: &str, reason: String) {
+    eprintln!("  skipped: {reason}");
+    SKIPPED_PARTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(format!("{section}: {reason}"));
+}
 
 /// Prints a finished row to stderr as it comes (the full table goes to stdout at the end).
 pub fn progress(row: Option<&Row>) {
@@ -155,6 +176,7 @@ fn main() {
             "sqlite" => stores::sqlite(&cfg),
             "postgres" => stores::postgres(&cfg),
             "nats" => stores::nats(&cfg),
+            "projection" => projection::run(&cfg),
             _ => Err("unknown section".to_owned()),
         };
         match result {
@@ -173,7 +195,11 @@ fn main() {
     );
     println!();
     print!("{}", stats::table(&rows));
-    for s in &skipped {
+    let parts = SKIPPED_PARTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for s in skipped.iter().chain(&parts) {
         println!("skipped {s}");
     }
     println!();

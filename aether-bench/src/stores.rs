@@ -58,7 +58,7 @@ fn raw_event(actor: &str, version: i64) -> Event {
     }
 }
 
-fn unique_suffix() -> String {
+pub(crate) fn unique_suffix() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -67,7 +67,7 @@ fn unique_suffix() -> String {
 
 // ------------------------------------------------------------------------- SQLite
 
-fn data_dir(name: &str) -> PathBuf {
+pub(crate) fn data_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("target")
         .join("bench-data")
@@ -201,7 +201,7 @@ pub fn sqlite(cfg: &Config) -> Result<Vec<Row>, String> {
 
 // --------------------------------------------------------------------- PostgreSQL
 
-fn pg_url() -> String {
+pub(crate) fn pg_url() -> String {
     std::env::var("AETHER_BENCH_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
@@ -209,7 +209,7 @@ fn pg_url() -> String {
 const RAW_COLUMNS: &str =
     "actor_id, version, event_id, event_type, command_id, data, recorded_at, recorded_nanos";
 
-async fn pg_client(url: &str) -> Result<tokio_postgres::Client, String> {
+pub(crate) async fn pg_client(url: &str) -> Result<tokio_postgres::Client, String> {
     let (client, connection) =
         tokio_postgres::connect(url, tokio_postgres::NoTls)
             .await
@@ -419,7 +419,7 @@ pub fn postgres(cfg: &Config) -> Result<Vec<Row>, String> {
 
 // --------------------------------------------------------------------------- NATS
 
-fn nats_url() -> String {
+pub(crate) fn nats_url() -> String {
     std::env::var("AETHER_BENCH_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
 }
 
