@@ -88,4 +88,3 @@ pub async fn run_n<C: Client>(client: &mut C, n: usize) -> Measured {
     }
     .finish()
 }
-

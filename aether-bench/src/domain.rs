@@ -8,7 +8,6 @@
 //!   events from its store, handles the command and commits the new event
 //!   (`cqrs_domain.rs`, shared with the `cqrs-pg` helper crate).
 
-
 use aether_runtime::{Decision, DomainEvent, EventDecodeError, EventSourced};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -219,7 +218,6 @@ impl Client for RactorClient {
     }
 }
 
-
 // ---------------------------------------------------------------- a store that keeps nothing
 
 /// Diagnostic only: a store that accepts every append and keeps nothing, so the aether
@@ -229,7 +227,10 @@ pub struct NullStore;
 
 #[aether_core::async_trait]
 impl aether_core::EventStore for NullStore {
-    async fn save_events(&self, events: &[aether_core::Event]) -> Result<(), aether_core::StoreError> {
+    async fn save_events(
+        &self,
+        events: &[aether_core::Event],
+    ) -> Result<(), aether_core::StoreError> {
         aether_core::validate_batch(events).map(|_| ())
     }
     async fn get_events(

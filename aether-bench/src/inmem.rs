@@ -5,8 +5,8 @@ use std::sync::Arc;
 use aether_core::InMemoryStore;
 use aether_runtime::Runtime;
 
-use crate::domain::*;
 use crate::client::on_worker;
+use crate::domain::*;
 use crate::harness::{new_rt, warm_then_run, with_stdout_silenced};
 use crate::stats::{ratios_to, Row};
 use crate::Config;
@@ -22,7 +22,10 @@ pub fn profile(actors: usize, dur: std::time::Duration) {
         runtime.shutdown().await;
         m
     });
-    println!("{}", crate::stats::fmt_row(&Row::new("profile", "aether", &m)));
+    println!(
+        "{}",
+        crate::stats::fmt_row(&Row::new("profile", "aether", &m))
+    );
 }
 
 pub fn run(cfg: &Config) -> Vec<Row> {
@@ -46,7 +49,9 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             runtime.shutdown().await;
             m
         });
-        rows.push(Row::new(&workload, "aether (InMemoryStore)", &m).note("persists 1 event per op"));
+        rows.push(
+            Row::new(&workload, "aether (InMemoryStore)", &m).note("persists 1 event per op"),
+        );
         crate::progress(rows.last());
 
         // Diagnostic: the same runtime over a store that keeps nothing.
@@ -59,16 +64,19 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             runtime.shutdown().await;
             m
         });
-        rows.push(Row::new(&workload, "aether (no-op store, diagnostic)", &m).note(
-            "same runtime, a store that keeps nothing: the runtime's own cost",
-        ));
+        rows.push(
+            Row::new(&workload, "aether (no-op store, diagnostic)", &m)
+                .note("same runtime, a store that keeps nothing: the runtime's own cost"),
+        );
         crate::progress(rows.last());
 
         let m = on_worker(&new_rt(), async move {
             let clients = (0..actors).map(|_| RawClient(spawn_raw())).collect();
             warm_then_run(clients, dur).await
         });
-        rows.push(Row::new(&workload, "raw tokio mpsc+oneshot", &m).note("no persistence: the limit"));
+        rows.push(
+            Row::new(&workload, "raw tokio mpsc+oneshot", &m).note("no persistence: the limit"),
+        );
         crate::progress(rows.last());
 
         let m = on_worker(&new_rt(), async move {

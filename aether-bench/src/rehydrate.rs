@@ -15,11 +15,7 @@ use crate::Config;
 const SNAPSHOT_EVERY: u64 = 1_000;
 
 /// Time from `runtime.actor(id)` to its first reply, on a fresh runtime each trial.
-async fn first_reply(
-    make: impl Fn() -> Runtime,
-    trials: usize,
-    expected: i64,
-) -> Measured {
+async fn first_reply(make: impl Fn() -> Runtime, trials: usize, expected: i64) -> Measured {
     let mut m = Measured::default();
     for _ in 0..trials {
         let runtime = make();
@@ -80,7 +76,9 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         let none_rate = n as f64 / p50(&none);
         let none_row = Row::value(&workload, "aether, no snapshots", none_rate, "events/s")
             .lat(none.pct(0.5), none.pct(0.99))
-            .note(format!("replays all {n} events; rate = events replayed / p50"));
+            .note(format!(
+                "replays all {n} events; rate = events replayed / p50"
+            ));
         let mut with_row = Row::value(
             &workload,
             "aether, snapshot every 1,000",
@@ -92,7 +90,10 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             "latest snapshot at v{snap}, so {} events replayed; rate = 1 / p50; ratio = time saved",
             n as i64 - snap
         ));
-        with_row.ratio = Some((p50(&none) / p50(&with), "faster than no snapshots".to_owned()));
+        with_row.ratio = Some((
+            p50(&none) / p50(&with),
+            "faster than no snapshots".to_owned(),
+        ));
         crate::progress(Some(&with_row));
         crate::progress(Some(&none_row));
         rows.push(with_row);
@@ -114,7 +115,9 @@ pub fn run(cfg: &Config) -> Vec<Row> {
             let mut m = Measured::default();
             for _ in 0..(if cfg.quick { 2 } else { 5 }) {
                 let t = Instant::now();
-                cqrs.execute("big", CCmd::Deposit(1)).await.expect("execute");
+                cqrs.execute("big", CCmd::Deposit(1))
+                    .await
+                    .expect("execute");
                 m.lat.push(t.elapsed().as_nanos() as u64);
                 m.ops += 1;
             }
@@ -122,9 +125,14 @@ pub fn run(cfg: &Config) -> Vec<Row> {
         })
     });
     let p50 = m.pct(0.5).unwrap_or(Duration::ZERO).as_secs_f64();
-    let row = Row::value(&workload, "cqrs-es MemStore, one command", n as f64 / p50, "events/s")
-        .lat(m.pct(0.5), m.pct(0.99))
-        .note("what every cqrs-es command on this aggregate costs: a full replay");
+    let row = Row::value(
+        &workload,
+        "cqrs-es MemStore, one command",
+        n as f64 / p50,
+        "events/s",
+    )
+    .lat(m.pct(0.5), m.pct(0.99))
+    .note("what every cqrs-es command on this aggregate costs: a full replay");
     crate::progress(Some(&row));
     rows.push(row);
     rows

@@ -90,7 +90,12 @@ async fn aether_child(passivate: bool, n: usize) -> ChildResult {
     trim_heap();
     let after = rss_bytes();
     let live_after = runtime.stats().live;
-    let m = Measured { ops: n as u64, secs, lat }.finish();
+    let m = Measured {
+        ops: n as u64,
+        secs,
+        lat,
+    }
+    .finish();
     let r = ChildResult {
         spawns_per_s: m.rate(),
         p50_ns: m.pct(0.5).map_or(0, |d| d.as_nanos() as u64),
@@ -122,7 +127,12 @@ async fn kameo_child(n: usize) -> ChildResult {
     tokio::time::sleep(Duration::from_millis(50)).await;
     trim_heap();
     let after = rss_bytes();
-    let m = Measured { ops: n as u64, secs, lat }.finish();
+    let m = Measured {
+        ops: n as u64,
+        secs,
+        lat,
+    }
+    .finish();
     let r = ChildResult {
         spawns_per_s: m.rate(),
         p50_ns: m.pct(0.5).map_or(0, |d| d.as_nanos() as u64),

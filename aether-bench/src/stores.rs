@@ -28,14 +28,24 @@ fn workload(store: &str, actors: usize) -> String {
 }
 
 /// The aether runtime over `store`: `actors` clients, each asking its own actor.
-async fn aether_on(store: Arc<dyn SnapshotStore>, actors: usize, dur: Duration, tag: &str) -> Measured {
+async fn aether_on(
+    store: Arc<dyn SnapshotStore>,
+    actors: usize,
+    dur: Duration,
+    tag: &str,
+) -> Measured {
     let tag = tag.to_owned();
     tokio::spawn(async move { aether_on_worker(store, actors, dur, &tag).await })
         .await
         .expect("measurement task")
 }
 
-async fn aether_on_worker(store: Arc<dyn SnapshotStore>, actors: usize, dur: Duration, tag: &str) -> Measured {
+async fn aether_on_worker(
+    store: Arc<dyn SnapshotStore>,
+    actors: usize,
+    dur: Duration,
+    tag: &str,
+) -> Measured {
     let runtime = Runtime::new(store);
     let clients = (0..actors)
         .map(|i| AetherClient(runtime.actor::<Account>(format!("{tag}-{i}"))))
@@ -106,7 +116,9 @@ fn sqlite_raw(path: &std::path::Path, actors: usize, batch: usize, dur: Duration
         let tx = conn.unchecked_transaction().expect("tx");
         {
             let mut latest = tx
-                .prepare_cached("SELECT latest_version, latest_seq FROM actors WHERE actor_key = ?1")
+                .prepare_cached(
+                    "SELECT latest_version, latest_seq FROM actors WHERE actor_key = ?1",
+                )
                 .expect("prepare");
             let mut insert = tx
                 .prepare_cached(
@@ -173,7 +185,9 @@ pub fn sqlite(cfg: &Config) -> Result<Vec<Row>, String> {
         // Raw: the schema comes from the store itself, then rusqlite alone.
         let raw_path = dir.join(format!("raw-{i}.db"));
         new_rt().block_on(async {
-            let store = SqliteStore::open(&raw_path).await.map_err(|e| e.to_string())?;
+            let store = SqliteStore::open(&raw_path)
+                .await
+                .map_err(|e| e.to_string())?;
             store.close().await.map_err(|e| e.to_string())
         })?;
         let batch = if actors == 1 { 1 } else { actors };
@@ -193,7 +207,10 @@ pub fn sqlite(cfg: &Config) -> Result<Vec<Row>, String> {
         crate::progress(Some(&raw));
         let base = raw.value;
         rows.push(aether.vs(base, "raw"));
-        rows.push(Row { ratio: Some((1.0, "ref".into())), ..raw });
+        rows.push(Row {
+            ratio: Some((1.0, "ref".into())),
+            ..raw
+        });
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(rows)
@@ -210,17 +227,22 @@ const RAW_COLUMNS: &str =
     "actor_id, version, event_id, event_type, command_id, data, recorded_at, recorded_nanos";
 
 pub(crate) async fn pg_client(url: &str) -> Result<tokio_postgres::Client, String> {
-    let (client, connection) =
-        tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .map_err(|e| e.to_string())?;
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
     Ok(client)
 }
 
 /// Raw tokio-postgres into a table shaped like the store's `events`, no version check:
 /// `connections` connections, each inserting UNNEST batches of `batch` rows in a loop.
-async fn pg_raw(url: &str, schema: &str, connections: usize, batch: usize, dur: Duration) -> Measured {
+async fn pg_raw(
+    url: &str,
+    schema: &str,
+    connections: usize,
+    batch: usize,
+    dur: Duration,
+) -> Measured {
     let sql = Arc::new(if batch == 1 {
         format!(
             "INSERT INTO \"{schema}\".raw_events ({RAW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -275,14 +297,19 @@ async fn pg_raw(url: &str, schema: &str, connections: usize, batch: usize, dur: 
                         let actor: Vec<&str> = events.iter().map(|e| e.actor_id.as_str()).collect();
                         let ver: Vec<i64> = events.iter().map(|e| e.version).collect();
                         let id: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-                        let kind: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+                        let kind: Vec<&str> =
+                            events.iter().map(|e| e.event_type.as_str()).collect();
                         let command: Vec<Option<&str>> =
                             events.iter().map(|e| e.command_id.as_deref()).collect();
-                        let data: Vec<&serde_json::Value> = events.iter().map(|e| &e.data).collect();
+                        let data: Vec<&serde_json::Value> =
+                            events.iter().map(|e| &e.data).collect();
                         let at: Vec<_> = events.iter().map(|e| e.timestamp).collect();
                         let nanos = vec![0_i32; batch];
                         client
-                            .execute(&insert, &[&actor, &ver, &id, &kind, &command, &data, &at, &nanos])
+                            .execute(
+                                &insert,
+                                &[&actor, &ver, &id, &kind, &command, &data, &at, &nanos],
+                            )
                             .await
                             .expect("insert batch");
                     }
@@ -311,17 +338,23 @@ fn cqrs_pg(url: &str, schema: &str, actors: usize, dur: Duration) -> Result<Meas
     let exe = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cqrs-pg/target/release/cqrs-pg");
     if !exe.exists() {
         eprintln!("  building the cqrs-es/postgres-es helper (once): cargo build --release --manifest-path {}", manifest.display());
-        let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--release", "--quiet", "--manifest-path"])
-            .arg(&manifest)
-            .status()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        let status =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["build", "--release", "--quiet", "--manifest-path"])
+                .arg(&manifest)
+                .status()
+                .map_err(|e| format!("cannot run cargo: {e}"))?;
         if !status.success() {
             return Err("building cqrs-pg failed".into());
         }
     }
     let out = std::process::Command::new(&exe)
-        .args([url, schema, &actors.to_string(), &dur.as_secs_f64().to_string()])
+        .args([
+            url,
+            schema,
+            &actors.to_string(),
+            &dur.as_secs_f64().to_string(),
+        ])
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot run cqrs-pg: {e}"))?;
@@ -368,12 +401,22 @@ pub fn postgres(cfg: &Config) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     for actors in [1usize, cfg.actors] {
         let wl = workload("PostgreSQL", actors);
-        let m = rt.block_on(aether_on(Arc::clone(&store), actors, cfg.dur, &format!("acc{actors}")));
+        let m = rt.block_on(aether_on(
+            Arc::clone(&store),
+            actors,
+            cfg.dur,
+            &format!("acc{actors}"),
+        ));
         let aether = Row::new(&wl, "aether runtime on PostgresStore", &m)
             .note("ask acknowledged after the group commit");
         crate::progress(Some(&aether));
         let (connections, batch, raw_name, raw_note) = if actors == 1 {
-            (1, 1, "raw tokio-postgres, 1 INSERT per event", "prepared single-row INSERT, 1 connection, no version check")
+            (
+                1,
+                1,
+                "raw tokio-postgres, 1 INSERT per event",
+                "prepared single-row INSERT, 1 connection, no version check",
+            )
         } else {
             (8, actors / 8, "raw tokio-postgres, UNNEST batches", "8 connections × 125-row UNNEST INSERTs (1,000 in flight), no version check; p50/p99 per batch")
         };
@@ -395,11 +438,18 @@ pub fn postgres(cfg: &Config) -> Result<Vec<Row>, String> {
         let mut aether = aether.vs(base, "raw");
         if let Some(cq) = &cq {
             if cq.value > 0.0 {
-                aether.note = format!("{}; {:.1}× cqrs-es + postgres-es", aether.note, aether.value / cq.value);
+                aether.note = format!(
+                    "{}; {:.1}× cqrs-es + postgres-es",
+                    aether.note,
+                    aether.value / cq.value
+                );
             }
         }
         rows.push(aether);
-        rows.push(Row { ratio: Some((1.0, "ref".into())), ..raw });
+        rows.push(Row {
+            ratio: Some((1.0, "ref".into())),
+            ..raw
+        });
         if let Some(cq) = cq {
             crate::progress(Some(&cq));
             rows.push(cq.vs(base, "raw"));
@@ -425,7 +475,12 @@ pub(crate) fn nats_url() -> String {
 
 /// Raw async-nats: `subjects` tasks, each publishing the seed's JSON of an event to its
 /// own subject of the store's stream and awaiting the ack, in a loop.
-async fn nats_raw(js: async_nats::jetstream::Context, prefix: String, subjects: usize, dur: Duration) -> Measured {
+async fn nats_raw(
+    js: async_nats::jetstream::Context,
+    prefix: String,
+    subjects: usize,
+    dur: Duration,
+) -> Measured {
     let payload: bytes::Bytes = serde_json::to_vec(&raw_event("Account|raw", 1))
         .expect("json")
         .into();
@@ -501,7 +556,10 @@ pub fn nats(cfg: &Config) -> Result<Vec<Row>, String> {
         crate::progress(Some(&raw));
         let base = raw.value;
         rows.push(aether.vs(base, "raw"));
-        rows.push(Row { ratio: Some((1.0, "ref".into())), ..raw });
+        rows.push(Row {
+            ratio: Some((1.0, "ref".into())),
+            ..raw
+        });
     }
     let _ = rt.block_on(store.delete_namespace());
     Ok(rows)
