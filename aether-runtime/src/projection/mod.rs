@@ -50,8 +50,9 @@
 //! # What the runner does
 //!
 //! - **Batches**: it reads the feed in pages of [`ProjectionOptions::batch_size`] events
-//!   (default 256) and hands each page to the sink in one call: one transaction per page
-//!   for exactly-once sinks, one checkpoint save per page for at-least-once ones.
+//!   (default 1,000) and hands each page to the sink in one call: one transaction per
+//!   page for exactly-once sinks, one checkpoint save per page for at-least-once ones.
+//!   While catching up it reads the next page while the sink commits the current one.
 //! - **Transient errors** (the feed's or the checkpoint's backend failing) are retried
 //!   with exponential backoff ([`ProjectionOptions::retry_backoff`], 100 ms doubling to
 //!   30 s by default), forever; the status shows [`ProjectionPhase::Retrying`] meanwhile.
@@ -108,7 +109,7 @@ impl Default for ProjectionOptions {
     fn default() -> Self {
         ProjectionOptions {
             filter: FeedFilter::all(),
-            batch_size: 256,
+            batch_size: 1_000,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
         }
@@ -116,7 +117,7 @@ impl Default for ProjectionOptions {
 }
 
 impl ProjectionOptions {
-    /// Every event of the feed, batches of 256, retries from 100 ms to 30 s.
+    /// Every event of the feed, batches of 1,000, retries from 100 ms to 30 s.
     pub fn new() -> Self {
         Self::default()
     }
@@ -129,7 +130,8 @@ impl ProjectionOptions {
     }
 
     /// At most this many events per sink call (one transaction, one checkpoint save).
-    /// Default 256; 0 is taken as 1.
+    /// Default 1,000 (the most a crash makes an at-least-once projection handle again;
+    /// live, a batch is whatever arrived since the last one); 0 is taken as 1.
     pub fn batch_size(mut self, events: usize) -> Self {
         self.batch_size = events.max(1);
         self

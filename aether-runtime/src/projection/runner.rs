@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aether_core::{EventFeed, FeedError, FeedEvent, Position, ProjectionSink, SinkError};
+use aether_core::{EventFeed, FeedError, FeedEvent, FeedPage, Position, ProjectionSink, SinkError};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -52,6 +52,7 @@ where
         position: Position::START,
         skip: None,
         lag_measured: None,
+        ahead: None,
     };
     let task = tokio::spawn(runner.run().instrument(span));
     ProjectionHandle {
@@ -94,6 +95,8 @@ struct Runner<F: ?Sized, S> {
     position: Position,
     skip: Option<Skip>,
     lag_measured: Option<Instant>,
+    /// The page after a position, read while the batch before it committed.
+    ahead: Option<(Position, Result<FeedPage, FeedError>)>,
 }
 
 impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
@@ -120,6 +123,7 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
 
     async fn load_checkpoint(&mut self) -> Flow {
         self.set_phase(ProjectionPhase::Starting);
+        self.ahead = None;
         let mut attempts = 0;
         loop {
             match self.sink.checkpoint(&self.name).await {
@@ -157,12 +161,22 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
             self.options.batch_size
         };
         let mut attempts = 0;
+        // A page read ahead while the previous batch committed, if it starts here.
+        let mut ahead = self
+            .ahead
+            .take()
+            .filter(|(after, _)| *after == self.position && skipping_row.is_none())
+            .map(|(_, page)| page);
         let page = loop {
-            match self
-                .feed
-                .read_feed(self.position, &self.options.filter, limit)
-                .await
-            {
+            let read = match ahead.take() {
+                Some(read) => read,
+                None => {
+                    self.feed
+                        .read_feed(self.position, &self.options.filter, limit)
+                        .await
+                }
+            };
+            match read {
                 Ok(page) => break page,
                 Err(FeedError::Serialization { position, .. })
                     if skipping_row.is_some_and(|s| s.position == position) =>
@@ -202,7 +216,22 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
                 self.skip = None;
             }
         }
-        if let Some(flow) = self.commit(&events, page.next).await {
+        let committed = if full && self.skip.is_none() {
+            // Catching up: read the next page while this batch commits (the sink's
+            // transaction or checkpoint write), so reading and handling overlap.
+            let feed = Arc::clone(&self.feed);
+            let filter = self.options.filter.clone();
+            let next = page.next;
+            let read_ahead = async move { feed.read_feed(next, &filter, limit).await };
+            let (committed, read) = tokio::join!(self.commit(&events, next), read_ahead);
+            if committed.is_none() {
+                self.ahead = Some((next, read));
+            }
+            committed
+        } else {
+            self.commit(&events, page.next).await
+        };
+        if let Some(flow) = committed {
             return flow;
         }
         self.set_phase(if full {
