@@ -1,17 +1,18 @@
 //! [`PostgresStoreBuilder`]: where and how a [`PostgresStore`] connects.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::Host;
-use tokio_postgres::NoTls;
 
 use crate::error::{ConnectError, NoConnection, PostgresError};
 use crate::feed::FeedState;
 use crate::schema::{self, Statements};
 use crate::store::{Inner, PostgresStore};
+use crate::tls::{self, RootCert, SslMode, TlsSettings};
 use crate::writer::{spawn_writers, WriterContext};
 
 /// The schema a store uses when none is configured.
@@ -31,6 +32,31 @@ pub const DEFAULT_FEED_READ_WAIT: Duration = Duration::from_secs(1);
 ///
 /// Made by [`PostgresStore::builder`] or [`PostgresStore::builder_from_pool`]; every
 /// setting has a default, so `PostgresStore::builder(url).connect()` works as is.
+///
+/// # TLS and credentials
+///
+/// The connection string's `sslmode`, `sslrootcert`, `sslcert` and `sslkey` are honoured
+/// as libpq does (see [`SslMode`]); the builder's [`ssl_mode`](Self::ssl_mode),
+/// [`tls_ca_file`](Self::tls_ca_file), [`tls_system_roots`](Self::tls_system_roots),
+/// [`tls_client_cert`](Self::tls_client_cert) and [`password`](Self::password) take
+/// precedence over them. The password is never shown: not in `Debug`, errors or logs.
+///
+/// ```no_run
+/// use aether_postgres::{PostgresStore, SslMode};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), aether_postgres::ConnectError> {
+/// let password = std::env::var("APP_DB_PASSWORD").unwrap_or_default();
+/// let store = PostgresStore::builder("postgres://app@db.internal:5432/app")
+///     .password(password)
+///     .ssl_mode(SslMode::VerifyFull)
+///     .tls_ca_file("/etc/app/db-ca.pem")
+///     .connect()
+///     .await?;
+/// # drop(store);
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Examples
 ///
@@ -54,6 +80,8 @@ pub const DEFAULT_FEED_READ_WAIT: Duration = Duration::from_secs(1);
 pub struct PostgresStoreBuilder {
     source: Source,
     settings: Settings,
+    /// Never shown: `Debug` prints whether one is set.
+    password: Option<String>,
 }
 
 /// What a builder sets; a store keeps it (and shows it in its `Debug`).
@@ -68,6 +96,8 @@ pub(crate) struct Settings {
     max_group_events: usize,
     feed_poll_interval: Duration,
     feed_read_wait: Duration,
+    /// What the builder set; the connection string's parameters fill the rest.
+    tls: TlsSettings,
 }
 
 enum Source {
@@ -79,15 +109,19 @@ impl fmt::Debug for PostgresStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let source = match &self.source {
             // The URL may hold a password: show only where it points.
-            Source::Url(url) => match url.parse::<tokio_postgres::Config>() {
-                Ok(config) => target_of(&config),
-                Err(_) => "<invalid url>".to_owned(),
+            Source::Url(url) => match tls::split_params(url)
+                .ok()
+                .and_then(|(rest, _)| rest.parse::<tokio_postgres::Config>().ok())
+            {
+                Some(config) => target_of(&config),
+                None => "<invalid url>".to_owned(),
             },
             Source::Pool(_) => "<existing pool>".to_owned(),
         };
         f.debug_struct("PostgresStoreBuilder")
             .field("source", &source)
             .field("settings", &self.settings)
+            .field("password", &self.password.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -106,7 +140,9 @@ impl PostgresStoreBuilder {
                 max_group_events: 2_000,
                 feed_poll_interval: DEFAULT_FEED_POLL_INTERVAL,
                 feed_read_wait: DEFAULT_FEED_READ_WAIT,
+                tls: TlsSettings::default(),
             },
+            password: None,
         }
     }
 
@@ -205,6 +241,45 @@ impl PostgresStoreBuilder {
         self
     }
 
+    /// Whether and how to use TLS (default: the connection string's `sslmode`, else
+    /// [`SslMode::Prefer`], as libpq). Ignored when the store is built from a pool.
+    pub fn ssl_mode(mut self, mode: SslMode) -> Self {
+        self.settings.tls.mode = Some(mode);
+        self
+    }
+
+    /// Trust only the CAs in this PEM file to sign the server's certificate (libpq's
+    /// `sslrootcert`). With it, `prefer` and `require` verify the chain too. Without it
+    /// (and without `sslrootcert`), `verify-ca` and `verify-full` trust the system's roots.
+    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.settings.tls.root_cert = Some(RootCert::File(path.into()));
+        self
+    }
+
+    /// Trust the operating system's root CAs (libpq's `sslrootcert=system`); unless a
+    /// mode is set, this makes the mode [`SslMode::VerifyFull`].
+    pub fn tls_system_roots(mut self) -> Self {
+        self.settings.tls.root_cert = Some(RootCert::System);
+        self
+    }
+
+    /// Authenticate with a client certificate: a PEM certificate file (its chain, leaf
+    /// first) and the PEM private key file (libpq's `sslcert` and `sslkey`). The server
+    /// asks for it with a `cert` line in `pg_hba.conf` or `clientcert=verify-full`.
+    pub fn tls_client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.settings.tls.client_cert = Some(cert.into());
+        self.settings.tls.client_key = Some(key.into());
+        self
+    }
+
+    /// The password, instead of one in the connection string (it wins over one there).
+    /// Keeps it out of URLs that end up in config files and process lists; it is never
+    /// shown in `Debug`, errors or logs. Ignored when the store is built from a pool.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
     /// Connects, creates or migrates the schema, and starts the store's background
     /// writers on the current tokio runtime.
     ///
@@ -213,29 +288,44 @@ impl PostgresStoreBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConnectError::Config`] for an invalid URL or schema name,
+    /// [`ConnectError::Config`] for an invalid URL or schema name, or a CA, certificate or
+    /// key file that cannot be read, [`ConnectError::Tls`] when the server does not offer
+    /// TLS that the mode requires or its certificate does not verify,
+    /// [`ConnectError::Authentication`] when the server refuses the user or password,
     /// [`ConnectError::Unreachable`] when no connection can be opened within the connect
     /// timeout, [`ConnectError::Schema`] when creating or migrating the tables fails, and
     /// [`ConnectError::NewerSchema`] when the schema was made by a newer aether-postgres.
     pub async fn connect(self) -> Result<PostgresStore, ConnectError> {
         let quoted = schema::quote_schema(&self.settings.schema)?;
-        let (pool, target, listen_config) = match self.source {
+        let (pool, target, host, listen_config) = match self.source {
             Source::Url(ref url) => {
+                let config_error = |reason: String| ConnectError::Config { reason };
+                let (rest, url_tls) = tls::split_params(url).map_err(config_error)?;
                 let mut config: tokio_postgres::Config =
-                    url.parse().map_err(|err| ConnectError::Config {
+                    rest.parse().map_err(|err| ConnectError::Config {
                         reason: format!("invalid connection url: {}", PostgresError::from(err)),
                     })?;
                 if let Some(name) = &self.settings.application_name {
                     config.application_name(name);
                 }
+                if let Some(password) = &self.password {
+                    config.password(password.as_bytes());
+                }
+                let tls = self.settings.tls.over(url_tls);
+                config.ssl_mode(tls::driver_mode(tls.effective_mode()));
+                let connector = tls::connector(&tls).map_err(config_error)?;
                 config.connect_timeout(self.settings.connect_timeout);
                 config.keepalives(true);
                 config.keepalives_idle(Duration::from_secs(30));
                 let target = target_of(&config);
-                let listen_config = config.clone();
+                let host = match config.get_hosts().first() {
+                    Some(Host::Tcp(name)) => name.clone(),
+                    _ => String::new(),
+                };
+                let listen_config = (config.clone(), connector.clone());
                 let manager = Manager::from_config(
                     config,
-                    NoTls,
+                    connector,
                     ManagerConfig {
                         recycling_method: RecyclingMethod::Fast,
                     },
@@ -250,9 +340,14 @@ impl PostgresStoreBuilder {
                     .map_err(|err| ConnectError::Config {
                         reason: format!("cannot build the connection pool: {err}"),
                     })?;
-                (pool, target, Some(listen_config))
+                (pool, target, host, Some(listen_config))
             }
-            Source::Pool(ref pool) => (pool.clone(), "<existing pool>".to_owned(), None),
+            Source::Pool(ref pool) => (
+                pool.clone(),
+                "<existing pool>".to_owned(),
+                String::new(),
+                None,
+            ),
         };
         let mut client = match tokio::time::timeout(
             self.settings.connect_timeout + Duration::from_millis(500),
@@ -262,7 +357,11 @@ impl PostgresStoreBuilder {
         {
             Ok(Ok(client)) => client,
             Ok(Err(err)) => {
-                return Err(ConnectError::unreachable(target, PostgresError::from(err)))
+                return Err(ConnectError::from_connect(
+                    target,
+                    &host,
+                    PostgresError::from(err),
+                ))
             }
             Err(_) => {
                 return Err(ConnectError::unreachable(

@@ -45,6 +45,36 @@ pub enum ConnectError {
         source: BoxError,
     },
 
+    /// The TLS connection could not be set up: the server does not offer TLS although the
+    /// [`SslMode`](crate::SslMode) requires it, or its certificate does not verify (not
+    /// signed by a trusted CA, not made out to the host name, expired).
+    #[error("tls to postgres at {target} failed: {reason}")]
+    Tls {
+        /// Where the store tried to connect (host and port, without credentials).
+        target: String,
+        /// What failed and what to do, in words.
+        reason: String,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The server refused the user: a wrong password (SQLSTATE 28P01), or no
+    /// `pg_hba.conf` line lets this user in from here with this encryption (28000), for
+    /// instance a TLS-only user on an unencrypted connection.
+    #[error(
+        "postgres at {target} refused the login: {source}; check the user and password \
+         (or client certificate), and that pg_hba.conf lets this user connect from here \
+         with this sslmode"
+    )]
+    Authentication {
+        /// Where the store tried to connect (host and port, without credentials).
+        target: String,
+        /// The server's error, with its SQLSTATE.
+        #[source]
+        source: BoxError,
+    },
+
     /// The server was reached, but creating or migrating the schema failed.
     #[error(
         "cannot create or migrate schema {schema:?}: {source}; check that the user may \
@@ -84,6 +114,92 @@ impl ConnectError {
             target: target.into(),
             source: Arc::new(source),
         }
+    }
+}
+
+impl ConnectError {
+    /// The error for a failed first connection: [`Tls`](ConnectError::Tls) when the TLS
+    /// handshake failed, [`Authentication`](ConnectError::Authentication) when the server
+    /// refused the login, else [`Unreachable`](ConnectError::Unreachable).
+    pub(crate) fn from_connect(target: String, host: &str, err: PostgresError) -> Self {
+        if let Some(reason) = tls_reason(&err, host) {
+            return ConnectError::Tls {
+                target,
+                reason,
+                source: Arc::new(err),
+            };
+        }
+        let auth = err.code().is_some_and(|code| {
+            *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        });
+        if auth {
+            return ConnectError::Authentication {
+                target,
+                source: Arc::new(err),
+            };
+        }
+        ConnectError::unreachable(target, err)
+    }
+}
+
+/// What went wrong in a failed TLS handshake, and what to do; `None` if it was not one.
+fn tls_reason(err: &PostgresError, host: &str) -> Option<String> {
+    let driver = err.driver_error()?;
+    let mut cause: Option<&(dyn StdError + 'static)> = driver.source();
+    while let Some(current) = cause {
+        let inner = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|e| e as &(dyn StdError + 'static));
+        let rustls = inner
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+            .or_else(|| current.downcast_ref::<rustls::Error>());
+        if let Some(rustls) = rustls {
+            return Some(describe_rustls(rustls, host));
+        }
+        cause = current.source();
+    }
+    let text = err.to_string();
+    if text.contains("server does not support TLS") {
+        return Some(
+            "the server does not offer TLS but the sslmode requires it; enable ssl on \
+             the server, or use sslmode=prefer or disable"
+                .to_owned(),
+        );
+    }
+    if text.contains("error performing TLS handshake") {
+        return Some(format!(
+            "{text}; check the server's TLS setup and the sslmode"
+        ));
+    }
+    None
+}
+
+fn describe_rustls(err: &rustls::Error, host: &str) -> String {
+    use rustls::CertificateError as C;
+    match err {
+        rustls::Error::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
+            "the server's certificate is not signed by a trusted CA; give the CA that signed \
+             it (sslrootcert=/path/ca.pem or tls_ca_file)"
+                .to_owned()
+        }
+        rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        ) => {
+            format!(
+                "the server's certificate is not valid for the host name {host:?}; connect by \
+                 a name the certificate carries, or use sslmode=verify-ca to skip the name \
+                 check"
+            )
+        }
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "the server's certificate has expired; renew it on the server".to_owned()
+        }
+        rustls::Error::InvalidCertificate(other) => {
+            format!("the server's certificate is not accepted ({other:?}); check it and the CA")
+        }
+        other => format!("{other}; check the server's TLS setup and the sslmode"),
     }
 }
 

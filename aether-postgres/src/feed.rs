@@ -13,7 +13,8 @@ use aether_core::{
 };
 use tokio::sync::{oneshot, watch};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, NoTls, Row};
+use tokio_postgres::{AsyncMessage, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::codec::decode_event;
 use crate::error::{PostgresError, TimedOut};
@@ -34,7 +35,7 @@ pub(crate) struct FeedState {
     /// Where the listener connects; `None` for a store built from a pool, whose
     /// connection settings are the pool's secret (readers then rely on local wake-ups and
     /// the poll interval).
-    pub(crate) listen_config: Option<tokio_postgres::Config>,
+    pub(crate) listen_config: Option<ListenTarget>,
     /// Set when the listener has started; dropping it (with the store) stops the listener.
     listener: OnceLock<oneshot::Sender<()>>,
 }
@@ -55,7 +56,7 @@ impl FeedState {
         channel: String,
         poll_interval: Duration,
         read_wait: Duration,
-        listen_config: Option<tokio_postgres::Config>,
+        listen_config: Option<ListenTarget>,
     ) -> Self {
         FeedState {
             wake: Arc::new(watch::Sender::new(0)),
@@ -85,6 +86,10 @@ impl FeedState {
     }
 }
 
+/// Where and how the listener connects: the store's driver configuration and its TLS
+/// connector.
+pub(crate) type ListenTarget = (tokio_postgres::Config, MakeRustlsConnect);
+
 fn bump(n: &mut u64) {
     *n = n.wrapping_add(1);
 }
@@ -93,7 +98,7 @@ fn bump(n: &mut u64) {
 /// to 5 s) whenever the connection ends. Readers are woken after each (re)connect, since
 /// notifications sent meanwhile are lost.
 async fn run_listener(
-    config: tokio_postgres::Config,
+    config: ListenTarget,
     channel: String,
     wake: Arc<watch::Sender<u64>>,
     mut stop: oneshot::Receiver<()>,
@@ -124,12 +129,12 @@ async fn run_listener(
 /// One listening session: connects, `LISTEN`s, and bumps `wake` on every notification
 /// until the connection ends.
 async fn listen(
-    config: &tokio_postgres::Config,
+    (config, tls): &ListenTarget,
     channel: &str,
     wake: &watch::Sender<u64>,
     listening: &mut bool,
 ) -> Result<(), PostgresError> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut connection) = config.connect(tls.clone()).await?;
     let drive = async {
         while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
             if let AsyncMessage::Notification(_) = message? {

@@ -41,6 +41,21 @@
 //! ([`ConnectError::NewerSchema`]). A server that cannot be reached fails the connect
 //! after at most the connect timeout ([`ConnectError::Unreachable`]).
 //!
+//! # TLS and credentials
+//!
+//! TLS is rustls (with the `ring` provider), configured as libpq is: `sslmode`
+//! (`disable`, `prefer` — the default —, `require`, `verify-ca`, `verify-full`; see
+//! [`SslMode`]), `sslrootcert` (a CA file, or `system`), `sslcert` and `sslkey` (a client
+//! certificate) in the connection string, or the builder's
+//! [`ssl_mode`](PostgresStoreBuilder::ssl_mode),
+//! [`tls_ca_file`](PostgresStoreBuilder::tls_ca_file),
+//! [`tls_client_cert`](PostgresStoreBuilder::tls_client_cert). Passwords go in the URL
+//! or, kept out of it, through [`password`](PostgresStoreBuilder::password); SCRAM logins
+//! over TLS are bound to the channel. A certificate that does not verify or a server
+//! without TLS is [`ConnectError::Tls`], naming the host and the reason; a refused login
+//! is [`ConnectError::Authentication`]. No password is ever in a `Debug` output, an
+//! error or a log line of this crate ([`redact_url`] masks one in a URL of yours).
+//!
 //! # Tables
 //!
 //! In the configured schema (`"aether"` unless set):
@@ -234,8 +249,10 @@ mod error;
 mod feed;
 mod projection;
 mod query;
+mod redact;
 mod schema;
 mod store;
+mod tls;
 mod writer;
 
 pub use builder::{
@@ -243,8 +260,10 @@ pub use builder::{
 };
 pub use error::{ConnectError, PostgresError};
 pub use projection::{PostgresProjection, PostgresProjectionSink};
+pub use redact::redact_url;
 pub use schema::SCHEMA_VERSION;
 pub use store::PostgresStore;
+pub use tls::{SslMode, UnknownSslMode};
 
 /// The few types of the pool and driver crates that this crate's API uses: enough to
 /// build a pool for [`PostgresStore::from_pool`] / [`PostgresStore::builder_from_pool`],

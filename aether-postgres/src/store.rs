@@ -88,7 +88,9 @@ impl PostgresStore {
     ///
     /// `url` is a libpq-style connection string: a URL
     /// (`postgres://user:password@host:5432/db?application_name=app`) or key/value pairs
-    /// (`host=localhost user=postgres dbname=app`). TLS is not supported yet.
+    /// (`host=localhost user=postgres dbname=app`). TLS follows libpq's `sslmode`,
+    /// `sslrootcert`, `sslcert` and `sslkey` parameters (default `prefer`); see
+    /// [`SslMode`](crate::SslMode) and the builder's TLS methods.
     ///
     /// # Errors
     ///
