@@ -3,11 +3,13 @@
 //! bucket if they are missing.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
 
+use crate::auth::{redact_url, split_credentials, Auth};
 use crate::error::{ConnectError, Message};
 use crate::store::Inner;
 use crate::subject::Layout;
@@ -21,6 +23,35 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 ///
 /// Made by [`NatsStore::builder`] or [`NatsStore::builder_from_client`]; every setting
 /// has a default, so `NatsStore::builder(url).connect()` works as is.
+///
+/// # Credentials and TLS
+///
+/// One way to authenticate: [`user_and_password`](Self::user_and_password),
+/// [`token`](Self::token), [`nkey`](Self::nkey) or
+/// [`credentials_file`](Self::credentials_file) (a `.creds` file: JWT and NKey seed), or
+/// credentials in the URL (`nats://user:password@host:4222`, `nats://token@host:4222`);
+/// the builder's win over the URL's. TLS: a `tls://` URL or
+/// [`require_tls`](Self::require_tls) requires it, [`tls_ca_file`](Self::tls_ca_file)
+/// trusts a CA of yours (beside the system's roots), and
+/// [`tls_client_cert`](Self::tls_client_cert) presents a client certificate. The server's
+/// certificate is always verified, host name included. Passwords, tokens and seeds are
+/// never shown: not in `Debug`, errors or logs (URLs appear as [`redact_url`] gives them).
+///
+/// ```no_run
+/// use aether_nats::NatsStore;
+///
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), aether_nats::ConnectError> {
+/// let password = std::env::var("NATS_PASSWORD").unwrap_or_default();
+/// let store = NatsStore::builder("tls://nats.internal:4222")
+///     .user_and_password("orders", password)
+///     .tls_ca_file("/etc/app/nats-ca.pem")
+///     .connect()
+///     .await?;
+/// # drop(store);
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Examples
 ///
@@ -49,6 +80,10 @@ pub struct NatsStoreBuilder {
     request_timeout: Duration,
     replicas: usize,
     feed_poll_interval: Duration,
+    auth: Auth,
+    tls_ca_file: Option<PathBuf>,
+    tls_client_cert: Option<(PathBuf, PathBuf)>,
+    require_tls: bool,
 }
 
 #[derive(Clone)]
@@ -60,8 +95,8 @@ enum Source {
 impl fmt::Debug for NatsStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let source = match &self.source {
-            Source::Url(url) => url.as_str(),
-            Source::Client(_) => "<existing client>",
+            Source::Url(url) => redact_url(url),
+            Source::Client(_) => "<existing client>".to_owned(),
         };
         f.debug_struct("NatsStoreBuilder")
             .field("source", &source)
@@ -70,6 +105,10 @@ impl fmt::Debug for NatsStoreBuilder {
             .field("request_timeout", &self.request_timeout)
             .field("replicas", &self.replicas)
             .field("feed_poll_interval", &self.feed_poll_interval)
+            .field("auth", &self.auth)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_client_cert", &self.tls_client_cert)
+            .field("require_tls", &self.require_tls)
             .finish()
     }
 }
@@ -83,6 +122,10 @@ impl NatsStoreBuilder {
             request_timeout: Duration::from_secs(5),
             replicas: 1,
             feed_poll_interval: crate::feed::DEFAULT_FEED_POLL_INTERVAL,
+            auth: Auth::None,
+            tls_ca_file: None,
+            tls_client_cert: None,
+            require_tls: false,
         }
     }
 
@@ -139,6 +182,67 @@ impl NatsStoreBuilder {
         self
     }
 
+    /// Log in with a user name and password (a `users` entry, or `authorization { user,
+    /// password }`, of the server's configuration). Replaces credentials in the URL.
+    pub fn user_and_password(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.auth = Auth::UserPassword {
+            user: user.into(),
+            password: password.into(),
+        };
+        self
+    }
+
+    /// Log in with a token (`authorization { token }` of the server). Replaces
+    /// credentials in the URL.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.auth = Auth::Token(token.into());
+        self
+    }
+
+    /// Log in as an NKey user: `seed` is the user's seed (`SU...`); the server knows its
+    /// public key (`U...`). The seed never leaves this process: it signs the server's
+    /// nonce. Replaces credentials in the URL.
+    pub fn nkey(mut self, seed: impl Into<String>) -> Self {
+        self.auth = Auth::NKey(seed.into());
+        self
+    }
+
+    /// Log in with a `.creds` file (a user JWT and its NKey seed, as `nsc` writes them),
+    /// for servers in operator (JWT) mode. The file is read on
+    /// [`connect`](Self::connect). Replaces credentials in the URL.
+    pub fn credentials_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.auth = Auth::CredentialsFile(path.into());
+        self
+    }
+
+    /// Trust the CA certificates in this PEM file to sign the server's certificate (in
+    /// addition to the system's roots), and require TLS.
+    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_ca_file = Some(path.into());
+        self.require_tls = true;
+        self
+    }
+
+    /// Present a client certificate (PEM certificate and key files), for servers whose
+    /// `tls { verify: true }` asks for one; requires TLS.
+    pub fn tls_client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls_client_cert = Some((cert.into(), key.into()));
+        self.require_tls = true;
+        self
+    }
+
+    /// Require TLS even with a `nats://` URL (a `tls://` URL always requires it): a
+    /// server that does not offer TLS is then refused (default `false`: TLS when the
+    /// server asks for it).
+    pub fn require_tls(mut self, required: bool) -> Self {
+        self.require_tls = required;
+        self
+    }
+
     /// Connects (unless the builder was given a client), then creates the namespace's
     /// stream and bucket if they do not exist.
     ///
@@ -146,8 +250,12 @@ impl NatsStoreBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConnectError::InvalidNamespace`], [`ConnectError::Unreachable`] (refused, DNS,
-    /// auth), [`ConnectError::Timeout`] after the connect timeout,
+    /// [`ConnectError::InvalidNamespace`], [`ConnectError::Credentials`] for a `.creds`
+    /// file that cannot be read or URLs with different credentials,
+    /// [`ConnectError::Tls`] when the server's certificate does not verify,
+    /// [`ConnectError::Authentication`] when the server refuses the login,
+    /// [`ConnectError::Unreachable`] (refused, DNS, other failures),
+    /// [`ConnectError::Timeout`] after the connect timeout,
     /// [`ConnectError::JetStream`] if JetStream is off or the stream or bucket cannot be
     /// created. A store built on a client of yours fails with neither `Unreachable` nor
     /// `Timeout`: the client is already connected.
@@ -157,8 +265,11 @@ impl NatsStoreBuilder {
             Source::Client(client) => return self.setup(client.clone(), layout).await,
             Source::Url(url) => url.clone(),
         };
+        let shown = redact_url(&url);
+        let (servers, url_auth) =
+            split_credentials(&url).map_err(|reason| ConnectError::Credentials { reason })?;
         let after = self.connect_timeout;
-        let options = async_nats::ConnectOptions::new()
+        let mut options = async_nats::ConnectOptions::new()
             .name("aether-nats")
             .connection_timeout(self.connect_timeout)
             .request_timeout(Some(self.request_timeout))
@@ -167,25 +278,48 @@ impl NatsStoreBuilder {
                 let shift = attempt.min(6) as u32;
                 Duration::from_millis(50 << shift).min(Duration::from_secs(2))
             });
-        let connect = async {
-            let servers: Vec<&str> = url
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .collect();
-            let client =
+        let auth = if self.auth.is_none() {
+            url_auth
+        } else {
+            self.auth.clone()
+        };
+        options = match auth {
+            Auth::None => options,
+            Auth::UserPassword { user, password } => options.user_and_password(user, password),
+            Auth::Token(token) => options.token(token),
+            Auth::NKey(seed) => options.nkey(seed),
+            Auth::CredentialsFile(path) => {
                 options
-                    .connect(servers)
+                    .credentials_file(&path)
                     .await
-                    .map_err(|err| ConnectError::Unreachable {
-                        url: url.clone(),
-                        source: Arc::new(err),
-                    })?;
+                    .map_err(|err| ConnectError::Credentials {
+                        reason: format!(
+                            "cannot use the credentials file {}: {err}",
+                            path.display()
+                        ),
+                    })?
+            }
+        };
+        if let Some(ca) = &self.tls_ca_file {
+            options = options.add_root_certificates(ca.clone());
+        }
+        if let Some((cert, key)) = &self.tls_client_cert {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        options = options.require_tls(self.require_tls);
+        let connect = async {
+            let client = options
+                .connect(servers)
+                .await
+                .map_err(|err| ConnectError::from_dial(shown.clone(), err))?;
             self.setup(client, layout).await
         };
         tokio::time::timeout(after, connect)
             .await
-            .map_err(|_| ConnectError::Timeout { url, after })?
+            .map_err(|_| ConnectError::Timeout {
+                url: shown.clone(),
+                after,
+            })?
     }
 
     /// Creates the namespace's stream and bucket if needed, and makes the store.

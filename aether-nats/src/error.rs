@@ -26,14 +26,49 @@ pub enum ConnectError {
         reason: String,
     },
 
-    /// The server could not be reached (connection refused, DNS failure, TLS or
-    /// authentication failure).
+    /// The credentials cannot be used: a `.creds` file that cannot be read or parsed, or
+    /// server URLs that carry different credentials. Nothing was contacted.
+    #[error("invalid NATS credentials: {reason}; fix the credentials or the urls")]
+    Credentials {
+        /// What is wrong, in words (never the secret itself).
+        reason: String,
+    },
+
+    /// The server's certificate does not verify: not signed by a trusted CA, not made
+    /// out to the host name in the URL, or expired.
+    #[error("tls to NATS at {url} failed: {reason}")]
+    Tls {
+        /// The URL (or URLs) dialled, credentials masked.
+        url: String,
+        /// What failed and what to do, in words.
+        reason: String,
+        /// The client's error.
+        source: BoxError,
+    },
+
+    /// The server refused the credentials (`authorization violation`): a wrong user,
+    /// password, token or NKey, or none given to a server that requires one.
+    #[error(
+        "NATS at {url} refused the login: {source}; check the user and password, token, \
+         NKey seed or credentials file"
+    )]
+    Authentication {
+        /// The URL (or URLs) dialled, credentials masked.
+        url: String,
+        /// The client's error.
+        source: BoxError,
+    },
+
+    /// The server could not be reached (connection refused, DNS failure), or the
+    /// connection failed otherwise, for instance TLS required by the server but not set
+    /// up here. The source is async-nats's `ConnectError`; its `kind()` says more.
     #[error(
         "cannot connect to NATS at {url}: {source}; check that nats-server is running and \
-         reachable from here, and the url and credentials"
+         reachable from here, the url (tls:// if the server requires TLS), the CA file and \
+         the credentials"
     )]
     Unreachable {
-        /// The URL (or URLs) dialled.
+        /// The URL (or URLs) dialled, credentials masked.
         url: String,
         /// The client's error.
         source: BoxError,
@@ -45,7 +80,7 @@ pub enum ConnectError {
          is reachable from here, or raise the connect timeout"
     )]
     Timeout {
-        /// The URL (or URLs) dialled.
+        /// The URL (or URLs) dialled, credentials masked.
         url: String,
         /// The connect timeout that elapsed.
         after: Duration,
@@ -76,6 +111,72 @@ impl ConnectError {
             source: std::sync::Arc::new(source),
         }
     }
+}
+
+impl ConnectError {
+    /// The error for a failed dial: [`Tls`](ConnectError::Tls) when the server's
+    /// certificate did not verify, [`Authentication`](ConnectError::Authentication) when
+    /// the server refused the login, else [`Unreachable`](ConnectError::Unreachable).
+    pub(crate) fn from_dial(url: String, err: async_nats::ConnectError) -> Self {
+        if err.kind() == async_nats::ConnectErrorKind::AuthorizationViolation {
+            return ConnectError::Authentication {
+                url,
+                source: std::sync::Arc::new(err),
+            };
+        }
+        if let Some(reason) = tls_reason(&err, &url) {
+            return ConnectError::Tls {
+                url,
+                reason,
+                source: std::sync::Arc::new(err),
+            };
+        }
+        ConnectError::Unreachable {
+            url,
+            source: std::sync::Arc::new(err),
+        }
+    }
+}
+
+/// The rustls error in a dial error's sources, in words with what to do.
+fn tls_reason(err: &async_nats::ConnectError, url: &str) -> Option<String> {
+    use std::error::Error as _;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = err.source();
+    let mut found = None;
+    while let Some(current) = cause {
+        let inner = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|e| e as &(dyn std::error::Error + 'static));
+        found = inner
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+            .or_else(|| current.downcast_ref::<rustls::Error>());
+        if found.is_some() {
+            break;
+        }
+        cause = current.source();
+    }
+    use rustls::CertificateError as C;
+    Some(match found? {
+        rustls::Error::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
+            "the server's certificate is not signed by a trusted CA; give the CA that signed \
+             it (tls_ca_file)"
+                .to_owned()
+        }
+        rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        ) => format!(
+            "the server's certificate is not valid for the host name in {url}; connect by a \
+             name the certificate carries"
+        ),
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
+            "the server's certificate has expired; renew it on the server".to_owned()
+        }
+        rustls::Error::InvalidCertificate(other) => {
+            format!("the server's certificate is not accepted ({other:?}); check it and the CA")
+        }
+        other => format!("{other}; check the server's TLS setup"),
+    })
 }
 
 /// A plain-text error, for backend failures that have no error value of their own.

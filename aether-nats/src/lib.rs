@@ -220,6 +220,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
+mod auth;
 mod builder;
 mod checkpoint;
 mod codec;
@@ -230,6 +231,7 @@ mod reader;
 mod store;
 pub mod subject;
 
+pub use auth::redact_url;
 pub use builder::{NatsStoreBuilder, DEFAULT_NAMESPACE};
 pub use error::ConnectError;
 pub use feed::DEFAULT_FEED_POLL_INTERVAL;
