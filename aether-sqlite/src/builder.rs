@@ -224,6 +224,8 @@ type Connections = (Connection, Connection, Vec<Connection>, u64);
 fn open_connections(options: &SqliteStoreBuilder) -> Result<Connections, OpenError> {
     let path = options.path.as_path();
     let sqlite = |e| OpenError::sqlite(path, e);
+    #[cfg(unix)]
+    private_file(path).map_err(|e| OpenError::sqlite(path, e))?;
     let mut writer = Connection::open(path).map_err(sqlite)?;
     writer.busy_timeout(options.busy_timeout).map_err(sqlite)?;
     let mode: String = writer
@@ -264,4 +266,39 @@ fn open_connections(options: &SqliteStoreBuilder) -> Result<Connections, OpenErr
         readers.push(reader);
     }
     Ok((writer, checkpointer, readers, max_seq))
+}
+
+/// Creates the store file readable and writable by its owner only (0600), so that SQLite,
+/// which gives the `-wal` and `-shm` files the mode of the database file, makes those
+/// private too. An existing file is left as it is, with a `warn!` when users other than
+/// its owner may write it.
+#[cfg(unix)]
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+
+    let name = path.as_os_str().to_string_lossy();
+    if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.mode();
+            if mode & 0o022 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format_args!("{:o}", mode & 0o777),
+                    "the store file is writable by other users than its owner; \
+                     `chmod 600` it unless that is meant"
+                );
+            }
+            Ok(())
+        }
+        Err(err) => Err(err),
+    }
 }
