@@ -41,6 +41,9 @@ pub mod feed {
 ///   the expected events, error or reply, with no runtime and no store; and
 ///   [`in_memory_runtime`](testkit::in_memory_runtime) for tests that need a whole runtime.
 ///   See [`aether_runtime::testkit`].
+/// - [`account`](testkit::account): a ready-made hand-written actor, a bank account (open,
+///   deposit, withdraw, a multi-event command, a query, panics on purpose), to try things
+///   with; the project's own tests, examples and benchmarks share it.
 /// - The store conformance suite, [`conformance`](testkit::conformance) (also re-exported
 ///   here: [`cases`](testkit::cases), [`seed_vectors`](testkit::seed_vectors)), run with
 ///   [`event_store_conformance!`] and [`snapshot_store_conformance!`].

@@ -25,11 +25,11 @@ use aether::{
     ActorSnapshot, AskError, Event, EventStore, InMemoryStore, Runtime, SnapshotStore, StoreError,
 };
 use proptest::prelude::*;
-use reliability_common::ledger::{self, raw_event, Ledger, LedgerCmd};
+use reliability_common::ledger::{self, raw_event, Account, AccountCommand};
 use reliability_common::{fresh_schema, pg_url};
 use serde_json::{json, Value};
 
-const NEIGHBOUR: &str = "Ledger|neighbour";
+const NEIGHBOUR: &str = "Account|neighbour";
 
 /// One store under test, with what keeps it alive.
 struct Under {
@@ -204,14 +204,22 @@ async fn round_trip(under: &Under, actor_id: &str, event_type: &str, data: Value
 /// The actor `id` through the runtime: a deposit then, in a fresh runtime, the state
 /// rehydrated; or an error naming the actor.
 async fn through_runtime(under: &Under, id: &str) -> Outcome {
-    let stored = format!("Ledger|{id}");
+    let stored = format!("Account|{id}");
     let rt = Runtime::builder(under.store.clone()).build();
-    let outcome = match rt.actor::<Ledger>(id).ask(LedgerCmd::Deposit(5)).await {
+    let outcome = match rt
+        .actor::<Account>(id)
+        .ask(AccountCommand::Deposit(5))
+        .await
+    {
         Ok(state) => {
             assert_eq!(state.balance, 5);
             rt.shutdown().await;
             let rt = Runtime::builder(under.store.clone()).build();
-            let state = rt.actor::<Ledger>(id).ask(LedgerCmd::Get).await.unwrap();
+            let state = rt
+                .actor::<Account>(id)
+                .ask(AccountCommand::Get)
+                .await
+                .unwrap();
             assert_eq!(state.balance, 5, "{}: rehydrated", under.name);
             rt.shutdown().await;
             Outcome::Works
@@ -297,7 +305,7 @@ async fn empty_actor_id_is_refused_by_every_store_and_by_the_runtime() {
         ] {
             assert!(matches!(err, StoreError::InvalidInput { .. }), "{err:?}");
         }
-        // The runtime would store "Ledger|", which is not empty, but an actor without
+        // The runtime would store "Account|", which is not empty, but an actor without
         // an id is a caller's mistake: refused with `InvalidId`.
         assert_eq!(through_runtime(&under, "").await, Outcome::Refused);
     }
@@ -462,10 +470,10 @@ async fn non_object_data_is_stored_as_is_and_the_actor_names_the_undecodable_ver
             // Through the runtime: an actor whose history holds it cannot start, and says
             // which actor and version.
             let rt = Runtime::builder(under.store.clone()).build();
-            let err = rt.actor::<Ledger>(&id).ask(LedgerCmd::Get).await;
-            // The stored id is `id`, not "Ledger|{id}": write one under the runtime's id.
+            let err = rt.actor::<Account>(&id).ask(AccountCommand::Get).await;
+            // The stored id is `id`, not "Account|{id}": write one under the runtime's id.
             assert!(err.is_ok(), "an unknown actor starts empty");
-            let stored = format!("Ledger|{id}");
+            let stored = format!("Account|{id}");
             under
                 .store
                 .save_events(&[
@@ -476,7 +484,11 @@ async fn non_object_data_is_stored_as_is_and_the_actor_names_the_undecodable_ver
                 .unwrap();
             rt.shutdown().await;
             let rt = Runtime::builder(under.store.clone()).build();
-            match rt.actor::<Ledger>(&id).ask(LedgerCmd::Deposit(1)).await {
+            match rt
+                .actor::<Account>(&id)
+                .ask(AccountCommand::Deposit(1))
+                .await
+            {
                 Err(AskError::StartFailed(err)) => {
                     let message = err.to_string();
                     assert_eq!((err.actor_id(), err.version()), (stored.as_str(), 2));
@@ -515,7 +527,7 @@ async fn after_corruption(
     bad_version: i64,
     corrupt: impl AsyncFnOnce(),
 ) {
-    let stored = format!("Ledger|{victim}");
+    let stored = format!("Account|{victim}");
     under
         .store
         .save_events(&[
@@ -536,7 +548,7 @@ async fn after_corruption(
         Err(err) => assert_eq!(err.actor_id(), stored, "{err}"),
     }
     let rt = Runtime::builder(under.store.clone()).build();
-    match rt.actor::<Ledger>(victim).ask(LedgerCmd::Get).await {
+    match rt.actor::<Account>(victim).ask(AccountCommand::Get).await {
         Err(AskError::StartFailed(err)) => {
             assert_eq!(err.actor_id(), stored);
             assert!(err.to_string().contains(&format!("{stored:?}")), "{err}");
@@ -550,8 +562,8 @@ async fn after_corruption(
         other => panic!("{}: expected a start error, got {other:?}", under.name),
     }
     let neighbour = rt
-        .actor::<Ledger>("neighbour")
-        .ask(LedgerCmd::Get)
+        .actor::<Account>("neighbour")
+        .ask(AccountCommand::Get)
         .await
         .unwrap();
     assert_eq!(neighbour.balance, 3);
@@ -582,7 +594,7 @@ async fn a_corrupted_sqlite_row_is_a_serialization_error_naming_actor_and_versio
     let path = under.sqlite_path.clone().unwrap();
     for (i, (column, value, bad_version)) in corruptions.iter().enumerate() {
         let victim = format!("victim-{i}");
-        let stored = format!("Ledger|{victim}");
+        let stored = format!("Account|{victim}");
         let path = path.clone();
         after_corruption(&under, &victim, *bad_version, async move || {
             let conn = rusqlite::Connection::open(&path).unwrap();
@@ -616,7 +628,7 @@ async fn a_corrupted_postgres_row_is_a_serialization_error_naming_actor_and_vers
     ];
     for (i, (column, value, bad_version)) in corruptions.iter().enumerate() {
         let victim = format!("victim-{i}");
-        let stored = format!("Ledger|{victim}");
+        let stored = format!("Account|{victim}");
         let (url, schema) = (url.clone(), schema.clone());
         after_corruption(&under, &victim, *bad_version, async move || {
             let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
@@ -656,22 +668,22 @@ async fn garbage_rows_the_schema_allows_fail_the_actor_by_name() {
         under
             .store
             .save_events(&[
-                raw_event("Ledger|g", 1, "Deposited", json!({ "amount": 1 })),
-                raw_event("Ledger|g", 2, "Deposited", json!({ "amount": 2 })),
+                raw_event("Account|g", 1, "Deposited", json!({ "amount": 1 })),
+                raw_event("Account|g", 2, "Deposited", json!({ "amount": 2 })),
             ])
             .await
             .unwrap();
         client
             .execute(
-                &format!("UPDATE \"{schema}\".events SET data = '\"str\"', event_type = 'Nope' WHERE actor_id = 'Ledger|g' AND version = 2"),
+                &format!("UPDATE \"{schema}\".events SET data = '\"str\"', event_type = 'Nope' WHERE actor_id = 'Account|g' AND version = 2"),
                 &[],
             )
             .await
             .unwrap();
         let rt = Runtime::builder(under.store.clone()).build();
-        match rt.actor::<Ledger>("g").ask(LedgerCmd::Get).await {
+        match rt.actor::<Account>("g").ask(AccountCommand::Get).await {
             Err(AskError::StartFailed(err)) => {
-                assert_eq!((err.actor_id(), err.version()), ("Ledger|g", 2), "{err}");
+                assert_eq!((err.actor_id(), err.version()), ("Account|g", 2), "{err}");
                 assert!(
                     err.to_string().contains("unknown event type \"Nope\""),
                     "{err}"

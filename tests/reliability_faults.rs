@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use aether::testkit::{FaultyStore, InjectedFault, StoreOp};
 use aether::{AskError, AskOptions, EventStore, InMemoryStore, Runtime, SnapshotStore};
-use reliability_common::ledger::{Ledger, LedgerCmd};
+use reliability_common::ledger::{Account, AccountCommand};
 use reliability_common::{assert_each_id_applied_once, check_history};
 
 /// An ask that takes this long is a hang.
@@ -68,17 +68,20 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn command(&mut self) -> LedgerCmd {
+    fn command(&mut self) -> AccountCommand {
         match self.next() % 4 {
-            0 | 1 => LedgerCmd::Deposit((self.next() % 50) as i64 + 1),
-            2 => LedgerCmd::Withdraw((self.next() % 60) as i64 + 1),
-            _ => LedgerCmd::DepositMany((self.next() % 4) as u8 + 2),
+            0 | 1 => AccountCommand::Deposit((self.next() % 50) as i64 + 1),
+            2 => AccountCommand::Withdraw((self.next() % 60) as i64 + 1),
+            _ => AccountCommand::DepositMany {
+                amount: 1,
+                times: (self.next() % 4) as u32 + 2,
+            },
         }
     }
 }
 
 /// Checks that an error is one a faulty store may cause.
-fn expected_error(err: &AskError<reliability_common::ledger::LedgerError>) {
+fn expected_error(err: &AskError<reliability_common::ledger::AccountError>) {
     match err {
         AskError::Rejected { .. } => {}
         AskError::Store { source, .. } => {
@@ -96,12 +99,12 @@ fn expected_error(err: &AskError<reliability_common::ledger::LedgerError>) {
 async fn ask(
     runtime: &Runtime,
     id: &str,
-    cmd: LedgerCmd,
+    cmd: AccountCommand,
     options: AskOptions,
-) -> Result<Ledger, AskError<reliability_common::ledger::LedgerError>> {
+) -> Result<Account, AskError<reliability_common::ledger::AccountError>> {
     tokio::time::timeout(
         HANG,
-        runtime.actor::<Ledger>(id).ask_with(cmd.clone(), options),
+        runtime.actor::<Account>(id).ask_with(cmd, options),
     )
     .await
     .unwrap_or_else(|_| panic!("ask {cmd:?} to {id} hung for {HANG:?}"))
@@ -132,22 +135,22 @@ async fn drive<S: SnapshotStore>(
 ) -> Script {
     let mut rng = Rng(seed);
     let mut script = Script::default();
-    let stored = format!("Ledger|{id}");
+    let stored = format!("Account|{id}");
     for n in 0..commands {
         let command_id = format!("{id}-{n}");
         let cmd = rng.command();
         let worth = match cmd {
-            LedgerCmd::DepositMany(k) => usize::from(k),
+            AccountCommand::DepositMany { times, .. } => times as usize,
             _ => 1,
         };
         script.worth.insert(command_id.clone(), worth);
         let options = || AskOptions::new().command_id(command_id.clone());
-        match ask(&runtime, &id, cmd.clone(), options()).await {
+        match ask(&runtime, &id, cmd, options()).await {
             Ok(first) => {
                 script.ok += 1;
                 if rng.next() % 4 == 0 {
                     script.resent += 1;
-                    match ask(&runtime, &id, cmd.clone(), options()).await {
+                    match ask(&runtime, &id, cmd, options()).await {
                         Ok(again) => assert_eq!(
                             again, first,
                             "{command_id} resent: the first reply again, not a second application"
@@ -165,17 +168,21 @@ async fn drive<S: SnapshotStore>(
                 expected_error(&err);
                 script.failed += 1;
                 if err.is_retryable() {
-                    match ask(&runtime, &id, cmd.clone(), options()).await {
+                    match ask(&runtime, &id, cmd, options()).await {
                         Ok(_) | Err(AskError::Duplicate { .. }) => {}
                         Err(err) => expected_error(&err),
                     }
                 }
             }
         }
-        match ask(&runtime, &id, LedgerCmd::Get, AskOptions::new()).await {
+        match ask(&runtime, &id, AccountCommand::Get, AskOptions::new()).await {
             Ok(state) => {
                 let events = store.inner().get_events(&stored, 0).await.unwrap();
-                assert_eq!(state, Ledger::replay(&events), "{stored} after command {n}");
+                assert_eq!(
+                    state,
+                    Account::replay(&events),
+                    "{stored} after command {n}"
+                );
             }
             Err(err) => expected_error(&err),
         }
@@ -212,7 +219,7 @@ async fn many_actors_over<S: SnapshotStore + Send + Sync>(
                 if let Err(err) = ask(
                     &rt,
                     &format!("a{a}"),
-                    LedgerCmd::Deposit(1),
+                    AccountCommand::Deposit(1),
                     AskOptions::new(),
                 )
                 .await
@@ -244,18 +251,18 @@ async fn many_actors_over<S: SnapshotStore + Send + Sync>(
     let mut ids_checked = 0;
     for (a, script) in results.iter().enumerate() {
         let id = format!("a{a}");
-        let stored = format!("Ledger|{id}");
-        let state = ask(&rt, &id, LedgerCmd::Get, AskOptions::new())
+        let stored = format!("Account|{id}");
+        let state = ask(&rt, &id, AccountCommand::Get, AskOptions::new())
             .await
             .unwrap();
         let events = check_history(store.inner(), &stored).await;
         assert_eq!(
             state,
-            Ledger::replay(&events),
+            Account::replay(&events),
             "{stored} once faults stopped"
         );
         ids_checked += assert_each_id_applied_once(&stored, &events, &script.worth);
-        let after = ask(&rt, &id, LedgerCmd::Deposit(7), AskOptions::new())
+        let after = ask(&rt, &id, AccountCommand::Deposit(7), AskOptions::new())
             .await
             .unwrap();
         assert_eq!(after.balance, state.balance.saturating_add(7));
@@ -268,11 +275,11 @@ async fn many_actors_over<S: SnapshotStore + Send + Sync>(
     let rt = runtime(store.clone());
     for a in 0..actors {
         let id = format!("a{a}");
-        let events = check_history(store.inner(), &format!("Ledger|{id}")).await;
-        let state = ask(&rt, &id, LedgerCmd::Get, AskOptions::new())
+        let events = check_history(store.inner(), &format!("Account|{id}")).await;
+        let state = ask(&rt, &id, AccountCommand::Get, AskOptions::new())
             .await
             .unwrap();
-        assert_eq!(state, Ledger::replay(&events), "{id} after a restart");
+        assert_eq!(state, Account::replay(&events), "{id} after a restart");
     }
     rt.shutdown().await;
 }
@@ -317,7 +324,7 @@ async fn faults_are_reproducible_from_the_seed() {
             let _ = ask(&rt, "r", rng.command(), options).await;
         }
         rt.shutdown().await;
-        let events = store.inner().get_events("Ledger|r", 0).await.unwrap();
+        let events = store.inner().get_events("Account|r", 0).await.unwrap();
         let history = events
             .into_iter()
             .map(|e| (e.version, e.data.to_string(), e.command_id))
@@ -347,7 +354,7 @@ async fn a_store_that_always_fails_or_times_out_gives_errors_then_recovers() {
                 ask(
                     &rt,
                     &format!("d{}", i % 4),
-                    LedgerCmd::Deposit(1),
+                    AccountCommand::Deposit(1),
                     AskOptions::new(),
                 )
                 .await
@@ -358,7 +365,7 @@ async fn a_store_that_always_fails_or_times_out_gives_errors_then_recovers() {
             expected_error(&err);
             assert!(err.is_retryable(), "{err}");
             assert!(
-                err.to_string().contains("Ledger|d"),
+                err.to_string().contains("Account|d"),
                 "names the actor: {err}"
             );
         }
@@ -367,7 +374,7 @@ async fn a_store_that_always_fails_or_times_out_gives_errors_then_recovers() {
             let state = ask(
                 &rt,
                 &format!("d{i}"),
-                LedgerCmd::Deposit(2),
+                AccountCommand::Deposit(2),
                 AskOptions::new(),
             )
             .await

@@ -23,10 +23,10 @@ use aether::testkit::{FaultyStore, StoreOp};
 use aether::{AskError, AskOptions, InMemoryStore, Runtime, SnapshotStore};
 use proptest::prelude::*;
 use reliability_common::check_history;
-use reliability_common::ledger::{Ledger, LedgerCmd, LedgerError};
+use reliability_common::ledger::{Account, AccountCommand, AccountError};
 
 const ACTOR: &str = "p";
-const STORED: &str = "Ledger|p";
+const STORED: &str = "Account|p";
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -47,11 +47,14 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// The command of a pool slot: the same id always carries the same command.
-fn command(slot: usize) -> LedgerCmd {
+fn command(slot: usize) -> AccountCommand {
     match slot % 4 {
-        0 | 1 => LedgerCmd::Deposit(slot as i64 + 1),
-        2 => LedgerCmd::DepositMany((slot % 3) as u8 + 2),
-        _ => LedgerCmd::Withdraw(slot as i64),
+        0 | 1 => AccountCommand::Deposit(slot as i64 + 1),
+        2 => AccountCommand::DepositMany {
+            amount: 1,
+            times: (slot % 3) as u32 + 2,
+        },
+        _ => AccountCommand::Withdraw(slot as i64),
     }
 }
 
@@ -64,12 +67,12 @@ fn build(store: Arc<dyn SnapshotStore>, snapshot_every: u64) -> Runtime {
 
 async fn ask(
     rt: &Runtime,
-    cmd: LedgerCmd,
+    cmd: AccountCommand,
     options: AskOptions,
-) -> Result<Ledger, AskError<LedgerError>> {
+) -> Result<Account, AskError<AccountError>> {
     tokio::time::timeout(
         Duration::from_secs(20),
-        rt.actor::<Ledger>(ACTOR).ask_with(cmd, options),
+        rt.actor::<Account>(ACTOR).ask_with(cmd, options),
     )
     .await
     .expect("no ask hangs")
@@ -79,9 +82,11 @@ async fn ask(
 async fn check_state<S: SnapshotStore>(rt: &Runtime, store: &FaultyStore<S>) {
     let faulting = store.is_faulting();
     store.stop_faults();
-    let state = ask(rt, LedgerCmd::Get, AskOptions::new()).await.unwrap();
+    let state = ask(rt, AccountCommand::Get, AskOptions::new())
+        .await
+        .unwrap();
     let events = check_history(store.inner(), STORED).await;
-    assert_eq!(state, Ledger::replay(&events), "live state == full replay");
+    assert_eq!(state, Account::replay(&events), "live state == full replay");
     if faulting {
         store.start_faults();
     }

@@ -1,7 +1,7 @@
 //! The command path for profiling: one actor, sequential asks on `InMemoryStore`.
 //!
 //! ```text
-//! CARGO_PROFILE_RELEASE_DEBUG=true cargo build --release -p aether-runtime --example hot_path
+//! CARGO_PROFILE_RELEASE_DEBUG=true cargo build --release -p aether-runtime --features testkit --example hot_path
 //! perf record -g target/release/examples/hot_path 500000
 //! ```
 
@@ -9,13 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aether_core::InMemoryStore;
+use aether_runtime::testkit::account::{Account, AccountCommand};
 use aether_runtime::Runtime;
-
-#[allow(dead_code)] // the balance query is not used here
-#[path = "shared/account.rs"]
-mod account;
-
-use account::{Account, Cmd};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -27,7 +22,7 @@ async fn main() {
     let account = runtime.actor::<Account>("hot");
     let started = Instant::now();
     for _ in 0..n {
-        account.ask(Cmd::Deposit(1)).await.unwrap();
+        account.ask(AccountCommand::Deposit(1)).await.unwrap();
     }
     let secs = started.elapsed().as_secs_f64();
     println!(

@@ -2,7 +2,7 @@
 //! in-memory commands/s with 1,000 actors. Release build, on `InMemoryStore`:
 //!
 //! ```text
-//! cargo run --release -p aether-runtime --example runtime_figures
+//! cargo run --release -p aether-runtime --features testkit --example runtime_figures
 //! ```
 //!
 //! The side-by-side comparison with peers is `aether-bench` (see BENCHMARKS.md).
@@ -11,12 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aether_core::InMemoryStore;
+use aether_runtime::testkit::account::{Account, AccountCommand as Cmd};
 use aether_runtime::{AskOptions, Runtime};
-
-#[path = "shared/account.rs"]
-mod account;
-
-use account::{Account, Cmd};
 
 fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -37,7 +33,7 @@ async fn main() {
     // Warm up allocator and runtime structures.
     runtime
         .actor::<Account>("warmup")
-        .ask(Cmd::Balance)
+        .ask(Cmd::Get)
         .await
         .unwrap();
     let before = rss_bytes();
@@ -45,7 +41,7 @@ async fn main() {
     for i in 0..IDLE {
         runtime
             .actor::<Account>(format!("idle-{i}"))
-            .ask(Cmd::Balance)
+            .ask(Cmd::Get)
             .await
             .unwrap();
     }

@@ -3,22 +3,17 @@
 //! that a 3-step chain turns into today's. Release build, `InMemoryStore`, no snapshots:
 //!
 //! ```text
-//! cargo run --release -p aether-runtime --example upcast_cost
+//! cargo run --release -p aether-runtime --features testkit --example upcast_cost
 //! ```
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use aether_core::{Event, EventStore, InMemoryStore};
+use aether_runtime::testkit::account::{Account, AccountCommand, AccountError, AccountEvent};
 use aether_runtime::{Decision, EventSourced, Runtime, Upcasters};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-
-#[allow(dead_code)] // deposits are not sent here
-#[path = "shared/account.rs"]
-mod account;
-
-use account::{Account, AccountEvent, Cmd, Never};
 
 /// The same account, whose history an older build stored as
 /// `Credited {"amt": "5"}` (v1), read through three steps.
@@ -27,12 +22,15 @@ struct OldAccount(Account);
 
 impl EventSourced for OldAccount {
     const ACTOR_TYPE: &'static str = "OldAccount";
-    type Command = Cmd;
+    type Command = AccountCommand;
     type Event = AccountEvent;
-    type Reply = u64;
-    type Error = Never;
+    type Reply = Account;
+    type Error = AccountError;
 
-    fn decide(&self, command: &Cmd) -> Result<Decision<AccountEvent, u64>, Never> {
+    fn decide(
+        &self,
+        command: &AccountCommand,
+    ) -> Result<Decision<AccountEvent, Account>, AccountError> {
         self.0.decide(command)
     }
 
@@ -81,16 +79,21 @@ fn history(actor_id: &str, event_type: &str, data: impl Fn(i64) -> Value) -> Vec
 }
 
 /// Seconds to start the actor (replaying every event) and answer one query.
-async fn rehydrate<A: EventSourced<Command = Cmd, Reply = u64>>(
+async fn rehydrate<A: EventSourced<Command = AccountCommand, Reply = Account>>(
     store: &Arc<InMemoryStore>,
-    expected: u64,
+    expected: i64,
 ) -> f64
 where
     A::Error: std::fmt::Debug,
 {
     let runtime = Runtime::builder_without_snapshots(store.clone()).build();
     let started = Instant::now();
-    let balance = runtime.actor::<A>("a").ask(Cmd::Balance).await.unwrap();
+    let balance = runtime
+        .actor::<A>("a")
+        .ask(AccountCommand::Get)
+        .await
+        .unwrap()
+        .balance;
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(balance, expected);
     runtime.shutdown().await;
@@ -104,7 +107,7 @@ async fn main() {
     let old = history("OldAccount|a", "Credited", |_| json!({ "amt": "5" }));
     store.save_events(&current).await.unwrap();
     store.save_events(&old).await.unwrap();
-    let expected = 5 * EVENTS as u64;
+    let expected = 5 * EVENTS;
     let (mut plain, mut upcast) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         plain.push(rehydrate::<Account>(&store, expected).await);

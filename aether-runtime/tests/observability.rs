@@ -81,7 +81,13 @@ fn one_span_per_command_and_per_rehydration() {
             let runtime = Runtime::new(Arc::new(TestStore::default()));
             let account = runtime.actor::<Account>("traced");
             account.ask(Cmd::Open).await.unwrap();
-            account.ask(Cmd::DepositTwice(1)).await.unwrap();
+            account
+                .ask(Cmd::DepositMany {
+                    amount: 1,
+                    times: 2,
+                })
+                .await
+                .unwrap();
             assert!(account.ask(Cmd::Withdraw(100)).await.is_err());
             runtime.shutdown().await;
         });
@@ -128,8 +134,8 @@ fn a_failed_tell_is_traced() {
         .block_on(async {
             let runtime = Runtime::new(Arc::new(TestStore::default()));
             let account = runtime.actor::<Account>("told");
-            // Not open: the domain rejects it, and no one is waiting for the answer.
-            account.tell(Cmd::Deposit(5)).await.unwrap();
+            // Nothing to withdraw: the domain rejects it, and no one is waiting for the answer.
+            account.tell(Cmd::Withdraw(5)).await.unwrap();
             // Mailboxes are FIFO: once this is answered, the tell was handled.
             account.ask(Cmd::Get).await.unwrap();
             runtime.shutdown().await;
@@ -143,7 +149,7 @@ fn a_failed_tell_is_traced() {
         .expect("a warning for the failed tell");
     assert_eq!(field(&warning.1, "actor_id"), Some("told"));
     assert!(
-        field(&warning.1, "error").is_some_and(|e| e.contains("not open")),
+        field(&warning.1, "error").is_some_and(|e| e.contains("insufficient funds")),
         "{warning:?}"
     );
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use aether_core::{ActorSnapshot, Event, EventStore, SnapshotStore};
 use aether_runtime::{AskError, Runtime};
 use aether_sqlite::SqliteStore;
-use ledger::{raw_event, Ledger, LedgerCmd};
+use ledger::{raw_event, Account, AccountCommand};
 use rusqlite::types::Value as SqlValue;
 use serde_json::json;
 
@@ -47,8 +47,8 @@ fn world() -> &'static World {
                     .unwrap(),
             );
             let neighbour = vec![
-                raw_event("Ledger|neighbour", 1, "Deposited", json!({"amount": 5})),
-                raw_event("Ledger|neighbour", 2, "Withdrawn", json!({"amount": 2})),
+                raw_event("Account|neighbour", 1, "Deposited", json!({"amount": 5})),
+                raw_event("Account|neighbour", 2, "Withdrawn", json!({"amount": 2})),
             ];
             store.save_events(&neighbour).await.unwrap();
             let runtime = Runtime::builder(store.clone())
@@ -105,7 +105,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let w = world();
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let id = format!("victim-{n}");
-    let stored = format!("Ledger|{id}");
+    let stored = format!("Account|{id}");
     w.rt.block_on(async {
         let events: Vec<Event> = (1..=3)
             .map(|v| raw_event(&stored, v, "Deposited", json!({"amount": v})))
@@ -160,7 +160,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         if let Err(err) = w.store.get_latest_snapshot(&stored).await {
             assert_eq!(err.actor_id(), stored, "{err}");
         }
-        match w.runtime.actor::<Ledger>(&id).ask(LedgerCmd::Get).await {
+        match w
+            .runtime
+            .actor::<Account>(&id)
+            .ask(AccountCommand::Get)
+            .await
+        {
             Ok(_) => {}
             Err(AskError::StartFailed(err)) => {
                 assert_eq!(err.actor_id(), stored);
@@ -169,7 +174,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             Err(other) => panic!("unexpected {other:?}"),
         }
         assert_eq!(
-            w.store.get_events("Ledger|neighbour", 0).await.unwrap(),
+            w.store.get_events("Account|neighbour", 0).await.unwrap(),
             w.neighbour
         );
     });

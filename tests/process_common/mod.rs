@@ -1,3 +1,6 @@
+//! Not the shared `testkit::account::Account`: [`Bank`]'s events carry their command id
+//! and part, and its state a digest of them in order, which the checks below need.
+//!
 //! Shared pieces of the process-level reliability tests (`tests/reliability_*.rs`):
 //!
 //! - [`Bank`], a hand-written actor whose commands carry their own id in every event,

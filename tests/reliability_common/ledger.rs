@@ -1,130 +1,18 @@
-//! A small hand-written actor (no macros) for the reliability tests and fuzz targets, and
-//! the decoding checks they share: what the store hands back, however malformed, must
-//! decode to a value or to an error, never to a panic.
+//! The actor of the reliability tests and fuzz targets, the shared account
+//! (`aether_runtime::testkit::account`: its `apply` never panics, whatever the amounts),
+//! and the decoding checks they share: what the store hands back, however malformed,
+//! must decode to a value or to an error, never to a panic.
 //!
 //! The fuzz targets in `fuzz/` include this file with `#[path]`, so it depends only on
-//! `aether-core`, `aether-runtime`, serde, serde_json and tokio.
-#![allow(dead_code)]
+//! `aether-core`, `aether-runtime` (feature `testkit`), serde_json and tokio.
+#![allow(dead_code, unused_imports)]
 
 use std::sync::Arc;
 
 use aether_core::{ActorSnapshot, Event, EventStore, InMemoryStore, SnapshotStore};
-use aether_runtime::{AskError, Decision, DomainEvent, EventDecodeError, EventSourced, Runtime};
-use serde::{Deserialize, Serialize};
+pub use aether_runtime::testkit::account::{Account, AccountCommand, AccountError, AccountEvent};
+use aether_runtime::{AskError, DomainEvent, EventSourced, Runtime};
 use serde_json::{json, Value};
-
-/// A ledger: deposits and withdrawals. `apply` never panics, whatever the amounts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ledger {
-    pub balance: i64,
-    /// Events applied so far.
-    pub applied: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LedgerEvent {
-    Deposited { amount: i64 },
-    Withdrawn { amount: i64 },
-}
-
-impl DomainEvent for LedgerEvent {
-    fn event_type(&self) -> &str {
-        match self {
-            LedgerEvent::Deposited { .. } => "Deposited",
-            LedgerEvent::Withdrawn { .. } => "Withdrawn",
-        }
-    }
-
-    fn to_data(&self) -> Result<Value, serde_json::Error> {
-        let (LedgerEvent::Deposited { amount } | LedgerEvent::Withdrawn { amount }) = self;
-        Ok(json!({ "amount": amount }))
-    }
-
-    fn from_data(event_type: &str, data: &Value) -> Result<Self, EventDecodeError> {
-        let amount = || {
-            data.as_object()
-                .ok_or_else(|| EventDecodeError::invalid_data(event_type, "data is not an object"))?
-                .get("amount")
-                .and_then(Value::as_i64)
-                .ok_or_else(|| EventDecodeError::invalid_data(event_type, "amount is not an i64"))
-        };
-        match event_type {
-            "Deposited" => Ok(LedgerEvent::Deposited { amount: amount()? }),
-            "Withdrawn" => Ok(LedgerEvent::Withdrawn { amount: amount()? }),
-            other => Err(EventDecodeError::unknown_type(other)),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LedgerCmd {
-    Deposit(i64),
-    Withdraw(i64),
-    /// `n` deposits of 1 in one command (one atomic batch).
-    DepositMany(u8),
-    /// A query: the state.
-    Get,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LedgerError {
-    #[error("insufficient funds: balance {balance}, asked {asked}")]
-    Insufficient { balance: i64, asked: i64 },
-}
-
-impl EventSourced for Ledger {
-    const ACTOR_TYPE: &'static str = "Ledger";
-    type Command = LedgerCmd;
-    type Event = LedgerEvent;
-    type Reply = Ledger;
-    type Error = LedgerError;
-
-    fn decide(&self, command: &LedgerCmd) -> Result<Decision<LedgerEvent, Ledger>, LedgerError> {
-        let events = match command {
-            LedgerCmd::Deposit(amount) => vec![LedgerEvent::Deposited { amount: *amount }],
-            LedgerCmd::Withdraw(amount) if *amount > self.balance => {
-                return Err(LedgerError::Insufficient {
-                    balance: self.balance,
-                    asked: *amount,
-                })
-            }
-            LedgerCmd::Withdraw(amount) => vec![LedgerEvent::Withdrawn { amount: *amount }],
-            LedgerCmd::DepositMany(n) => (0..*n)
-                .map(|_| LedgerEvent::Deposited { amount: 1 })
-                .collect(),
-            LedgerCmd::Get => vec![],
-        };
-        let mut after = self.clone();
-        for event in &events {
-            after.apply(event);
-        }
-        Ok(Decision::new(events, after))
-    }
-
-    fn apply(&mut self, event: &LedgerEvent) {
-        self.applied += 1;
-        match event {
-            LedgerEvent::Deposited { amount } => {
-                self.balance = self.balance.saturating_add(*amount)
-            }
-            LedgerEvent::Withdrawn { amount } => {
-                self.balance = self.balance.saturating_sub(*amount)
-            }
-        }
-    }
-}
-
-impl Ledger {
-    /// The state a full replay of stored events gives (panics on an undecodable event:
-    /// only for histories the runtime wrote).
-    pub fn replay(events: &[Event]) -> Ledger {
-        let mut state = Ledger::default();
-        for e in events {
-            state.apply(&LedgerEvent::from_data(&e.event_type, &e.data).expect("decodable"));
-        }
-        state
-    }
-}
 
 /// A stored event with the given type and payload.
 pub fn raw_event(actor_id: &str, version: i64, event_type: &str, data: Value) -> Event {
@@ -159,12 +47,12 @@ pub fn check_event_bytes(bytes: &[u8]) {
     }
 }
 
-/// Arbitrary bytes as a stored [`ActorSnapshot`], and its state as a [`Ledger`].
+/// Arbitrary bytes as a stored [`ActorSnapshot`], and its state as a [`Account`].
 pub fn check_snapshot_bytes(bytes: &[u8]) {
     let Ok(snapshot) = serde_json::from_slice::<ActorSnapshot>(bytes) else {
         return;
     };
-    let _ = serde_json::from_value::<Ledger>(snapshot.state.clone());
+    let _ = serde_json::from_value::<Account>(snapshot.state.clone());
     let text = serde_json::to_string(&snapshot).expect("a decoded snapshot encodes");
     match serde_json::from_str::<ActorSnapshot>(&text) {
         Ok(back) => {
@@ -177,14 +65,14 @@ pub fn check_snapshot_bytes(bytes: &[u8]) {
 }
 
 /// Stored events (type, payload) and maybe a stored snapshot state, as a history the
-/// runtime rehydrates the actor `Ledger|victim` from. The ask must answer: a state equal
+/// runtime rehydrates the actor `Account|victim` from. The ask must answer: a state equal
 /// to decoding the history by hand (an undecodable snapshot discarded, the history
 /// replayed), or a start error naming the actor and the version of the first event that
 /// does not decode. The neighbour actor is untouched.
 pub async fn check_rehydration(history: Vec<(String, Value)>, snapshot: Option<Value>) {
     let store = Arc::new(InMemoryStore::new());
-    let victim = "Ledger|victim";
-    let neighbour = "Ledger|neighbour";
+    let victim = "Account|victim";
+    let neighbour = "Account|neighbour";
     store
         .save_events(&[raw_event(neighbour, 1, "Deposited", json!({ "amount": 5 }))])
         .await
@@ -209,17 +97,17 @@ pub async fn check_rehydration(history: Vec<(String, Value)>, snapshot: Option<V
     }
 
     // What a correct rehydration gives, decoded by hand.
-    let expected: Result<Ledger, i64> = (|| {
+    let expected: Result<Account, i64> = (|| {
         // A snapshot that does not decode is discarded: the whole history is replayed.
         let decoded = snapshot
             .as_ref()
-            .and_then(|s| serde_json::from_value::<Ledger>(s.clone()).ok());
+            .and_then(|s| serde_json::from_value::<Account>(s.clone()).ok());
         let (mut state, from) = match decoded {
             Some(state) => (state, snapshot_version),
-            None => (Ledger::default(), 0),
+            None => (Account::default(), 0),
         };
         for e in events.iter().filter(|e| e.version > from) {
-            let event = LedgerEvent::from_data(&e.event_type, &e.data).map_err(|_| e.version)?;
+            let event = AccountEvent::from_data(&e.event_type, &e.data).map_err(|_| e.version)?;
             state.apply(&event);
         }
         Ok(state)
@@ -228,7 +116,10 @@ pub async fn check_rehydration(history: Vec<(String, Value)>, snapshot: Option<V
     let runtime = Runtime::builder(store.clone())
         .passivate_after(None)
         .build();
-    let answer = runtime.actor::<Ledger>("victim").ask(LedgerCmd::Get).await;
+    let answer = runtime
+        .actor::<Account>("victim")
+        .ask(AccountCommand::Get)
+        .await;
     match (answer, expected) {
         (Ok(state), Ok(expected)) => assert_eq!(state, expected),
         (Err(AskError::StartFailed(err)), Err(version)) => {
@@ -241,8 +132,8 @@ pub async fn check_rehydration(history: Vec<(String, Value)>, snapshot: Option<V
         (answer, expected) => panic!("got {answer:?}, expected {expected:?}"),
     }
     let neighbour_state = runtime
-        .actor::<Ledger>("neighbour")
-        .ask(LedgerCmd::Get)
+        .actor::<Account>("neighbour")
+        .ask(AccountCommand::Get)
         .await
         .unwrap();
     assert_eq!(neighbour_state.balance, 5);

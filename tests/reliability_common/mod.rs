@@ -1,4 +1,4 @@
-//! Shared by the reliability tests: the `Ledger` actor, decoding checks, store helpers.
+//! Shared by the reliability tests: the `Account` actor, decoding checks, store helpers.
 #![allow(dead_code, unreachable_pub)]
 
 pub mod ledger;
@@ -8,7 +8,7 @@ pub mod servers;
 use std::collections::BTreeMap;
 
 use aether_core::{Event, SnapshotStore};
-use ledger::Ledger;
+use ledger::Account;
 
 /// Checks the stored history of one actor: versions strictly increase, each command id's
 /// events form one contiguous run of versions (one command, applied once), and the latest
@@ -28,10 +28,10 @@ pub async fn check_history<S: SnapshotStore + ?Sized>(store: &S, actor_id: &str)
             .filter(|e| e.version <= snapshot.version)
             .cloned()
             .collect();
-        let state: Ledger = serde_json::from_value(snapshot.state.clone()).unwrap();
+        let state: Account = serde_json::from_value(snapshot.state.clone()).unwrap();
         assert_eq!(
             state,
-            Ledger::replay(&upto),
+            Account::replay(&upto),
             "{actor_id}: snapshot at {} == replay up to it",
             snapshot.version
         );

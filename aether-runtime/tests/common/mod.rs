@@ -1,196 +1,20 @@
-//! A hand-written account actor (no macros) and store wrappers that count, block or fail.
-#![allow(dead_code, unreachable_pub)]
+//! The shared account actor (`aether_runtime::testkit::account`, re-exported here with
+//! its command enum as `Cmd`), a second actor type, and store wrappers that count, block
+//! or fail.
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aether_core::{
     async_trait, ActorSnapshot, Event, EventStore, InMemoryStore, SnapshotStore, StoreError,
 };
-use aether_runtime::{Decision, DomainEvent, EventDecodeError, EventSourced};
+pub use aether_runtime::testkit::account::{
+    cure, poison, Account, AccountCommand as Cmd, AccountError, AccountEvent,
+};
+use aether_runtime::{Decision, DomainEvent, EventSourced};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use tokio::sync::Semaphore;
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Account {
-    pub opened: bool,
-    pub balance: i64,
-    pub applied: u64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum AccountEvent {
-    Opened,
-    Deposited {
-        amount: i64,
-    },
-    Withdrawn {
-        amount: i64,
-    },
-    /// `apply` panics on it while its tag is in [`POISONED`].
-    Poison {
-        tag: String,
-    },
-}
-
-/// Tags whose `Poison` event makes `apply` panic.
-pub static POISONED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-
-pub fn poison(tag: &str) {
-    POISONED
-        .lock()
-        .unwrap()
-        .get_or_insert_with(HashSet::new)
-        .insert(tag.to_owned());
-}
-
-pub fn cure(tag: &str) {
-    if let Some(set) = POISONED.lock().unwrap().as_mut() {
-        set.remove(tag);
-    }
-}
-
-fn is_poisoned(tag: &str) -> bool {
-    POISONED
-        .lock()
-        .unwrap()
-        .as_ref()
-        .is_some_and(|s| s.contains(tag))
-}
-
-impl DomainEvent for AccountEvent {
-    fn event_type(&self) -> &str {
-        match self {
-            AccountEvent::Opened => "Opened",
-            AccountEvent::Deposited { .. } => "Deposited",
-            AccountEvent::Withdrawn { .. } => "Withdrawn",
-            AccountEvent::Poison { .. } => "Poison",
-        }
-    }
-
-    fn to_data(&self) -> Result<Value, serde_json::Error> {
-        Ok(match self {
-            AccountEvent::Opened => json!({}),
-            AccountEvent::Deposited { amount } | AccountEvent::Withdrawn { amount } => {
-                json!({ "amount": amount })
-            }
-            AccountEvent::Poison { tag } => json!({ "tag": tag }),
-        })
-    }
-
-    fn from_data(event_type: &str, data: &Value) -> Result<Self, EventDecodeError> {
-        let amount = || {
-            data["amount"].as_i64().ok_or_else(|| {
-                EventDecodeError::invalid_data(event_type, "amount is not an integer")
-            })
-        };
-        match event_type {
-            "Opened" => Ok(AccountEvent::Opened),
-            "Deposited" => Ok(AccountEvent::Deposited { amount: amount()? }),
-            "Withdrawn" => Ok(AccountEvent::Withdrawn { amount: amount()? }),
-            "Poison" => Ok(AccountEvent::Poison {
-                tag: data["tag"].as_str().unwrap_or_default().to_owned(),
-            }),
-            other => Err(EventDecodeError::unknown_type(other)),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cmd {
-    Open,
-    Deposit(i64),
-    Withdraw(i64),
-    /// Two events in one command.
-    DepositTwice(i64),
-    /// A query.
-    Get,
-    /// `decide` panics.
-    PanicInDecide,
-    /// Records a `Poison` event.
-    Poison(String),
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum AccountError {
-    #[error("account is not open")]
-    NotOpen,
-    #[error("account is already open")]
-    AlreadyOpen,
-    #[error("insufficient funds: balance {balance}, asked {asked}")]
-    Insufficient { balance: i64, asked: i64 },
-}
-
-impl EventSourced for Account {
-    const ACTOR_TYPE: &'static str = "Account";
-    type Command = Cmd;
-    type Event = AccountEvent;
-    type Reply = Account;
-    type Error = AccountError;
-
-    fn decide(&self, command: &Cmd) -> Result<Decision<AccountEvent, Account>, AccountError> {
-        let events = match command {
-            Cmd::Open if self.opened => return Err(AccountError::AlreadyOpen),
-            Cmd::Open => vec![AccountEvent::Opened],
-            _ if !self.opened && *command != Cmd::Get => return Err(AccountError::NotOpen),
-            Cmd::Deposit(amount) => vec![AccountEvent::Deposited { amount: *amount }],
-            Cmd::DepositTwice(amount) => vec![
-                AccountEvent::Deposited { amount: *amount },
-                AccountEvent::Deposited { amount: *amount },
-            ],
-            Cmd::Withdraw(amount) if *amount > self.balance => {
-                return Err(AccountError::Insufficient {
-                    balance: self.balance,
-                    asked: *amount,
-                })
-            }
-            Cmd::Withdraw(amount) => vec![AccountEvent::Withdrawn { amount: *amount }],
-            Cmd::Get => vec![],
-            Cmd::PanicInDecide => panic!("decide panicked on purpose"),
-            Cmd::Poison(tag) => vec![AccountEvent::Poison { tag: tag.clone() }],
-        };
-        // The reply is the state the events lead to.
-        let mut after = self.clone();
-        for event in &events {
-            after.apply_pure(event);
-        }
-        Ok(Decision::new(events, after))
-    }
-
-    fn apply(&mut self, event: &AccountEvent) {
-        if let AccountEvent::Poison { tag } = event {
-            if is_poisoned(tag) {
-                // Half-mutate first, so a runtime that kept this state would be caught.
-                self.balance += 1_000_000;
-                panic!("apply panicked on purpose");
-            }
-        }
-        self.apply_pure(event);
-    }
-}
-
-impl Account {
-    fn apply_pure(&mut self, event: &AccountEvent) {
-        self.applied += 1;
-        match event {
-            AccountEvent::Opened => self.opened = true,
-            AccountEvent::Deposited { amount } => self.balance += amount,
-            AccountEvent::Withdrawn { amount } => self.balance -= amount,
-            AccountEvent::Poison { .. } => {}
-        }
-    }
-
-    /// The state a full replay of `events` gives.
-    pub fn replay(events: &[Event]) -> Account {
-        let mut state = Account::default();
-        for e in events {
-            state.apply_pure(&AccountEvent::from_data(&e.event_type, &e.data).unwrap());
-        }
-        state
-    }
-}
 
 /// A second actor type, to check that types with equal ids keep separate histories.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
