@@ -154,6 +154,12 @@ impl<T> Drop for Sender<T> {
 const KEEP_CAPACITY: usize = 4;
 
 impl<T> Receiver<T> {
+    /// How many messages are queued now (for the mailbox depth metric).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn len(&self) -> usize {
+        self.chan.lock().queue.len()
+    }
+
     /// The next message; `None` once the sender is gone and the queue is empty.
     ///
     /// Cancel safe: a message is taken only when returned.

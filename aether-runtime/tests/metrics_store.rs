@@ -48,8 +48,11 @@ impl EventSourced for Counter {
     }
 }
 
-/// Every metric of the snapshot: name, labels, value.
-fn values(snapshotter: &Snapshotter) -> Vec<(String, Vec<(String, String)>, DebugValue)> {
+/// One metric: name, labels, value.
+type Metric = (String, Vec<(String, String)>, DebugValue);
+
+/// Every metric of the snapshot.
+fn values(snapshotter: &Snapshotter) -> Vec<Metric> {
     snapshotter
         .snapshot()
         .into_vec()
@@ -91,7 +94,7 @@ fn live_actors_mailbox_depth_and_store_latency_are_recorded() {
             })
     });
 
-    let gauge = |values: &[(String, Vec<(String, String)>, DebugValue)]| {
+    let gauge = |values: &[Metric]| {
         values.iter().find_map(|(name, labels, value)| match value {
             DebugValue::Gauge(g) if name == "aether_live_actors" => {
                 assert_eq!(labels, &[("actor_type".to_owned(), "Counter".to_owned())]);

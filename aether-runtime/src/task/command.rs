@@ -106,11 +106,13 @@ impl<A: EventSourced> Actor<A> {
             // The bus needs the records after the append; otherwise the store may keep
             // them without a copy.
             let store = &self.context.events;
+            let timer = crate::obs::timer();
             let (persisted, published) = if self.context.bus.has_subscribers() {
                 (store.save_events(&records).await, Some(records))
             } else {
                 (store.append_events(records).await, None)
             };
+            crate::obs::store_latency(A::ACTOR_TYPE, "append", timer);
             match persisted {
                 Ok(()) => {
                     crate::obs::events_persisted(A::ACTOR_TYPE, count);

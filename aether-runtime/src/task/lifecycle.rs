@@ -119,6 +119,7 @@ impl<A: EventSourced> Actor<A> {
         live: mpsc::Sender<()>,
     ) -> impl std::future::Future<Output = ()> + Send {
         // Counts the task out, and what it leaves undelivered, even when it is aborted.
+        crate::obs::live_actors(A::ACTOR_TYPE, 1.0);
         let mut task = Task {
             actor: self,
             mailbox,
@@ -164,6 +165,10 @@ impl<A: EventSourced> Actor<A> {
         while let Some(message) = rx.recv().await {
             match message {
                 Message::Command(envelope) => {
+                    // What still waits behind the command just taken (a lock: only
+                    // with the feature).
+                    #[cfg(feature = "metrics")]
+                    crate::obs::mailbox_depth(A::ACTOR_TYPE, rx.len());
                     self.in_flight = true;
                     Box::pin(self.handle(*envelope)).await;
                     self.in_flight = false;
@@ -263,6 +268,7 @@ struct Task<A: EventSourced> {
 
 impl<A: EventSourced> Drop for Task<A> {
     fn drop(&mut self) {
+        crate::obs::live_actors(A::ACTOR_TYPE, -1.0);
         // After a normal end the mailbox is empty; an aborted task (or one whose tokio
         // runtime stopped) leaves commands behind: count them for the runtime's warning.
         let mut dropped = 0u64;

@@ -71,7 +71,10 @@ impl<A: EventSourced> Actor<A> {
         let Some(snapshots) = &self.context.snapshots else {
             return Ok((A::default(), 0, None));
         };
-        let snapshot = match snapshots.get_latest_snapshot(&self.stored_id).await {
+        let timer = crate::obs::timer();
+        let read = snapshots.get_latest_snapshot(&self.stored_id).await;
+        crate::obs::store_latency(A::ACTOR_TYPE, "read_snapshot", timer);
+        let snapshot = match read {
             Ok(snapshot) => snapshot,
             Err(StoreError::Serialization {
                 version, reason, ..
@@ -96,12 +99,10 @@ impl<A: EventSourced> Actor<A> {
     /// Reads events from `from` and applies those after the actor's version; remembers
     /// the command ids of all of them.
     pub(super) async fn apply_stored(&mut self, from: i64) -> Result<(), StartError> {
-        let events = self
-            .context
-            .events
-            .get_events(&self.stored_id, from)
-            .await
-            .map_err(|err| self.store_failed(from, err))?;
+        let timer = crate::obs::timer();
+        let read = self.context.events.get_events(&self.stored_id, from).await;
+        crate::obs::store_latency(A::ACTOR_TYPE, "read_events", timer);
+        let events = read.map_err(|err| self.store_failed(from, err))?;
         let limits = self.idempotency_limits();
         for stored in events {
             if let Some(command_id) = &stored.command_id {

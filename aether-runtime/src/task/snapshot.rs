@@ -48,7 +48,10 @@ impl<A: EventSourced> Actor<A> {
         // Shutdown waits for snapshot writes too.
         let live = self.context.live_token();
         tokio::spawn(async move {
-            if let Err(err) = store.save_snapshot(&snapshot).await {
+            let timer = crate::obs::timer();
+            let saved = store.save_snapshot(&snapshot).await;
+            crate::obs::store_latency(A::ACTOR_TYPE, "save_snapshot", timer);
+            if let Err(err) = saved {
                 warn!(actor_id = %snapshot.actor_id, version = snapshot.version, error = %err, "snapshot write failed");
             }
             in_flight.store(false, Ordering::Release);
