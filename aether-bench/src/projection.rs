@@ -496,6 +496,8 @@ struct LagRecorder {
     epoch: Instant,
     from_ns: u64,
     lat: Vec<u64>,
+    /// (actor, version, handled at) of the measured events, to compare with the acks.
+    handled: Vec<(String, i64, u64)>,
 }
 
 #[async_trait]
@@ -505,6 +507,8 @@ impl Projection for LagRecorder {
         if let Some(t) = event.event.data.get("t").and_then(|v| v.as_u64()) {
             if t >= self.from_ns {
                 self.lat.push(now.saturating_sub(t));
+                self.handled
+                    .push((event.event.actor_id.clone(), event.event.version, now));
             }
         }
         Ok(())
@@ -516,6 +520,8 @@ struct LagResult {
     lag: Measured,
     /// `save_event` latencies of the measured events.
     ack: Measured,
+    /// Ack (the append returned) → handler: the feed's own delay.
+    delivery: Measured,
 }
 
 /// Writers at [`LIVE_RATE`] over [`ACTORS`] actors and a projection recording the lag,
@@ -535,6 +541,7 @@ where
                 epoch,
                 from_ns,
                 lat: Vec::with_capacity(LIVE_RATE as usize * 20),
+                handled: Vec::with_capacity(LIVE_RATE as usize * 20),
             },
             Arc::clone(&store),
         ),
@@ -561,7 +568,8 @@ where
                     let e = event(&actor, a, version, json!({ "amount": 1, "t": t }));
                     store.save_event(&e).await.map_err(|e| e.to_string())?;
                     if t >= from_ns {
-                        acks.push(epoch.elapsed().as_nanos() as u64 - t);
+                        let acked = epoch.elapsed().as_nanos() as u64;
+                        acks.push((version, t, acked));
                     }
                     due += period;
                 }
@@ -570,14 +578,34 @@ where
         })
         .collect();
     let mut ack = Measured::default();
-    for w in writers {
-        ack.lat.extend(w.await.map_err(|e| e.to_string())??);
+    let mut acked_at = std::collections::HashMap::new();
+    for (a, w) in writers.into_iter().enumerate() {
+        for (version, t, acked) in w.await.map_err(|e| e.to_string())?? {
+            ack.lat.push(acked - t);
+            acked_at.insert((format!("Account|live-{a}"), version), acked);
+        }
     }
     ack.ops = ack.lat.len() as u64;
     ack.secs = measure.as_secs_f64();
     running.wait_for_head().await.map_err(|e| e.to_string())?;
     let sink = running.stop().await;
-    let lat = sink.into_parts().0.lat;
+    let recorder = sink.into_parts().0;
+    let lat = recorder.lat;
+    // A handler may see an event before its writer's task has noted the ack: 0 then.
+    let delivered: Vec<u64> = recorder
+        .handled
+        .into_iter()
+        .filter_map(|(actor, version, at)| {
+            acked_at
+                .get(&(actor, version))
+                .map(|acked| at.saturating_sub(*acked))
+        })
+        .collect();
+    let delivery = Measured {
+        ops: delivered.len() as u64,
+        secs: measure.as_secs_f64(),
+        lat: delivered,
+    };
     let lag = Measured {
         ops: lat.len() as u64,
         secs: measure.as_secs_f64(),
@@ -586,16 +614,19 @@ where
     Ok(LagResult {
         lag: lag.finish(),
         ack: ack.finish(),
+        delivery: delivery.finish(),
     })
 }
 
 fn lag_row(wl: &str, system: &str, r: &LagResult, extra: &str) -> Row {
     let max = r.lag.lat.last().map(|&ns| Duration::from_nanos(ns));
     let mut row = Row::new(wl, system, &r.lag).note(format!(
-        "max {}; save_event ack p50 {} / p99 {}{extra}",
+        "max {}; save_event ack p50 {} / p99 {}; ack → handler p50 {} / p99 {}{extra}",
         crate::stats::fmt_dur(max),
         crate::stats::fmt_dur(r.ack.pct(0.5)),
         crate::stats::fmt_dur(r.ack.pct(0.99)),
+        crate::stats::fmt_dur(r.delivery.pct(0.5)),
+        crate::stats::fmt_dur(r.delivery.pct(0.99)),
     ));
     row.unit = "events/s";
     if r.ack.ops != r.lag.ops {
