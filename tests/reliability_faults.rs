@@ -72,10 +72,7 @@ impl Rng {
         match self.next() % 4 {
             0 | 1 => AccountCommand::Deposit((self.next() % 50) as i64 + 1),
             2 => AccountCommand::Withdraw((self.next() % 60) as i64 + 1),
-            _ => AccountCommand::DepositMany {
-                amount: 1,
-                times: (self.next() % 4) as u32 + 2,
-            },
+            _ => AccountCommand::deposit_many(1, (self.next() % 4) as u32 + 2),
         }
     }
 }
@@ -102,12 +99,9 @@ async fn ask(
     cmd: AccountCommand,
     options: AskOptions,
 ) -> Result<Account, AskError<reliability_common::ledger::AccountError>> {
-    tokio::time::timeout(
-        HANG,
-        runtime.actor::<Account>(id).ask_with(cmd, options),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("ask {cmd:?} to {id} hung for {HANG:?}"))
+    tokio::time::timeout(HANG, runtime.actor::<Account>(id).ask_with(cmd, options))
+        .await
+        .unwrap_or_else(|_| panic!("ask {cmd:?} to {id} hung for {HANG:?}"))
 }
 
 /// What one actor's script did.

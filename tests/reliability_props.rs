@@ -50,10 +50,7 @@ fn op() -> impl Strategy<Value = Op> {
 fn command(slot: usize) -> AccountCommand {
     match slot % 4 {
         0 | 1 => AccountCommand::Deposit(slot as i64 + 1),
-        2 => AccountCommand::DepositMany {
-            amount: 1,
-            times: (slot % 3) as u32 + 2,
-        },
+        2 => AccountCommand::deposit_many(1, (slot % 3) as u32 + 2),
         _ => AccountCommand::Withdraw(slot as i64),
     }
 }

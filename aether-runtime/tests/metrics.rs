@@ -23,13 +23,7 @@ fn counters_and_histograms_go_through_the_metrics_facade() {
                 let runtime = Runtime::new(Arc::new(TestStore::default()));
                 let account = runtime.actor::<Account>("metered");
                 account.ask(Cmd::Open).await.unwrap();
-                account
-                    .ask(Cmd::DepositMany {
-                        amount: 1,
-                        times: 2,
-                    })
-                    .await
-                    .unwrap();
+                account.ask(Cmd::deposit_many(1, 2)).await.unwrap();
                 assert!(account.ask(Cmd::Withdraw(100)).await.is_err());
                 runtime.shutdown().await;
             })

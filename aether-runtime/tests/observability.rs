@@ -81,13 +81,7 @@ fn one_span_per_command_and_per_rehydration() {
             let runtime = Runtime::new(Arc::new(TestStore::default()));
             let account = runtime.actor::<Account>("traced");
             account.ask(Cmd::Open).await.unwrap();
-            account
-                .ask(Cmd::DepositMany {
-                    amount: 1,
-                    times: 2,
-                })
-                .await
-                .unwrap();
+            account.ask(Cmd::deposit_many(1, 2)).await.unwrap();
             assert!(account.ask(Cmd::Withdraw(100)).await.is_err());
             runtime.shutdown().await;
         });

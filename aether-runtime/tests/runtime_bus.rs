@@ -19,12 +19,7 @@ async fn subscribers_see_persisted_events_by_filter() {
     let b = runtime.actor::<Account>("b");
     a.ask(Cmd::Open).await.unwrap();
     b.ask(Cmd::Open).await.unwrap();
-    a.ask(Cmd::DepositMany {
-        amount: 4,
-        times: 2,
-    })
-    .await
-    .unwrap();
+    a.ask(Cmd::deposit_many(4, 2)).await.unwrap();
     runtime.actor::<Counter>("a").ask(()).await.unwrap();
     // Rejected commands and queries publish nothing.
     assert!(b.ask(Cmd::Withdraw(100)).await.is_err());

@@ -111,24 +111,12 @@ async fn a_commands_events_are_one_atomic_append() {
     let account = runtime.actor::<Account>("acc-4");
     account.ask(Cmd::Open).await.unwrap();
     let before = store.save_events_calls.load(Ordering::SeqCst);
-    let state = account
-        .ask(Cmd::DepositMany {
-            amount: 5,
-            times: 2,
-        })
-        .await
-        .unwrap();
+    let state = account.ask(Cmd::deposit_many(5, 2)).await.unwrap();
     assert_eq!(state.balance, 10);
     assert_eq!(store.save_events_calls.load(Ordering::SeqCst), before + 1);
     // A failing append stores none of the command's events and applies none.
     store.fail_saves.store(1, Ordering::SeqCst);
-    let err = account
-        .ask(Cmd::DepositMany {
-            amount: 7,
-            times: 2,
-        })
-        .await
-        .unwrap_err();
+    let err = account.ask(Cmd::deposit_many(7, 2)).await.unwrap_err();
     assert!(matches!(err, AskError::Store { .. }), "{err:?}");
     let events = store.inner.get_events("Account|acc-4", 0).await.unwrap();
     assert_eq!(events.len(), 3);
@@ -280,10 +268,7 @@ async fn command_ids_are_stored_on_every_event_of_the_command() {
     account.ask(Cmd::Open).await.unwrap();
     account
         .ask_with(
-            Cmd::DepositMany {
-                amount: 1,
-                times: 2,
-            },
+            Cmd::deposit_many(1, 2),
             AskOptions::new().command_id("cmd-9"),
         )
         .await

@@ -23,13 +23,7 @@ async fn a_retried_command_id_gets_the_first_reply_and_is_not_applied_twice() {
         .await
         .unwrap();
     let first = account
-        .ask_with(
-            Cmd::DepositMany {
-                amount: 10,
-                times: 2,
-            },
-            with_id("dep-1"),
-        )
+        .ask_with(Cmd::deposit_many(10, 2), with_id("dep-1"))
         .await
         .unwrap();
     assert_eq!(first.balance, 20);
@@ -40,13 +34,7 @@ async fn a_retried_command_id_gets_the_first_reply_and_is_not_applied_twice() {
         .await
         .unwrap();
     let retried = account
-        .ask_with(
-            Cmd::DepositMany {
-                amount: 10,
-                times: 2,
-            },
-            with_id("dep-1"),
-        )
+        .ask_with(Cmd::deposit_many(10, 2), with_id("dep-1"))
         .await
         .unwrap();
     assert_eq!(retried, first, "the first reply, again");
@@ -68,13 +56,7 @@ async fn beyond_the_kept_replies_a_retry_gets_duplicate_with_the_versions() {
     let account = runtime.actor::<Account>("idem-kept");
     account.ask(Cmd::Open).await.unwrap();
     account
-        .ask_with(
-            Cmd::DepositMany {
-                amount: 10,
-                times: 2,
-            },
-            with_id("dep-1"),
-        )
+        .ask_with(Cmd::deposit_many(10, 2), with_id("dep-1"))
         .await
         .unwrap();
     account
@@ -83,13 +65,7 @@ async fn beyond_the_kept_replies_a_retry_gets_duplicate_with_the_versions() {
         .unwrap();
     // Only dep-2's reply is kept.
     let again = account
-        .ask_with(
-            Cmd::DepositMany {
-                amount: 10,
-                times: 2,
-            },
-            with_id("dep-1"),
-        )
+        .ask_with(Cmd::deposit_many(10, 2), with_id("dep-1"))
         .await
         .unwrap_err();
     match &again {

@@ -59,13 +59,7 @@ async fn check(ops: Vec<Op>, snapshot_every: u64) {
                 account.ask(Cmd::Deposit(n)).await.unwrap();
             }
             Op::DepositTwice(n) => {
-                account
-                    .ask(Cmd::DepositMany {
-                        amount: n,
-                        times: 2,
-                    })
-                    .await
-                    .unwrap();
+                account.ask(Cmd::deposit_many(n, 2)).await.unwrap();
             }
             Op::Withdraw(n) => match account.ask(Cmd::Withdraw(n)).await {
                 Ok(_) | Err(AskError::Rejected { .. }) => {}

@@ -130,6 +130,14 @@ pub enum AccountCommand {
     Poison(u64),
 }
 
+impl AccountCommand {
+    /// [`DepositMany`](AccountCommand::DepositMany): `times` deposits of `amount` in one
+    /// command.
+    pub const fn deposit_many(amount: i64, times: u32) -> Self {
+        AccountCommand::DepositMany { amount, times }
+    }
+}
+
 /// Why an [`Account`] refused a command (nothing recorded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountError {
