@@ -140,3 +140,28 @@ async fn order_saga_confirms_what_is_in_stock_and_cancels_the_rest() {
     // order 1 (fig 3, apple 1) fits, order 2 needs pears.
     assert_eq!(second, [Cancelled, Confirmed, Cancelled]);
 }
+
+#[cfg(feature = "metrics")]
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../examples/metrics.rs"]
+mod metrics_example;
+
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn metrics_example_serves_the_runtimes_metrics_to_a_scrape() {
+    let (_, text) = metrics_example::run("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    for wanted in [
+        r#"aether_commands_total{actor_type="Account",outcome="ok"} 3"#,
+        r#"aether_commands_total{actor_type="Account",outcome="rejected"} 1"#,
+        r#"aether_events_persisted_total{actor_type="Account"} 3"#,
+        "aether_ask_seconds",
+        "aether_store_seconds",
+    ] {
+        assert!(
+            text.contains(wanted),
+            "{wanted:?} not in the scrape:\n{text}"
+        );
+    }
+}
