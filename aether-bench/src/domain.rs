@@ -8,9 +8,6 @@
 //!   events from its store, handles the command and commits the new event
 //!   (`cqrs_domain.rs`, shared with the `cqrs-pg` helper crate).
 
-use aether_runtime::{Decision, DomainEvent, EventDecodeError, EventSourced};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
 pub use crate::client::Client;
@@ -18,70 +15,10 @@ pub use crate::cqrs_domain::*;
 
 // ---------------------------------------------------------------- aether
 
-/// The aether account. Its state is one `i64`.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct Account {
-    pub balance: i64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum AccountEvent {
-    Deposited { amount: i64 },
-}
-
-#[derive(Debug, Clone)]
-pub enum Cmd {
-    Deposit(i64),
-    Balance,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("amount must be positive")]
-pub struct NotPositive;
-
-impl DomainEvent for AccountEvent {
-    fn event_type(&self) -> &str {
-        "Deposited"
-    }
-    fn to_data(&self) -> Result<Value, serde_json::Error> {
-        let AccountEvent::Deposited { amount } = self;
-        Ok(json!({ "amount": amount }))
-    }
-    fn from_data(event_type: &str, data: &Value) -> Result<Self, EventDecodeError> {
-        match event_type {
-            "Deposited" => Ok(AccountEvent::Deposited {
-                amount: data["amount"].as_i64().ok_or_else(|| {
-                    EventDecodeError::invalid_data(event_type, "amount is not an integer")
-                })?,
-            }),
-            other => Err(EventDecodeError::unknown_type(other)),
-        }
-    }
-}
-
-impl EventSourced for Account {
-    const ACTOR_TYPE: &'static str = "Account";
-    type Command = Cmd;
-    type Event = AccountEvent;
-    type Reply = i64;
-    type Error = NotPositive;
-
-    fn decide(&self, command: &Cmd) -> Result<Decision<AccountEvent, i64>, NotPositive> {
-        match command {
-            Cmd::Deposit(amount) if *amount <= 0 => Err(NotPositive),
-            Cmd::Deposit(amount) => Ok(Decision::new(
-                vec![AccountEvent::Deposited { amount: *amount }],
-                self.balance + amount,
-            )),
-            Cmd::Balance => Ok(Decision::reply(self.balance)),
-        }
-    }
-
-    fn apply(&mut self, event: &AccountEvent) {
-        let AccountEvent::Deposited { amount } = event;
-        self.balance += amount;
-    }
-}
+/// The aether account: the actor the project's tests and examples share
+/// (`aether_runtime::testkit::account`); a deposit persists one `Deposited` event and
+/// replies with the state (24 bytes, `Copy`).
+pub use aether_runtime::testkit::account::{Account, AccountCommand as Cmd};
 
 // ---------------------------------------------------------------- raw limit
 

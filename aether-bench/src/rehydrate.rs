@@ -22,9 +22,10 @@ async fn first_reply(make: impl Fn() -> Runtime, trials: usize, expected: i64) -
         let t = Instant::now();
         let balance = runtime
             .actor::<Account>("big")
-            .ask(Cmd::Balance)
+            .ask(Cmd::Get)
             .await
-            .expect("rehydrate");
+            .expect("rehydrate")
+            .balance;
         let took = t.elapsed();
         assert_eq!(balance, expected, "rehydrated state");
         m.lat.push(took.as_nanos() as u64);

@@ -56,7 +56,7 @@ async fn aether_child(passivate: bool, n: usize) -> ChildResult {
         .build();
     runtime
         .actor::<Account>("warm-up")
-        .ask(Cmd::Balance)
+        .ask(Cmd::Get)
         .await
         .expect("warm-up");
     let mut lat = vec![0u64; n];
@@ -73,7 +73,7 @@ async fn aether_child(passivate: bool, n: usize) -> ChildResult {
         // the RSS delta is the actors' and the registry's, not the store's.
         runtime
             .actor::<Account>(&id)
-            .ask(Cmd::Balance)
+            .ask(Cmd::Get)
             .await
             .expect("first ask");
         *slot = t.elapsed().as_nanos() as u64;
