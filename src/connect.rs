@@ -509,6 +509,10 @@ fn take_params(
     Ok((base, values))
 }
 
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "nats")),
+    allow(dead_code)
+)]
 fn store_error<E>(kind: StoreKind, url: &str, error: E) -> ConnectUrlError
 where
     E: std::error::Error + Send + Sync + 'static,
@@ -535,6 +539,10 @@ where
 
 /// A store error whose text held a password, with the password masked.
 #[derive(Debug)]
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "nats")),
+    allow(dead_code)
+)]
 struct Masked(String);
 
 impl fmt::Display for Masked {
@@ -545,6 +553,10 @@ impl fmt::Display for Masked {
 
 impl std::error::Error for Masked {}
 
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "nats")),
+    allow(dead_code)
+)]
 fn mask(mut text: String, secrets: &[String]) -> String {
     for secret in secrets {
         text = text.replace(secret.as_str(), "***");
@@ -605,6 +617,10 @@ fn is_password_key(key: &str) -> bool {
 }
 
 /// The secrets in `url` (as written and percent-decoded), to mask in store errors.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "nats")),
+    allow(dead_code)
+)]
 fn secrets_of(url: &str) -> Vec<String> {
     let mut secrets = Vec::new();
     let Some((scheme, rest)) = url.split_once("://") else {
