@@ -10,6 +10,9 @@
 //! under `CI=true` it fails.
 #![cfg(all(feature = "sqlite", feature = "postgres", feature = "nats"))]
 
+#[path = "servers/mod.rs"]
+mod servers;
+
 use std::io::Write;
 
 use std::path::PathBuf;
@@ -120,7 +123,7 @@ async fn no_password_reaches_logs_errors_or_debug_output() {
     let mut shown: Vec<String> = Vec::new();
 
     // PostgreSQL: the TLS-only password user, by URL, right and wrong.
-    let schema = unique("aether_secrets");
+    let schema = servers::unique_name("aether_secrets");
     let url = |password: &str| {
         format!(
             "postgres://aether_tls:{password}@localhost:5432/test?sslmode=verify-full&sslrootcert={}",

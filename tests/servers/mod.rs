@@ -25,6 +25,9 @@ pub const PG_PREFIXES: &[&str] = &[
     "aether_rel_crash",
     "aether_rel_loss",
     "aether_evolve",
+    "aether_connect",
+    "aether_cli",
+    "aether_secrets",
 ];
 
 fn now_secs() -> u64 {
