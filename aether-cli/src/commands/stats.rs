@@ -20,7 +20,9 @@ struct Stats {
     events: u64,
     actors: usize,
     undecodable_rows: u64,
-    /// SQLite only: the database file plus its `-wal` file, in bytes.
+    /// What the backend says the store takes, in bytes: SQLite, the database file plus
+    /// its `-wal`; PostgreSQL, the schema's tables with their indexes and TOAST;
+    /// NATS, the events stream plus the snapshot (and checkpoint) buckets' streams.
     #[serde(skip_serializing_if = "Option::is_none")]
     bytes_on_disk: Option<u64>,
 }
@@ -46,7 +48,7 @@ pub(crate) async fn run(store: &AnyStore, json: bool) -> Result<ExitCode, CliErr
         events: store.feed_lag(Position::START).await?,
         actors: actors.len(),
         undecodable_rows: undecodable,
-        bytes_on_disk: size_on_disk(store),
+        bytes_on_disk: size(store).await,
     };
     if json {
         output::json_line(&stats)?;
@@ -58,24 +60,68 @@ pub(crate) async fn run(store: &AnyStore, json: bool) -> Result<ExitCode, CliErr
             println!("bad rows {} (run `aether verify`)", stats.undecodable_rows);
         }
         if let Some(bytes) = stats.bytes_on_disk {
-            println!("on disk  {} (file + wal)", human_bytes(bytes));
+            println!("size     {} ({})", human_bytes(bytes), size_meaning(store));
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(feature = "sqlite")]
-fn size_on_disk(store: &AnyStore) -> Option<u64> {
-    let path = store.downcast_ref::<aether::sqlite::SqliteStore>()?.path();
-    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    Some(size(path) + size(std::path::Path::new(&wal)))
+/// The store's size as its backend tells it; `None` where it cannot (in memory, or the
+/// backend refused: a size is a nicety, never a reason to fail `stats`).
+async fn size(store: &AnyStore) -> Option<u64> {
+    #[cfg(feature = "sqlite")]
+    if let Some(sqlite) = store.downcast_ref::<aether::sqlite::SqliteStore>() {
+        let path = sqlite.path();
+        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        return Some(size(path) + size(std::path::Path::new(&wal)));
+    }
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = store.downcast_ref::<aether::postgres::PostgresStore>() {
+        let client = pg.pool().get().await.ok()?;
+        let row = client
+            .query_one(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relkind = 'r'",
+                &[&pg.schema()],
+            )
+            .await
+            .ok()?;
+        return u64::try_from(row.get::<_, i64>(0)).ok();
+    }
+    #[cfg(feature = "nats")]
+    if let Some(nats) = store.downcast_ref::<aether::nats::NatsStore>() {
+        let js = async_nats::jetstream::new(nats.client().clone());
+        let layout = nats.layout();
+        let mut total = 0;
+        let snapshots = format!("KV_{}", layout.snapshot_bucket());
+        let checkpoints = format!("KV_{}", layout.checkpoint_bucket());
+        for (i, stream) in [layout.events_stream(), &snapshots, &checkpoints]
+            .into_iter()
+            .enumerate()
+        {
+            match js.get_stream(stream).await {
+                Ok(mut s) => total += s.info().await.ok()?.state.bytes,
+                // The checkpoint bucket is made on first use.
+                Err(_) if i == 2 => {}
+                Err(_) => return None,
+            }
+        }
+        return Some(total);
+    }
+    let _ = store;
+    None
 }
 
-#[cfg(not(feature = "sqlite"))]
-fn size_on_disk(_: &AnyStore) -> Option<u64> {
-    None
+fn size_meaning(store: &AnyStore) -> &'static str {
+    match store.kind() {
+        aether::StoreKind::Sqlite => "file + wal",
+        aether::StoreKind::Postgres => "the schema's tables, indexes and TOAST",
+        aether::StoreKind::Nats => "events stream + snapshot and checkpoint buckets",
+        _ => "as the backend tells",
+    }
 }
 
 fn human_bytes(bytes: u64) -> String {
