@@ -1,6 +1,7 @@
 //! TLS and authentication against the nats-server that `.ci/run` starts on 127.0.0.1:4223
 //! (#17): TLS required with a server certificate for localhost / 127.0.0.1 signed by a CI
-//! CA, users `aether` (password) and an NKey user, JetStream on.
+//! CA, users `aether` (password) and an NKey user, JetStream on; and against the one on
+//! 127.0.0.1:4224, which requires a client certificate of that CA and a token.
 //!
 //! The files are in `AETHER_CI_TLS_DIR` (default `/var/lib/aether-ci/tls`), the server in
 //! `AETHER_NATS_TLS_URL` (default `tls://127.0.0.1:4223`). Without them a test prints why
@@ -304,4 +305,77 @@ async fn a_missing_credentials_file_is_a_credentials_error() {
         panic!("expected ConnectError::Credentials, got {err:?}");
     };
     assert!(reason.contains("/nonexistent/user.creds"), "{reason}");
+}
+
+/// The third CI server: TLS with client certificates required, and a token
+/// (`AETHER_NATS_MTLS_URL`, default `tls://127.0.0.1:4224`; the token in `nats-token`).
+fn mtls() -> Option<(Setup, String, String)> {
+    let setup = Setup::find()?;
+    let url =
+        std::env::var("AETHER_NATS_MTLS_URL").unwrap_or_else(|_| "tls://127.0.0.1:4224".to_owned());
+    match std::fs::read_to_string(setup.file("nats-token")) {
+        Ok(token) => Some((setup, url, token.trim().to_owned())),
+        Err(err) => {
+            let why = format!("no NATS token setup ({err}); `bash .ci/run setup` makes it");
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!("CI=true and {why}");
+            }
+            eprintln!("skipping: {why}");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_and_a_client_certificate_log_in_where_both_are_required() {
+    let Some((setup, url, token)) = mtls() else {
+        return;
+    };
+    let store = setup
+        .builder(&url, &namespace("mtls-token"))
+        .token(&token)
+        .tls_ca_file(setup.file("ca.crt"))
+        .tls_client_cert(setup.file("client.crt"), setup.file("client.key"))
+        .connect()
+        .await
+        .expect("token + client certificate");
+    assert!(!format!("{store:?}").contains(&token));
+    round_trip(store).await;
+    // The token in the URL works the same, and is never shown.
+    let in_url = url.replacen("://", &format!("://{token}@"), 1);
+    let builder = setup
+        .builder(&in_url, &namespace("mtls-url"))
+        .tls_ca_file(setup.file("ca.crt"))
+        .tls_client_cert(setup.file("client.crt"), setup.file("client.key"));
+    assert!(!format!("{builder:?}").contains(&token));
+    round_trip(builder.connect().await.expect("a token in the url")).await;
+}
+
+#[tokio::test]
+async fn without_the_client_certificate_or_with_a_wrong_token_the_login_fails() {
+    let Some((setup, url, token)) = mtls() else {
+        return;
+    };
+    let err = setup
+        .builder(&url, &namespace("mtls-nocert"))
+        .token(&token)
+        .tls_ca_file(setup.file("ca.crt"))
+        .connect()
+        .await
+        .expect_err("no client certificate");
+    assert_no_secret(&err, &token);
+    let wrong = "wrong-token-2b8e";
+    let err = setup
+        .builder(&url, &namespace("mtls-wrong"))
+        .token(wrong)
+        .tls_ca_file(setup.file("ca.crt"))
+        .tls_client_cert(setup.file("client.crt"), setup.file("client.key"))
+        .connect()
+        .await
+        .expect_err("a wrong token");
+    assert!(
+        matches!(err, ConnectError::Authentication { .. }),
+        "a wrong token is an authentication error: {err:?}"
+    );
+    assert_no_secret(&err, wrong);
 }
