@@ -118,6 +118,39 @@ pub(crate) fn decode_event(
     decode().map_err(|reason| StoreError::serialization(actor_id, version, reason))
 }
 
+/// [`decode_event`] with the JSON of `data` left unparsed: the event (its `data` is
+/// `null`) and the column's text, for a reader that parses many of them at once.
+pub(crate) fn decode_event_deferred(
+    row: &Row<'_>,
+    actor_id: &str,
+    version: i64,
+) -> Result<(Event, String), StoreError> {
+    let decode = || -> Result<(Event, String), String> {
+        let data = match row.get_ref(6).map_err(|e| format!("column data: {e}"))? {
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+                .map_err(|e| format!("column data holds invalid JSON: {e}"))?
+                .to_owned(),
+            other => {
+                return Err(format!(
+                    "column data holds {:?}, not JSON text",
+                    other.data_type()
+                ))
+            }
+        };
+        let event = Event {
+            id: column(row, 3, "id")?,
+            event_type: column(row, 4, "event_type")?,
+            actor_id: actor_id.to_owned(),
+            command_id: column(row, 5, "command_id")?,
+            version,
+            data: serde_json::Value::Null,
+            timestamp: timestamp_columns(row, 7, 8)?,
+        };
+        Ok((event, data))
+    };
+    decode().map_err(|reason| StoreError::serialization(actor_id, version, reason))
+}
+
 /// Decodes `version, state, ts_secs, ts_nanos` of a snapshot row.
 pub(crate) fn decode_snapshot(row: &Row<'_>, actor_id: &str) -> Result<ActorSnapshot, StoreError> {
     let version: i64 = column(row, 0, "version")

@@ -338,3 +338,46 @@ async fn a_version_1_file_is_migrated_and_fed() {
     );
     assert_eq!(store.feed_lag(Position::START).await.unwrap(), 6);
 }
+
+/// A long page parses its events' JSON on two threads: the error reported is still the
+/// first bad row in feed order, whichever half it is in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_page_reports_its_first_undecodable_row() {
+    let store = TempStore::new().await;
+    let path = store.store.path().to_owned();
+    let events: Vec<_> = (1..=600).map(|v| event("Account|long", v)).collect();
+    store.save_events(&events).await.unwrap();
+    let all = store
+        .read_feed(Position::START, &FeedFilter::all(), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(all.events.len(), 600);
+    assert_eq!(
+        all.events[599].event.data, events[599].data,
+        "parsed on either thread"
+    );
+    let conn = Connection::open(&path).unwrap();
+    conn.busy_timeout(HANG).unwrap();
+    let corrupt = |seq: i64| {
+        conn.execute("UPDATE events SET data = 'not json' WHERE seq = ?1", [seq])
+            .unwrap();
+    };
+    let failing_at = |result: Result<aether_core::FeedPage, FeedError>| match result {
+        Err(FeedError::Serialization { position, .. }) => position,
+        other => panic!("expected a serialization error, got {other:?}"),
+    };
+    corrupt(450); // in the second half of a 600-event page
+    let at = failing_at(
+        store
+            .read_feed(Position::START, &FeedFilter::all(), 1_000)
+            .await,
+    );
+    assert_eq!(at, Position::new(450, 0));
+    corrupt(120); // now one in the first half too: it comes first
+    let at = failing_at(
+        store
+            .read_feed(Position::START, &FeedFilter::all(), 1_000)
+            .await,
+    );
+    assert_eq!(at, Position::new(120, 0));
+}
