@@ -1,8 +1,14 @@
 //! [`FaultyStore`]: a store wrapper that fails, delays, times out or loses the
 //! acknowledgement of a chosen share of calls, reproducibly.
+//!
+//! The operations and kinds of fault are in `ops.rs`, the builder in `builder.rs`, the
+//! seeded randomness in `rng.rs`.
+
+mod builder;
+mod ops;
+mod rng;
 
 use std::collections::HashMap;
-use std::error::Error as StdError;
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,284 +19,17 @@ use async_trait::async_trait;
 
 use crate::{ActorSnapshot, Event, EventStore, SnapshotStore, StoreError};
 
-/// One operation of the store traits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StoreOp {
-    /// [`EventStore::save_events`] (and `save_event`, which calls it).
-    SaveEvents,
-    /// [`EventStore::get_events`].
-    GetEvents,
-    /// [`EventStore::get_latest_version`].
-    GetLatestVersion,
-    /// [`SnapshotStore::get_latest_snapshot`].
-    GetLatestSnapshot,
-    /// [`SnapshotStore::save_snapshot`].
-    SaveSnapshot,
-}
-
-impl StoreOp {
-    /// Every operation.
-    pub const ALL: [StoreOp; 5] = [
-        StoreOp::SaveEvents,
-        StoreOp::GetEvents,
-        StoreOp::GetLatestVersion,
-        StoreOp::GetLatestSnapshot,
-        StoreOp::SaveSnapshot,
-    ];
-    /// The reads.
-    pub const READS: [StoreOp; 3] = [
-        StoreOp::GetEvents,
-        StoreOp::GetLatestVersion,
-        StoreOp::GetLatestSnapshot,
-    ];
-    /// The writes (the only operations whose acknowledgement can be lost).
-    pub const WRITES: [StoreOp; 2] = [StoreOp::SaveEvents, StoreOp::SaveSnapshot];
-
-    /// Whether the operation writes.
-    pub fn is_write(self) -> bool {
-        matches!(self, StoreOp::SaveEvents | StoreOp::SaveSnapshot)
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            StoreOp::SaveEvents => "save_events",
-            StoreOp::GetEvents => "get_events",
-            StoreOp::GetLatestVersion => "get_latest_version",
-            StoreOp::GetLatestSnapshot => "get_latest_snapshot",
-            StoreOp::SaveSnapshot => "save_snapshot",
-        }
-    }
-}
-
-impl fmt::Display for StoreOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One operation is a set of one, so builder methods take `StoreOp::SaveEvents` as well
-/// as `StoreOp::ALL`.
-impl IntoIterator for StoreOp {
-    type Item = StoreOp;
-    type IntoIter = std::iter::Once<StoreOp>;
-    fn into_iter(self) -> Self::IntoIter {
-        std::iter::once(self)
-    }
-}
-
-/// The kind of an injected fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FaultKind {
-    /// Failed without doing anything.
-    Fail,
-    /// The write was done; its acknowledgement was lost.
-    LostAck,
-    /// Waited, then failed without doing anything.
-    Timeout,
-}
-
-/// The source of a [`StoreError::Backend`] made by a [`FaultyStore`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InjectedFault {
-    /// The operation that failed.
-    pub op: StoreOp,
-    /// How.
-    pub kind: FaultKind,
-}
-
-impl InjectedFault {
-    /// Whether `err` is a backend error injected by a [`FaultyStore`].
-    pub fn is_injected(err: &StoreError) -> bool {
-        Self::of(err).is_some()
-    }
-
-    /// The injected fault behind `err`, if it is one.
-    pub fn of(err: &StoreError) -> Option<&InjectedFault> {
-        match err {
-            StoreError::Backend { source, .. } => {
-                let source: &(dyn StdError + 'static) = &**source;
-                source.downcast_ref::<InjectedFault>()
-            }
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for InjectedFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            FaultKind::Fail => write!(f, "injected failure of {}", self.op),
-            FaultKind::LostAck => write!(
-                f,
-                "injected lost acknowledgement of {} (the write was applied)",
-                self.op
-            ),
-            FaultKind::Timeout => write!(f, "injected timeout of {}", self.op),
-        }
-    }
-}
-
-impl StdError for InjectedFault {}
-
-/// The fault probabilities of one operation, each in `0.0..=1.0`.
-///
-/// `fail + lose_ack + timeout` is the share of calls that fail; a sum above 1 is capped
-/// (fail first, then lose ack, then timeout). `delay` is drawn independently.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct OpFaults {
-    /// Share of calls that fail at once.
-    pub fail: f64,
-    /// Share of calls applied, then reported failed (writes only; ignored for reads).
-    pub lose_ack: f64,
-    /// Share of calls that wait the timeout, then fail.
-    pub timeout: f64,
-    /// Share of calls delayed (by a time drawn from the delay range) before anything else.
-    pub delay: f64,
-}
-
-/// How many calls a [`FaultyStore`] saw and what it did to them ([`FaultyStore::stats`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct FaultStats {
-    /// Calls made.
-    pub calls: u64,
-    /// Calls failed at once.
-    pub failed: u64,
-    /// Writes applied whose acknowledgement was lost.
-    pub lost_acks: u64,
-    /// Calls that timed out.
-    pub timed_out: u64,
-    /// Calls delayed.
-    pub delayed: u64,
-}
-
-impl FaultStats {
-    /// Calls that returned an injected error.
-    pub fn injected_errors(&self) -> u64 {
-        self.failed + self.lost_acks + self.timed_out
-    }
-}
-
-/// Builds a [`FaultyStore`]; see there for an example.
-#[derive(Debug)]
-#[must_use = "a builder does nothing until `build` is called"]
-pub struct FaultyStoreBuilder<S> {
-    inner: S,
-    seed: u64,
-    faults: [OpFaults; 5],
-    delay: Range<Duration>,
-    timeout: Duration,
-    enabled: bool,
-}
-
-impl<S> FaultyStoreBuilder<S> {
-    /// The seed of the fault decisions (default 0).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Fails this share of calls to `ops` at once, without touching the inner store.
-    pub fn fail(mut self, ops: impl IntoIterator<Item = StoreOp>, share: f64) -> Self {
-        for op in ops {
-            self.faults[op.index()].fail = clamp(share);
-        }
-        self
-    }
-
-    /// Applies this share of writes among `ops`, then reports them failed (a lost
-    /// acknowledgement). Reads in `ops` are ignored.
-    pub fn lose_ack(mut self, ops: impl IntoIterator<Item = StoreOp>, share: f64) -> Self {
-        for op in ops.into_iter().filter(|op| op.is_write()) {
-            self.faults[op.index()].lose_ack = clamp(share);
-        }
-        self
-    }
-
-    /// Delays this share of calls to `ops` by a time drawn uniformly from `range`.
-    pub fn delay(
-        mut self,
-        ops: impl IntoIterator<Item = StoreOp>,
-        share: f64,
-        range: Range<Duration>,
-    ) -> Self {
-        for op in ops {
-            self.faults[op.index()].delay = clamp(share);
-        }
-        self.delay = range;
-        self
-    }
-
-    /// Makes this share of calls to `ops` wait `after`, then fail without touching the
-    /// inner store (a client-side timeout).
-    pub fn timeout(
-        mut self,
-        ops: impl IntoIterator<Item = StoreOp>,
-        share: f64,
-        after: Duration,
-    ) -> Self {
-        for op in ops {
-            self.faults[op.index()].timeout = clamp(share);
-        }
-        self.timeout = after;
-        self
-    }
-
-    /// Sets all the probabilities of one operation at once.
-    pub fn op_faults(mut self, op: StoreOp, faults: OpFaults) -> Self {
-        self.faults[op.index()] = OpFaults {
-            fail: clamp(faults.fail),
-            lose_ack: if op.is_write() {
-                clamp(faults.lose_ack)
-            } else {
-                0.0
-            },
-            timeout: clamp(faults.timeout),
-            delay: clamp(faults.delay),
-        };
-        self
-    }
-
-    /// Starts with faults switched off ([`FaultyStore::start_faults`] switches them on).
-    pub fn start_stopped(mut self) -> Self {
-        self.enabled = false;
-        self
-    }
-
-    /// Builds the store.
-    pub fn build(self) -> FaultyStore<S> {
-        FaultyStore {
-            inner: self.inner,
-            seed: self.seed,
-            faults: self.faults,
-            delay: self.delay,
-            timeout: self.timeout,
-            enabled: AtomicBool::new(self.enabled),
-            attempts: Mutex::new(HashMap::new()),
-            counters: Counters::default(),
-        }
-    }
-}
-
-fn clamp(share: f64) -> f64 {
-    if share.is_nan() {
-        0.0
-    } else {
-        share.clamp(0.0, 1.0)
-    }
-}
+pub use builder::FaultyStoreBuilder;
+pub use ops::{FaultKind, FaultStats, InjectedFault, OpFaults, StoreOp};
+use rng::{hash_str, SplitMix64};
 
 #[derive(Debug, Default)]
-struct Counters {
-    calls: AtomicU64,
-    failed: AtomicU64,
-    lost_acks: AtomicU64,
-    timed_out: AtomicU64,
-    delayed: AtomicU64,
+pub(super) struct Counters {
+    pub(super) calls: AtomicU64,
+    pub(super) failed: AtomicU64,
+    pub(super) lost_acks: AtomicU64,
+    pub(super) timed_out: AtomicU64,
+    pub(super) delayed: AtomicU64,
 }
 
 /// A store that passes calls to an inner store, failing, delaying, timing out or losing
@@ -346,15 +85,15 @@ struct Counters {
 /// on how tasks are scheduled: the same seed and the same calls per actor give the same
 /// faults, whatever the other actors do at the same time.
 pub struct FaultyStore<S> {
-    inner: S,
-    seed: u64,
-    faults: [OpFaults; 5],
-    delay: Range<Duration>,
-    timeout: Duration,
-    enabled: AtomicBool,
+    pub(super) inner: S,
+    pub(super) seed: u64,
+    pub(super) faults: [OpFaults; 5],
+    pub(super) delay: Range<Duration>,
+    pub(super) timeout: Duration,
+    pub(super) enabled: AtomicBool,
     /// How many times each (operation, actor, version) call was made.
-    attempts: Mutex<HashMap<(StoreOp, String, i64), u64>>,
-    counters: Counters,
+    pub(super) attempts: Mutex<HashMap<(StoreOp, String, i64), u64>>,
+    pub(super) counters: Counters,
 }
 
 impl<S: fmt::Debug> fmt::Debug for FaultyStore<S> {
@@ -579,41 +318,6 @@ impl<S: SnapshotStore> SnapshotStore for FaultyStore<S> {
         )
         .await
     }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014; the seeding generator of xoshiro): small, fast,
-/// and good enough to decide faults.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// FNV-1a, mixed through SplitMix64: a stable hash of an actor id (std's hasher is
-/// randomly keyed per process, which would break reproducibility).
-fn hash_str(s: &str) -> u64 {
-    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
-    for byte in s.as_bytes() {
-        h ^= u64::from(*byte);
-        h = h.wrapping_mul(0x0000_0100_0000_01B3);
-    }
-    SplitMix64::new(h).next_u64()
 }
 
 #[cfg(test)]
