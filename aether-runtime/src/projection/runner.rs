@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether_core::{EventFeed, FeedError, FeedEvent, FeedPage, Position, ProjectionSink, SinkError};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -13,6 +13,10 @@ use super::handle::{Control, HeadFn};
 use super::{
     ProjectionError, ProjectionHandle, ProjectionOptions, ProjectionPhase, ProjectionStatus,
 };
+
+mod control;
+
+use control::recv;
 
 /// How often, at most, the lag is measured while catching up (it costs a count on some
 /// stores).
@@ -382,129 +386,5 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
                 }
             }
         }
-    }
-
-    /// Waits out a backoff after a transient error, serving requests meanwhile. `None`
-    /// when it is time to try again.
-    async fn backoff(&mut self, error: FeedError, attempts: u32) -> Option<Flow> {
-        let shift = attempts.saturating_sub(1).min(16);
-        let delay = self
-            .options
-            .backoff_min
-            .saturating_mul(1 << shift)
-            .min(self.options.backoff_max);
-        tracing::warn!(%error, attempts, ?delay, "projection: transient error, retrying");
-        self.set_phase(ProjectionPhase::Retrying { error, attempts });
-        let sleep = tokio::time::sleep(delay);
-        tokio::pin!(sleep);
-        loop {
-            tokio::select! {
-                () = &mut sleep => return None,
-                request = recv(&mut self.control) => {
-                    match request {
-                        Some(request) => {
-                            if let Some(flow) = self.running_request(request).await {
-                                return Some(flow);
-                            }
-                        }
-                        None => self.control = None,
-                    }
-                }
-            }
-        }
-    }
-
-    /// A request while the projection is not failed. `Some` when it changes the flow.
-    async fn running_request(&mut self, request: Control) -> Option<Flow> {
-        match request {
-            Control::Stop => Some(Flow::Stop),
-            Control::Reset(reply) => Some(self.reset(reply).await),
-            Control::Resume(reply) => {
-                let _ = reply.send(Err(self.not_failed("resume")));
-                None
-            }
-            Control::SkipFailed(reply) => {
-                let _ = reply.send(Err(self.not_failed("skip")));
-                None
-            }
-        }
-    }
-
-    fn not_failed(&self, request: &'static str) -> ProjectionError {
-        ProjectionError::NotFailed {
-            projection: self.name.clone(),
-            request,
-        }
-    }
-
-    async fn reset(&mut self, reply: oneshot::Sender<Result<(), ProjectionError>>) -> Flow {
-        tracing::info!("resetting the projection: emptying its read model, from the start");
-        match self.sink.reset(&self.name).await {
-            Ok(()) => {
-                self.skip = None;
-                self.status.send_modify(|s| {
-                    s.checkpoint = None;
-                    s.lag = None;
-                });
-                let _ = reply.send(Ok(()));
-                Flow::Restart
-            }
-            Err(err) => {
-                let err = match err {
-                    SinkError::Reset { source } => ProjectionError::Reset {
-                        projection: self.name.clone(),
-                        source: Arc::from(source),
-                    },
-                    other => self.sink_error(other),
-                };
-                let _ = reply.send(Err(err.clone()));
-                Flow::Fail(err)
-            }
-        }
-    }
-
-    /// Stopped on an error: waits for the handle to say what to do.
-    async fn failed(&mut self, err: ProjectionError) -> Flow {
-        tracing::error!(error = %err, "projection stopped on an error");
-        self.set_phase(ProjectionPhase::Failed(err.clone()));
-        loop {
-            // With no handle left to resume it, the task ends.
-            let Some(control) = self.control.as_mut() else {
-                return Flow::Stop;
-            };
-            let Some(request) = control.recv().await else {
-                self.control = None;
-                return Flow::Stop;
-            };
-            match request {
-                Control::Stop => return Flow::Stop,
-                Control::Reset(reply) => return self.reset(reply).await,
-                Control::Resume(reply) => {
-                    let _ = reply.send(Ok(()));
-                    return Flow::Restart;
-                }
-                Control::SkipFailed(reply) => match err.position() {
-                    Some(position) => {
-                        self.skip = Some(Skip {
-                            position,
-                            from_feed: matches!(err, ProjectionError::Feed { .. }),
-                        });
-                        let _ = reply.send(Ok(position));
-                        return Flow::Restart;
-                    }
-                    None => {
-                        let _ = reply.send(Err(self.not_failed("skip (the error names no event)")));
-                    }
-                },
-            }
-        }
-    }
-}
-
-/// The next request, or never once the handle is gone.
-async fn recv(control: &mut Option<mpsc::UnboundedReceiver<Control>>) -> Option<Control> {
-    match control {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
     }
 }
