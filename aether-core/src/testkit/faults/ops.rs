@@ -5,6 +5,8 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+#[allow(unused_imports)] // named by the docs
+use super::FaultyStore;
 use crate::StoreError;
 #[allow(unused_imports)] // named by the docs
 use crate::{EventStore, SnapshotStore};
