@@ -8,9 +8,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aether_core::{
-    validate_feed_read, EventFeed, FeedError, FeedFilter, FeedPage, Position, StoreError,
-};
+use aether_core::{validate_feed_read, EventFeed, FeedError, FeedFilter, FeedPage, Position};
 use async_nats::jetstream::kv;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::HeaderMap;
@@ -85,28 +83,6 @@ pub(super) fn backend(after: Position, err: impl fmt::Display) -> FeedError {
     FeedError::backend(after, Message(err.to_string()))
 }
 
-/// A [`StoreError::Serialization`] from the codec, as the feed reports it.
-pub(super) fn feed_serialization(position: Position, err: StoreError) -> FeedError {
-    match err {
-        StoreError::Serialization {
-            actor_id,
-            version,
-            reason,
-        } => FeedError::Serialization {
-            position,
-            actor_id,
-            version,
-            reason,
-        },
-        other => FeedError::Serialization {
-            position,
-            actor_id: String::new(),
-            version: 0,
-            reason: other.to_string(),
-        },
-    }
-}
-
 pub(super) fn header_u64(headers: Option<&HeaderMap>, name: &str) -> Option<u64> {
     headers?.get(name)?.as_str().trim().parse().ok()
 }
@@ -142,7 +118,7 @@ impl NatsStore {
         let actor_id = self.message_actor(raw)?;
         codec::decode_batch(&actor_id, raw.sequence, raw.headers.as_ref(), &raw.payload)
             .map(|events| events.len() as u64)
-            .map_err(|err| feed_serialization(Position::new(raw.sequence, 0), err))
+            .map_err(|err| FeedError::undecodable(Position::new(raw.sequence, 0), err))
     }
 
     /// The stream's last sequence (0 when it is empty), from the stream leader.

@@ -53,6 +53,31 @@ pub enum FeedError {
 }
 
 impl FeedError {
+    /// A [`Serialization`](FeedError::Serialization) error for the stored event at
+    /// `position`, from the store's own decoding error: a
+    /// [`StoreError::Serialization`](crate::StoreError::Serialization) keeps its actor,
+    /// version and reason; any other error keeps its actor, version and text.
+    pub fn undecodable(position: Position, err: crate::StoreError) -> Self {
+        match err {
+            crate::StoreError::Serialization {
+                actor_id,
+                version,
+                reason,
+            } => FeedError::Serialization {
+                position,
+                actor_id,
+                version,
+                reason,
+            },
+            other => FeedError::Serialization {
+                position,
+                actor_id: other.actor_id().to_owned(),
+                version: other.version(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
     /// A [`Backend`](FeedError::Backend) error.
     pub fn backend(
         after: Position,

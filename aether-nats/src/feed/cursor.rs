@@ -12,7 +12,7 @@ use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
 use futures::StreamExt;
 
-use super::{backend, feed_serialization, header_u64};
+use super::{backend, header_u64};
 use crate::codec;
 use crate::NatsStore;
 
@@ -295,7 +295,7 @@ impl NatsStore {
                 Err(err) => {
                     fail(
                         &events,
-                        feed_serialization(Position::new(raw.sequence, 0), err),
+                        FeedError::undecodable(Position::new(raw.sequence, 0), err),
                     )?;
                     cursor.pending.push_front(raw);
                     break;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aether_core::{
     async_trait, validate_feed_read, validate_projection_name, CheckpointStore, EventFeed,
-    FeedError, FeedEvent, FeedFilter, FeedPage, Position, StoreError,
+    FeedError, FeedEvent, FeedFilter, FeedPage, Position,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -71,24 +71,8 @@ fn read_event(row: &Row, position: Position) -> Result<FeedEvent, FeedError> {
             version: 0,
             reason: PostgresError::from(err).to_string(),
         })?;
-    let event = decode_event(&actor_id, row).map_err(|err| match err {
-        StoreError::Serialization {
-            actor_id,
-            version,
-            reason,
-        } => FeedError::Serialization {
-            position,
-            actor_id,
-            version,
-            reason,
-        },
-        other => FeedError::Serialization {
-            position,
-            actor_id: actor_id.clone(),
-            version: 0,
-            reason: other.to_string(),
-        },
-    })?;
+    let event =
+        decode_event(&actor_id, row).map_err(|err| FeedError::undecodable(position, err))?;
     Ok(FeedEvent { position, event })
 }
 
