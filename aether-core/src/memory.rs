@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use dashmap::mapref::one::RefMut;
 use dashmap::DashMap;
-use tokio::sync::watch;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+
+use tokio::sync::Notify;
 
 use crate::feed::validate_projection_name;
 use crate::{
@@ -53,8 +55,12 @@ pub struct InMemoryStore {
     /// Every event in the order saves happened: the feed. Pushed to while the saving
     /// actor's shard is locked, so an actor's events are in version order here too.
     log: Mutex<Vec<Arc<Event>>>,
-    /// The log's length, for readers waiting for new events.
-    log_len: watch::Sender<u64>,
+    /// The log's length, stored while the log is locked (so it only grows).
+    log_len: AtomicU64,
+    /// Readers in `wait_for_events`: an append wakes them only when there are some, so
+    /// a store nobody reads the feed of pays one atomic load per append for it.
+    waiting: AtomicUsize,
+    appended: Notify,
     checkpoints: DashMap<String, Position>,
 }
 
@@ -64,7 +70,9 @@ impl Default for InMemoryStore {
             events: DashMap::new(),
             snapshots: DashMap::new(),
             log: Mutex::new(Vec::new()),
-            log_len: watch::Sender::new(0),
+            log_len: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
+            appended: Notify::new(),
             checkpoints: DashMap::new(),
         }
     }
@@ -94,10 +102,14 @@ impl InMemoryStore {
             log.push(Arc::clone(&event));
             history.push(event);
         }
-        let len = log.len() as u64;
+        self.log_len.store(log.len() as u64, SeqCst);
         drop(log);
         drop(history);
-        self.log_len.send_replace(len);
+        // SeqCst: either a reader registered in `waiting` before the length above was
+        // stored (and is woken here), or it reads the new length itself.
+        if self.waiting.load(SeqCst) > 0 {
+            self.appended.notify_waiters();
+        }
     }
 
     /// Validates a batch and checks its first version against the actor's latest; on
@@ -171,7 +183,7 @@ impl fmt::Debug for InMemoryStore {
         f.debug_struct("InMemoryStore")
             .field("actors", &self.events.len())
             .field("snapshots", &self.snapshots.len())
-            .field("feed_len", &*self.log_len.borrow())
+            .field("feed_len", &self.log_len.load(SeqCst))
             .finish()
     }
 }
@@ -279,7 +291,7 @@ impl EventFeed for InMemoryStore {
     }
 
     async fn feed_head(&self) -> Result<Position, FeedError> {
-        let len = *self.log_len.borrow();
+        let len = self.log_len.load(SeqCst);
         Ok(if len == 0 {
             Position::START
         } else {
@@ -288,15 +300,29 @@ impl EventFeed for InMemoryStore {
     }
 
     async fn feed_lag(&self, after: Position) -> Result<u64, FeedError> {
-        let len = *self.log_len.borrow();
+        let len = self.log_len.load(SeqCst);
         Ok(len.saturating_sub(after.commit()))
     }
 
     async fn wait_for_events(&self, after: Position) -> Result<(), FeedError> {
-        let mut len = self.log_len.subscribe();
-        // The sender lives as long as `self`, which this call borrows.
-        let _ = len.wait_for(|&len| len > after.commit()).await;
-        Ok(())
+        /// Counts a reader in `waiting` for as long as it waits (a dropped wait too).
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, SeqCst);
+            }
+        }
+        loop {
+            let notified = self.appended.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            self.waiting.fetch_add(1, SeqCst);
+            let _waiting = Waiting(&self.waiting);
+            if self.log_len.load(SeqCst) > after.commit() {
+                return Ok(());
+            }
+            notified.await;
+        }
     }
 }
 
