@@ -1,0 +1,142 @@
+//! The cluster layer for aether, on NATS: several processes ("members") share one NATS
+//! JetStream store, each actor is live on exactly one of them, and an ask from any member
+//! reaches it.
+//!
+//! ```no_run
+//! use aether_cluster::Cluster;
+//! # use aether_runtime::{Decision, EventSourced};
+//! # #[derive(Default, serde::Serialize, serde::Deserialize)] struct Counter { n: u64 }
+//! # struct Added;
+//! # impl aether_runtime::DomainEvent for Added {
+//! #     fn event_type(&self) -> &str { "Added" }
+//! #     fn to_data(&self) -> Result<serde_json::Value, serde_json::Error> { Ok(serde_json::json!({})) }
+//! #     fn from_data(_: &str, _: &serde_json::Value) -> Result<Self, aether_runtime::EventDecodeError> { Ok(Added) }
+//! # }
+//! # #[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)] #[error("never")] struct Never;
+//! # impl EventSourced for Counter {
+//! #     const ACTOR_TYPE: &'static str = "Counter";
+//! #     type Command = (); type Event = Added; type Reply = u64; type Error = Never;
+//! #     fn decide(&self, _: &()) -> Result<Decision<Added, u64>, Never> { Ok(Decision::new(vec![Added], self.n + 1)) }
+//! #     fn apply(&mut self, _: &Added) { self.n += 1 }
+//! # }
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cluster = Cluster::connect("nats://127.0.0.1:4222", "shop", "node-1")
+//!     .await?
+//!     .register::<Counter>()
+//!     .join()
+//!     .await?;
+//! // Any member: the ask goes to the counter's one owner.
+//! let n = cluster.actor::<Counter>("visits").ask(()).await?;
+//! println!("visit {n}");
+//! cluster.leave().await; // hands this member's shards over first
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How it works
+//!
+//! **Membership.** Each member writes a heartbeat, the key `members.<node>` of the
+//! namespace's key-value bucket `aether_<ns>_members`, every
+//! [`heartbeat_interval`](ClusterConfig::heartbeat_interval) (250 ms), and watches the
+//! others' keys. A member not heard from for `failover_timeout - 2 × heartbeat_interval`
+//! (1.5 s of the default 2 s) is dead, on each member's own clock (no clocks are
+//! compared across machines). A node id already in use is detected when joining: the key
+//! exists (`create` fails) and its heartbeat keeps changing; a key whose heartbeat has
+//! stopped (a killed process restarting under its id) is taken over with a
+//! revision-checked `update`. The bucket's `max_age` removes a dead member's key later
+//! (per-key TTLs need nats-server 2.11; this works on 2.9). The shard count is written
+//! once, with `create`, to the bucket `aether_<ns>_cluster`; a member with another count
+//! is refused.
+//!
+//! **Placement.** An actor's shard is a stable hash of its type and id modulo
+//! [`shard_count`](ClusterConfig::shard_count) (1,024). A shard's owner is chosen among
+//! the *placed* members by rendezvous (highest-random-weight) hashing, so every member
+//! computes the same owner from the same member set with no leases to write, and a
+//! member joining or leaving moves only the shards it gains or loses (about `1/n`).
+//!
+//! **Routing.** [`ClusterRef::ask`] computes the owner: this member, a local call to the
+//! shard's runtime (no serialization); another, a NATS request to
+//! `aether.<ns>.cluster.<node>` carrying the actor type, id, command id and the command
+//! as JSON, answered with the reply, the domain error, or a runtime failure. An owner
+//! that no longer serves the shard answers "moved", and the ask waits for the next view
+//! and asks the new owner, within the [`ask_timeout`](ClusterConfig::ask_timeout) (10 s).
+//! Every command carries a command id (the caller's or a fresh one); see below.
+//!
+//! **Handover.** Each served shard has a [`Runtime`](aether_runtime::Runtime) of its own
+//! on its owner. A joining member is placed only once every active member has
+//! *acknowledged* it in its heartbeat, and a member acknowledges only after handing over
+//! the shards the joiner takes from it: it stops taking their commands (answering
+//! "moved"), executes and answers those already queued, and stops their actors (the
+//! shard runtime's `shutdown`). So the old owner has finished before the new owner starts
+//! an actor (lazily, on its first command, rehydrating from the store). A member that
+//! [leaves](Cluster::leave) does the same for all its shards before deleting its key.
+//!
+//! **Failover.** A member killed with SIGKILL stops heartbeating; 1.5 s later the others
+//! drop it from the placement and its shards' actors start on their new owners at their
+//! next command: within the 2 s [`failover_timeout`](ClusterConfig::failover_timeout) of
+//! its last heartbeat. An ask in flight to it ends with
+//! [`ClusterAskError::Unreachable`] as soon as it is declared dead (never a hang), naming
+//! the command id: asked again with that id, the command is applied at most once, since
+//! the new owner reads the command ids of the actor's recent events back from the store
+//! ([`idempotency_window`](aether_runtime::ActorConfig::idempotency_window)).
+//!
+//! # Failure cases
+//!
+//! The store's version check is the safety net: each save states the version it
+//! expects, so two members holding one actor at once cost a version conflict (the loser
+//! rebuilds from the store and decides again, or answers
+//! [`ClusterAskError::Conflict`]), never a lost or doubled event. Two owners can happen:
+//!
+//! - **A slow or partitioned member.** A member whose heartbeats do not get through is
+//!   declared dead by the others while it may still run. It stops serving (answers
+//!   "moved") as soon as its own heartbeats have failed for nearly the dead-after time,
+//!   so the overlap is short, but a command it had already started can race the new
+//!   owner: a conflict.
+//! - **Views in flux.** Members see heartbeats at slightly different times; for a moment
+//!   two members may each route a shard to a different owner. Joins are safe (the
+//!   joiner serves nothing until acknowledged); a member declared dead on one member and
+//!   not yet on another is the case above.
+//! - **A retried command id** is applied at most once within the idempotency window,
+//!   on any member. Its first reply is kept only on the member that applied it; elsewhere
+//!   the retry answers [`ClusterAskError::Duplicate`] (the versions it produced).
+//! - **NATS itself** (the server, or a JetStream cluster) is a single dependency: while a
+//!   member cannot reach it, that member serves nothing and its asks fail or wait.
+//!
+//! # Events
+//!
+//! Events are in the shared store, so a reader of its feed (projections,
+//! `aether_runtime::bus::DurableSubscription`) sees every member's events. The
+//! in-process bus (`Runtime::subscribe`) sees only the events of the shard runtimes of
+//! its own process, and is not offered here. Namespaces keep clusters apart: the
+//! buckets, subjects and store of namespace `a` are not those of `b`.
+//!
+//! # Files
+//!
+//! `cluster.rs` ([`Cluster`], [`ClusterBuilder`], serving requests), `config.rs`
+//! ([`ClusterConfig`]), `error.rs` ([`JoinError`], [`ClusterAskError`]), `placement.rs`
+//! ([`shard_of`], [`owner_of`]), `membership.rs` (heartbeat records and who is placed,
+//! pure), `member.rs` (the buckets, claiming a node id, the heartbeat loop), `host.rs`
+//! (the owner's side: shard runtimes, handover), `router.rs` ([`ClusterRef`]),
+//! `wire.rs` (the JSON envelopes), `actor_type.rs` ([`ClusterActor`]).
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
+
+mod actor_type;
+mod cluster;
+mod config;
+mod error;
+mod host;
+mod member;
+mod membership;
+mod placement;
+mod router;
+mod wire;
+
+pub use actor_type::ClusterActor;
+pub use cluster::{Cluster, ClusterBuilder};
+pub use config::ClusterConfig;
+pub use error::{ClusterAskError, FailureKind, JoinError};
+pub use member::bucket_names;
+pub use placement::{owner_of, shard_of, DEFAULT_SHARD_COUNT};
+pub use router::ClusterRef;
