@@ -353,3 +353,10 @@ pub mod postgres {
 pub mod nats {
     pub use aether_nats::*;
 }
+
+/// The cluster layer on NATS (feature `cluster`): members, one live owner per actor,
+/// asks routed to it from any member, handover and failover. See [`aether_cluster`].
+#[cfg(feature = "cluster")]
+pub mod cluster {
+    pub use aether_cluster::*;
+}

@@ -39,6 +39,9 @@ pub(crate) struct Inner {
     store: Arc<NatsStore>,
     left: AtomicBool,
     leave_tx: mpsc::Sender<oneshot::Sender<()>>,
+    /// Tells the request loop to unsubscribe and answer what it already received; it
+    /// answers on the channel it is given when it has.
+    stop_serving: Mutex<Option<oneshot::Sender<oneshot::Sender<()>>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -196,6 +199,23 @@ impl Cluster {
         if self.inner.leave_tx.send(done_tx).await.is_ok() {
             let _ = done_rx.await;
         }
+        // Requests sent before the others saw the key go are answered "moved" (not left
+        // unanswered in the subscription); later ones find no responder and go elsewhere.
+        // The others see the deletion within milliseconds: one heartbeat interval of
+        // answering "moved" covers it.
+        tokio::time::sleep(self.inner.config.heartbeat_interval).await;
+        let stop = self
+            .inner
+            .stop_serving
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(stop) = stop {
+            let (served_tx, served_rx) = oneshot::channel();
+            if stop.send(served_tx).is_ok() {
+                let _ = tokio::time::timeout(self.inner.config.drain_timeout, served_rx).await;
+            }
+        }
         let tasks: Vec<JoinHandle<()>> = self
             .inner
             .tasks
@@ -281,9 +301,10 @@ impl ClusterBuilder {
             view: view_tx,
             leave: leave_rx,
         };
+        let (stop_tx, stop_rx) = oneshot::channel();
         let tasks = vec![
             tokio::spawn(membership.run()),
-            tokio::spawn(serve(requests, client.clone(), Arc::clone(&host))),
+            tokio::spawn(serve(requests, client.clone(), Arc::clone(&host), stop_rx)),
         ];
         let cluster = Cluster {
             inner: Arc::new(Inner {
@@ -296,6 +317,7 @@ impl ClusterBuilder {
                 store: self.store,
                 left: AtomicBool::new(false),
                 leave_tx,
+                stop_serving: Mutex::new(Some(stop_tx)),
                 tasks: Mutex::new(tasks),
             }),
         };
@@ -323,15 +345,42 @@ impl Cluster {
     }
 }
 
-/// Answers the requests on the member's subject, each on a task of its own.
-async fn serve(mut requests: async_nats::Subscriber, client: async_nats::Client, host: Arc<Host>) {
-    while let Some(message) = requests.next().await {
+/// Answers the requests on the member's subject, each on a task of its own. Asked to
+/// stop, it unsubscribes, answers the requests already received, and says so.
+async fn serve(
+    mut requests: async_nats::Subscriber,
+    client: async_nats::Client,
+    host: Arc<Host>,
+    stop: oneshot::Receiver<oneshot::Sender<()>>,
+) {
+    let mut stop = Some(stop);
+    let mut done: Option<oneshot::Sender<()>> = None;
+    // Every request being answered, so that a leaving member answers each before it
+    // says it has.
+    let mut answering = tokio::task::JoinSet::new();
+    loop {
+        while answering.try_join_next().is_some() {}
+        let message = match stop.as_mut() {
+            Some(stop_rx) => tokio::select! {
+                message = requests.next() => message,
+                asked = stop_rx => {
+                    stop = None;
+                    done = asked.ok();
+                    if requests.drain().await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            },
+            None => requests.next().await,
+        };
+        let Some(message) = message else { break };
         let Some(reply) = message.reply.clone() else {
             continue;
         };
         let host = Arc::clone(&host);
         let client = client.clone();
-        tokio::spawn(async move {
+        answering.spawn(async move {
             let response = match serde_json::from_slice::<Request>(&message.payload) {
                 Ok(request) => host.serve(request).await,
                 Err(err) => Response::BadRequest {
@@ -343,6 +392,11 @@ async fn serve(mut requests: async_nats::Subscriber, client: async_nats::Client,
                 tracing::warn!(error = %err, "cannot send a cluster reply");
             }
         });
+    }
+    while answering.join_next().await.is_some() {}
+    let _ = client.flush().await;
+    if let Some(done) = done {
+        let _ = done.send(());
     }
 }
 

@@ -49,6 +49,18 @@ struct State {
     /// Leaving (or left): serve nothing.
     closed: bool,
     runtimes: HashMap<u32, Runtime>,
+    /// Shards whose previous runtime is still draining: not served again (not even if
+    /// they come back here) until it has ended, so one actor never runs twice here.
+    draining: HashMap<u32, usize>,
+}
+
+/// Runtimes handed over, with their shards, for [`Host::drain`].
+pub(crate) struct Released(Vec<(u32, Runtime)>);
+
+impl Released {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl Host {
@@ -81,7 +93,7 @@ impl Host {
     /// The runtime of `shard` if this member serves it now (started on first use).
     fn runtime_for(&self, shard: u32) -> Option<Runtime> {
         let mut state = self.state();
-        if state.fenced || state.closed {
+        if state.fenced || state.closed || state.draining.contains_key(&shard) {
             return None;
         }
         if owner_of(shard, &state.effective) != Some(&*self.node) {
@@ -103,7 +115,7 @@ impl Host {
         placed: &[String],
         handing_to: &BTreeSet<String>,
         fenced: bool,
-    ) -> Vec<Runtime> {
+    ) -> Released {
         let mut effective: Vec<String> = placed.to_vec();
         effective.extend(handing_to.iter().cloned());
         effective.sort();
@@ -116,6 +128,7 @@ impl Host {
         let State {
             runtimes,
             effective,
+            draining,
             ..
         } = &mut *state;
         let released: Vec<u32> = runtimes
@@ -123,29 +136,53 @@ impl Host {
             .copied()
             .filter(|shard| keep_none || owner_of(*shard, effective) != Some(&*node))
             .collect();
-        released
-            .into_iter()
-            .filter_map(|shard| runtimes.remove(&shard))
-            .collect()
+        Released(
+            released
+                .into_iter()
+                .filter_map(|shard| {
+                    let runtime = runtimes.remove(&shard)?;
+                    *draining.entry(shard).or_default() += 1;
+                    Some((shard, runtime))
+                })
+                .collect(),
+        )
     }
 
     /// Stops serving every shard (leaving); returns their runtimes to drain.
-    pub(crate) fn close(&self) -> Vec<Runtime> {
+    pub(crate) fn close(&self) -> Released {
         let mut state = self.state();
         state.closed = true;
-        state.runtimes.drain().map(|(_, runtime)| runtime).collect()
+        let State {
+            runtimes, draining, ..
+        } = &mut *state;
+        Released(
+            runtimes
+                .drain()
+                .map(|(shard, runtime)| {
+                    *draining.entry(shard).or_default() += 1;
+                    (shard, runtime)
+                })
+                .collect(),
+        )
     }
 
     /// Shuts the runtimes down: their queued commands are executed and answered, then
     /// their actors end (within the drain timeout, else they are aborted).
-    pub(crate) async fn drain(&self, runtimes: Vec<Runtime>) {
+    pub(crate) async fn drain(&self, released: Released) {
         let timeout = self.drain_timeout;
         let node = Arc::clone(&self.node);
-        futures::future::join_all(runtimes.into_iter().map(|runtime| {
+        futures::future::join_all(released.0.into_iter().map(|(shard, runtime)| {
             let node = Arc::clone(&node);
             async move {
                 if let Err(err) = runtime.shutdown_timeout(timeout).await {
-                    tracing::warn!(node = %node, error = %err, "a handed-over shard did not drain in time");
+                    tracing::warn!(node = %node, shard, error = %err, "a handed-over shard did not drain in time");
+                }
+                let mut state = self.state();
+                if let Some(count) = state.draining.get_mut(&shard) {
+                    *count -= 1;
+                    if *count == 0 {
+                        state.draining.remove(&shard);
+                    }
                 }
             }
         }))

@@ -137,6 +137,6 @@ pub use actor_type::ClusterActor;
 pub use cluster::{Cluster, ClusterBuilder};
 pub use config::ClusterConfig;
 pub use error::{ClusterAskError, FailureKind, JoinError};
-pub use member::bucket_names;
+pub use member::{bucket_names, delete_buckets};
 pub use placement::{owner_of, shard_of, DEFAULT_SHARD_COUNT};
 pub use router::ClusterRef;

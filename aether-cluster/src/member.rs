@@ -27,6 +27,10 @@ use crate::membership::{Members, Record, Status};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct View {
     pub(crate) placed: Arc<[String]>,
+    /// Members that left gracefully a short while ago: a request to one of them that got
+    /// no answer was never taken (a leaving member answers every request it takes before
+    /// it unsubscribes), so it is sent again, with its command id, to the new owner.
+    pub(crate) departed: Arc<[String]>,
 }
 
 fn cluster_bucket(namespace: &str) -> String {
@@ -42,6 +46,21 @@ fn members_bucket(namespace: &str) -> String {
 /// delete them (with the store's namespace) to remove a cluster's every trace.
 pub fn bucket_names(namespace: &str) -> [String; 2] {
     [cluster_bucket(namespace), members_bucket(namespace)]
+}
+
+/// Deletes the cluster's buckets of `store`'s namespace ([`bucket_names`]), when no member
+/// runs any more; returns how many it deleted. Best effort: a bucket that is missing or
+/// cannot be deleted is skipped. The store's own stream and buckets are
+/// [`NatsStore::delete_namespace`](aether_nats::NatsStore::delete_namespace)'s.
+pub async fn delete_buckets(store: &aether_nats::NatsStore) -> usize {
+    let js = async_nats::jetstream::new(store.client().clone());
+    let mut deleted = 0;
+    for bucket in bucket_names(store.namespace()) {
+        if js.delete_key_value(&bucket).await.is_ok() {
+            deleted += 1;
+        }
+    }
+    deleted
 }
 
 fn member_key(node: &str) -> String {
@@ -247,7 +266,25 @@ impl Loop {
             }
         };
         let mut dirty = true;
+        // No placement is computed before every member's current heartbeat is known (a
+        // member seeing only some would place itself too early): they are read once,
+        // key by key, before the watch takes over.
+        let mut caught_up = false;
         loop {
+            if !caught_up {
+                match self.read_all().await {
+                    Ok(entries) => {
+                        for entry in entries {
+                            observe(&mut members, entry);
+                        }
+                        caught_up = true;
+                        dirty = true;
+                    }
+                    Err(err) => {
+                        tracing::warn!(node = %self.record.node, error = %err, "cannot read the members; retrying");
+                    }
+                }
+            }
             tokio::select! {
                 _ = tick.tick() => dirty = true,
                 entry = watch.next() => match entry {
@@ -287,6 +324,9 @@ impl Loop {
             let now = Instant::now();
             if now.duration_since(last_ok) >= heartbeat * 3 / 4 {
                 self.put(&key, &acks, &mut last_ok).await;
+            }
+            if !caught_up {
+                continue;
             }
             let now = Instant::now();
             let placed = members.placed(now, dead_after);
@@ -328,6 +368,9 @@ impl Loop {
             }
             let view = View {
                 placed: placed.into(),
+                departed: members
+                    .departed(now, self.config.failover_timeout * 2)
+                    .into(),
             };
             self.view.send_if_modified(|current| {
                 if *current == view {
@@ -338,6 +381,24 @@ impl Loop {
                 }
             });
         }
+    }
+
+    /// Every member's current heartbeat, read key by key.
+    async fn read_all(&self) -> Result<Vec<kv::Entry>, String> {
+        let read = async {
+            let mut keys = self.members.keys().await.map_err(|e| e.to_string())?;
+            let mut entries = Vec::new();
+            while let Some(key) = keys.next().await {
+                let key = key.map_err(|e| e.to_string())?;
+                if let Some(entry) = self.members.entry(key).await.map_err(|e| e.to_string())? {
+                    entries.push(entry);
+                }
+            }
+            Ok(entries)
+        };
+        tokio::time::timeout(self.config.heartbeat_interval * 2, read)
+            .await
+            .map_err(|_| "timed out".to_owned())?
     }
 
     /// Writes the heartbeat (bounded by one interval, so a stalled server does not stall
@@ -370,7 +431,7 @@ fn handing_nodes(handing: &BTreeSet<String>) -> BTreeSet<String> {
 fn observe(members: &mut Members, entry: kv::Entry) {
     let node = entry.key.strip_prefix("members.").unwrap_or(&entry.key);
     match entry.operation {
-        Operation::Delete | Operation::Purge => members.remove(node),
+        Operation::Delete | Operation::Purge => members.remove(node, Instant::now()),
         Operation::Put => {
             let Ok(record) = serde_json::from_slice::<Record>(&entry.value) else {
                 tracing::warn!(key = %entry.key, "a member's heartbeat does not decode; ignored");

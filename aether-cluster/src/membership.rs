@@ -53,17 +53,31 @@ struct Seen {
 #[derive(Debug, Default)]
 pub(crate) struct Members {
     seen: BTreeMap<String, Seen>,
+    /// Members whose key was deleted (they left gracefully), and when.
+    departed: BTreeMap<String, Instant>,
 }
 
 impl Members {
     /// A heartbeat of `record` arrived (or was read) at `at`.
     pub(crate) fn observe(&mut self, record: Record, at: Instant) {
+        self.departed.remove(&record.node);
         self.seen.insert(record.node.clone(), Seen { record, at });
     }
 
-    /// The member's key was deleted (it left).
-    pub(crate) fn remove(&mut self, node: &str) {
-        self.seen.remove(node);
+    /// The member's key was deleted at `at` (it left).
+    pub(crate) fn remove(&mut self, node: &str, at: Instant) {
+        if self.seen.remove(node).is_some() {
+            self.departed.insert(node.to_owned(), at);
+        }
+    }
+
+    /// The members that left gracefully within `within` of `now`, sorted.
+    pub(crate) fn departed(&self, now: Instant, within: Duration) -> Vec<String> {
+        self.departed
+            .iter()
+            .filter(|(_, at)| now.saturating_duration_since(**at) < within)
+            .map(|(node, _)| node.clone())
+            .collect()
     }
 
     /// The records of members seen within `dead_after` of `now`.
@@ -152,8 +166,9 @@ mod tests {
         let mut alone = Members::default();
         alone.observe(record("x", Status::Joining, &[]), start);
         assert_eq!(alone.placed(start, DEAD), ["x"]);
-        alone.remove("x");
+        alone.remove("x", start);
         assert!(alone.placed(start, DEAD).is_empty());
+        assert_eq!(alone.departed(start, DEAD), ["x"]);
     }
 
     #[test]

@@ -253,22 +253,22 @@ impl<A: ClusterActor> ClusterRef<A> {
             .timeout(Some(left.max(Duration::from_millis(1))));
         let send = inner.client.send_request(subject, request);
         tokio::pin!(send);
+        // Resolves when `owner` is no longer placed (after a grace for a reply already on
+        // its way), saying whether it left gracefully.
         let owner_gone = async {
-            loop {
-                if !view_rx
-                    .borrow_and_update()
-                    .placed
-                    .iter()
-                    .any(|m| m == owner)
+            let departed = loop {
                 {
-                    break;
+                    let view = view_rx.borrow_and_update();
+                    if !view.placed.iter().any(|m| m == owner) {
+                        break view.departed.iter().any(|m| m == owner);
+                    }
                 }
                 if view_rx.changed().await.is_err() {
                     std::future::pending::<()>().await;
                 }
-            }
-            // A reply sent just before the member left may still be on its way.
-            tokio::time::sleep(inner.config.heartbeat_interval).await;
+            };
+            tokio::time::sleep(inner.config.heartbeat_interval * 4).await;
+            departed
         };
         let unreachable = |reason: String| {
             Attempt::Done(Err(ClusterAskError::Unreachable {
@@ -280,7 +280,16 @@ impl<A: ClusterActor> ClusterRef<A> {
         };
         let message = tokio::select! {
             sent = &mut send => sent,
-            () = owner_gone => return unreachable("the member was declared dead or left with the command in flight".to_owned()),
+            departed = owner_gone => {
+                if departed {
+                    // It answered everything it took before leaving: this request was
+                    // not taken. Send it again (same command id) to the new owner.
+                    return Attempt::Again;
+                }
+                return unreachable(
+                    "the member was declared dead with the command in flight".to_owned(),
+                );
+            }
         };
         match message {
             Ok(message) => self.decode(owner, &message.payload),

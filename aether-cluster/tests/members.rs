@@ -241,11 +241,17 @@ async fn a_member_that_stops_heartbeating_fails_over() {
     // B vanishes without leaving (its tasks end, as when its process is killed).
     drop(b);
     let dropped = Instant::now();
-    let served = a
-        .actor::<Counter>(&id)
-        .ask(CounterCmd::Add(3))
-        .await
-        .unwrap();
+    // An ask that was in flight to B when it vanished ends with `Unreachable`; retried
+    // with its command id it applies once.
+    let counter = a.actor::<Counter>(&id);
+    let served = loop {
+        match counter.ask_with_id(CounterCmd::Add(3), "after-b").await {
+            Err(ClusterAskError::Unreachable { command_id, .. }) => {
+                assert_eq!(command_id, "after-b")
+            }
+            other => break other.unwrap(),
+        }
+    };
     assert_eq!(served, 5);
     let took = dropped.elapsed();
     assert!(

@@ -143,9 +143,6 @@ pub async fn cleanup(namespace: &str) {
     let Some(store) = store(namespace).await else {
         return;
     };
-    let js = async_nats::jetstream::new(store.client().clone());
-    for bucket in aether_cluster::bucket_names(namespace) {
-        let _ = js.delete_key_value(&bucket).await;
-    }
+    aether_cluster::delete_buckets(&store).await;
     let _ = store.delete_namespace().await;
 }
