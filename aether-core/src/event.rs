@@ -65,3 +65,84 @@ pub struct ActorSnapshot {
     /// When the snapshot was taken.
     pub timestamp: Timestamp,
 }
+
+/// A stored event lent by [`EventStore::replay_events`](crate::EventStore::replay_events):
+/// the fields of an [`Event`] borrowed from the store, its payload either a parsed
+/// [`serde_json::Value`] or the JSON text as stored.
+///
+/// Replay decodes each event once into the actor's own event type; lending the stored
+/// record spares the copy (and, for a store that keeps JSON text, the parse into a
+/// `Value`) that [`get_events`](crate::EventStore::get_events) pays per event.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRef<'a> {
+    /// Unique id of the event.
+    pub id: &'a str,
+    /// The domain name of the event.
+    pub event_type: &'a str,
+    /// The actor whose history this event belongs to.
+    pub actor_id: &'a str,
+    /// Correlation id of the command that produced the event.
+    pub command_id: Option<&'a str>,
+    /// Position of the event in the actor's history.
+    pub version: i64,
+    /// The event's payload.
+    pub data: EventData<'a>,
+    /// When the event was recorded.
+    pub timestamp: Timestamp,
+}
+
+/// The payload of an [`EventRef`]: parsed, or JSON text as the store holds it.
+#[derive(Debug, Clone, Copy)]
+pub enum EventData<'a> {
+    /// A parsed payload.
+    Value(&'a serde_json::Value),
+    /// The payload's JSON text (one JSON value).
+    Json(&'a str),
+}
+
+impl EventData<'_> {
+    /// The payload as a [`serde_json::Value`] (parsed when it is JSON text).
+    ///
+    /// # Errors
+    ///
+    /// When JSON text does not parse (a store that checks its input never lends such).
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            EventData::Value(value) => Ok((*value).clone()),
+            EventData::Json(text) => serde_json::from_str(text),
+        }
+    }
+}
+
+impl<'a> From<&'a Event> for EventRef<'a> {
+    fn from(event: &'a Event) -> Self {
+        EventRef {
+            id: &event.id,
+            event_type: &event.event_type,
+            actor_id: &event.actor_id,
+            command_id: event.command_id.as_deref(),
+            version: event.version,
+            data: EventData::Value(&event.data),
+            timestamp: event.timestamp,
+        }
+    }
+}
+
+impl EventRef<'_> {
+    /// An owned copy of the event.
+    ///
+    /// # Errors
+    ///
+    /// When the payload is JSON text that does not parse.
+    pub fn to_event(&self) -> Result<Event, serde_json::Error> {
+        Ok(Event {
+            id: self.id.to_owned(),
+            event_type: self.event_type.to_owned(),
+            actor_id: self.actor_id.to_owned(),
+            command_id: self.command_id.map(str::to_owned),
+            version: self.version,
+            data: self.data.to_value()?,
+            timestamp: self.timestamp,
+        })
+    }
+}

@@ -48,7 +48,7 @@ pub mod testkit;
 
 pub use async_trait::async_trait;
 pub use error::{BoxError, StoreError, VersionConflictError};
-pub use event::{ActorSnapshot, Event, Timestamp};
+pub use event::{ActorSnapshot, Event, EventData, EventRef, Timestamp};
 pub use feed::{
     actor_type_of, follow, validate_feed_read, validate_projection_name, CheckpointStore,
     EventFeed, FeedError, FeedEvent, FeedFilter, FeedPage, ParsePositionError, Position,

@@ -21,11 +21,12 @@
 //! # });
 //! ```
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{ActorSnapshot, Event, StoreError};
+use crate::{ActorSnapshot, Event, EventRef, StoreError};
 
 /// Persistence of actors' events, with optimistic concurrency on versions.
 ///
@@ -123,6 +124,40 @@ pub trait EventStore: Send + Sync + 'static {
     async fn get_events(&self, actor_id: &str, from_version: i64)
         -> Result<Vec<Event>, StoreError>;
 
+    /// Reads the same events as [`get_events`](EventStore::get_events) (`version >=
+    /// from_version`, ascending) and lends each to `visit` instead of returning owned
+    /// copies; `visit` returns [`ControlFlow::Break`] to stop early. This is what the
+    /// runtime replays an actor with.
+    ///
+    /// The default calls `get_events`. A store that can lend its records without
+    /// copying them, or that holds the payload as JSON text
+    /// ([`EventData::Json`](crate::EventData::Json): the actor then decodes its event
+    /// from the text, without a [`serde_json::Value`] in between), overrides it. An
+    /// override must lend exactly what `get_events` returns (the conformance suite
+    /// checks it), and should not hold a lock while `visit` runs: `visit` runs the
+    /// actor's own code.
+    ///
+    /// # Errors
+    ///
+    /// As `get_events`. Stopping early is not an error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future changes nothing; the read can be made again.
+    async fn replay_events(
+        &self,
+        actor_id: &str,
+        from_version: i64,
+        visit: &mut (dyn for<'e> FnMut(EventRef<'e>) -> ControlFlow<()> + Send),
+    ) -> Result<(), StoreError> {
+        for event in self.get_events(actor_id, from_version).await? {
+            if visit(EventRef::from(&event)).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// The actor's latest stored version; 0 for an unknown actor.
     ///
     /// # Cancel safety
@@ -177,6 +212,14 @@ macro_rules! forward_store {
                 from_version: i64,
             ) -> Result<Vec<Event>, StoreError> {
                 (**self).get_events(actor_id, from_version).await
+            }
+            async fn replay_events(
+                &self,
+                actor_id: &str,
+                from_version: i64,
+                visit: &mut (dyn for<'e> FnMut(EventRef<'e>) -> ControlFlow<()> + Send),
+            ) -> Result<(), StoreError> {
+                (**self).replay_events(actor_id, from_version, visit).await
             }
             async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
                 (**self).get_latest_version(actor_id).await

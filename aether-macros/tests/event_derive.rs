@@ -50,6 +50,8 @@ fn round_trip<E: DomainEvent + PartialEq + std::fmt::Debug>(
     assert_eq!(event.event_type(), event_type);
     assert_eq!(event.to_data().unwrap(), data);
     assert_eq!(E::from_data(event_type, &data).unwrap(), event);
+    // Replay from a store that keeps JSON text decodes straight from it, the same way.
+    assert_eq!(E::from_json(event_type, &data.to_string()).unwrap(), event);
 }
 
 #[test]
@@ -202,4 +204,38 @@ fn aliases_and_field_attributes_read_old_shapes() {
     assert!(Shipment::from_data("Lost", &json!({}))
         .unwrap_err()
         .is_unknown_type());
+}
+
+/// `from_json` (decoding from stored text) accepts and refuses exactly what `from_data`
+/// does, with the same kind of error.
+#[test]
+fn from_json_agrees_with_from_data() {
+    let cases: [(&str, Value); 12] = [
+        ("Deposited", json!({"amount": 5})),
+        ("Deposited", json!({"amount": -5})),
+        ("Deposited", json!({"amount": "5"})),
+        ("Deposited", json!({})),
+        ("Deposited", json!(null)),
+        ("AccountOpened", json!({"owner": "Ada", "extra": [1, 2]})),
+        ("Transferred", json!({"to": "b", "amount": 1})),
+        ("Frozen", json!(null)),
+        ("Frozen", json!({"any": 1})),
+        ("Frozen", json!([1])),
+        ("Renamed", json!({"newName": "x"})),
+        ("Nope", json!({})),
+    ];
+    for (event_type, data) in cases {
+        let from_data = AccountEvent::from_data(event_type, &data);
+        let from_json = AccountEvent::from_json(event_type, &data.to_string());
+        match (&from_data, &from_json) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{event_type} {data}"),
+            (Err(a), Err(b)) => assert_eq!(
+                a.is_unknown_type(),
+                b.is_unknown_type(),
+                "{event_type} {data}: {a} / {b}"
+            ),
+            _ => panic!("{event_type} {data}: from_data {from_data:?}, from_json {from_json:?}"),
+        }
+    }
+    assert!(AccountEvent::from_json("Deposited", "{not json").is_err());
 }

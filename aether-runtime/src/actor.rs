@@ -106,6 +106,24 @@ pub trait DomainEvent: Sized + Send + Sync + 'static {
     ///
     /// [`EventDecodeError`] for an unknown `event_type` or a payload of the wrong shape.
     fn from_data(event_type: &str, data: &serde_json::Value) -> Result<Self, EventDecodeError>;
+
+    /// Decodes a stored event from its name and its payload's JSON text, as a store that
+    /// keeps JSON text lends it to replay
+    /// ([`EventData::Json`](aether_core::EventData::Json)).
+    ///
+    /// The default parses the text into a `serde_json::Value` and calls
+    /// [`from_data`](DomainEvent::from_data); `#[derive(Event)]` decodes straight from
+    /// the text instead, which is what makes replay from such a store cheap. An
+    /// override must accept what `from_data` accepts.
+    ///
+    /// # Errors
+    ///
+    /// As `from_data`; text that is not JSON is a payload of the wrong shape.
+    fn from_json(event_type: &str, json: &str) -> Result<Self, EventDecodeError> {
+        let data: serde_json::Value = serde_json::from_str(json)
+            .map_err(|err| EventDecodeError::invalid_data(event_type, err))?;
+        Self::from_data(event_type, &data)
+    }
 }
 
 /// An event-sourced actor: its state, the commands it takes, the events it records.

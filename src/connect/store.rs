@@ -3,10 +3,11 @@
 
 use std::any::Any;
 use std::fmt;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use aether_core::{
-    async_trait, ActorSnapshot, CheckpointStore, Event, EventFeed, EventStore, FeedError,
+    async_trait, ActorSnapshot, CheckpointStore, Event, EventFeed, EventRef, EventStore, FeedError,
     FeedFilter, FeedPage, Position, SnapshotStore, StoreError,
 };
 use aether_runtime::{Runtime, RuntimeBuilder};
@@ -146,6 +147,16 @@ impl EventStore for AnyStore {
         from_version: i64,
     ) -> Result<Vec<Event>, StoreError> {
         self.store.get_events(actor_id, from_version).await
+    }
+    async fn replay_events(
+        &self,
+        actor_id: &str,
+        from_version: i64,
+        visit: &mut (dyn for<'e> FnMut(EventRef<'e>) -> ControlFlow<()> + Send),
+    ) -> Result<(), StoreError> {
+        self.store
+            .replay_events(actor_id, from_version, visit)
+            .await
     }
     async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
         self.store.get_latest_version(actor_id).await

@@ -78,10 +78,16 @@ impl FeedFilter {
 
     /// Whether `event` passes the filter.
     pub fn matches(&self, event: &Event) -> bool {
+        self.matches_parts(&event.actor_id, &event.event_type)
+    }
+
+    /// [`matches`](FeedFilter::matches) for an event known by its actor id and type.
+    pub fn matches_parts(&self, actor_id: &str, event_type: &str) -> bool {
         let actor_ok = self.actor_types.is_empty()
-            || actor_type_of(&event.actor_id)
+            || actor_type_of(actor_id)
                 .is_some_and(|t| self.actor_types.iter().any(|wanted| wanted == t));
-        let event_ok = self.event_types.is_empty() || self.event_types.contains(&event.event_type);
+        let event_ok =
+            self.event_types.is_empty() || self.event_types.iter().any(|t| t == event_type);
         actor_ok && event_ok
     }
 }

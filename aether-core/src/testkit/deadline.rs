@@ -158,6 +158,17 @@ impl<S: EventStore> EventStore for DeadlineStore<S> {
             .await
     }
 
+    async fn replay_events(
+        &self,
+        actor_id: &str,
+        from_version: i64,
+        visit: &mut (dyn for<'e> FnMut(crate::EventRef<'e>) -> std::ops::ControlFlow<()> + Send),
+    ) -> Result<(), StoreError> {
+        let call = self.inner.replay_events(actor_id, from_version, visit);
+        self.bounded("replay_events", actor_id, from_version, call)
+            .await
+    }
+
     async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
         let call = self.inner.get_latest_version(actor_id);
         self.bounded("get_latest_version", actor_id, 0, call).await

@@ -90,6 +90,7 @@ macro_rules! event_store_conformance {
             empty_actor_id_is_rejected,
             seed_vectors_round_trip_through_store,
             long_history_read_from_the_middle,
+            replay_lends_what_get_events_returns,
             fifty_actors_written_concurrently,
             special_actor_ids_are_kept_apart_and_intact,
             racing_writers_win_each_version_once,

@@ -4,7 +4,8 @@
 //! `#[serde(remote = "...")]`, so the user's field-level `#[serde(...)]` attributes apply
 //! without cloning or re-borrowing anything; for an enum, serde's external tag
 //! (`{"Deposited": {...}}`) is then peeled off. `from_data` deserializes one private
-//! struct per variant straight from the borrowed `&Value`.
+//! struct per variant straight from the borrowed `&Value`, and `from_json` the same
+//! struct straight from the stored JSON text.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -36,7 +37,14 @@ fn expand_valid(def: &EventDef<'_>) -> TokenStream {
         quote! { #pattern => #name, }
     });
     let to_data = to_data(def);
-    let from_data_arms = def.variants.iter().map(|v| from_data_arm(def, v));
+    let from_data_arms = def
+        .variants
+        .iter()
+        .map(|v| from_data_arm(def, v, Source::Value));
+    let from_json_arms = def
+        .variants
+        .iter()
+        .map(|v| from_data_arm(def, v, Source::Json));
     quote! {
         #[doc(hidden)]
         const _: () = {
@@ -61,6 +69,16 @@ fn expand_valid(def: &EventDef<'_>) -> TokenStream {
                 ) -> ::core::result::Result<Self, EventDecodeError> {
                     match event_type {
                         #(#from_data_arms)*
+                        other => ::core::result::Result::Err(EventDecodeError::unknown_type(other)),
+                    }
+                }
+
+                fn from_json(
+                    event_type: &str,
+                    json: &str,
+                ) -> ::core::result::Result<Self, EventDecodeError> {
+                    match event_type {
+                        #(#from_json_arms)*
                         other => ::core::result::Result::Err(EventDecodeError::unknown_type(other)),
                     }
                 }
@@ -153,7 +171,15 @@ fn mirror(def: &EventDef<'_>) -> TokenStream {
     }
 }
 
-fn from_data_arm(def: &EventDef<'_>, v: &Variant<'_>) -> TokenStream {
+/// Where a decoding arm reads the payload from: `data: &Value` (`from_data`) or
+/// `json: &str` (`from_json`, no `Value` in between).
+#[derive(Clone, Copy)]
+enum Source {
+    Value,
+    Json,
+}
+
+fn from_data_arm(def: &EventDef<'_>, v: &Variant<'_>, source: Source) -> TokenStream {
     let name = &v.event_type;
     let aliases = &v.aliases;
     let path = if def.is_enum {
@@ -162,9 +188,15 @@ fn from_data_arm(def: &EventDef<'_>, v: &Variant<'_>) -> TokenStream {
     } else {
         quote!(Self)
     };
-    let decode = quote! {
-        <__AetherData as ::aether::__private::serde::Deserialize>::deserialize(data)
-            .map_err(|err| EventDecodeError::invalid_data(event_type, err))?
+    let decode = match source {
+        Source::Value => quote! {
+            <__AetherData as ::aether::__private::serde::Deserialize>::deserialize(data)
+                .map_err(|err| EventDecodeError::invalid_data(event_type, err))?
+        },
+        Source::Json => quote! {
+            ::aether::__private::serde_json::from_str::<__AetherData>(json)
+                .map_err(|err| EventDecodeError::invalid_data(event_type, err))?
+        },
     };
     let derive = quote! {
         #[derive(::aether::__private::serde::Deserialize)]
@@ -196,16 +228,27 @@ fn from_data_arm(def: &EventDef<'_>, v: &Variant<'_>) -> TokenStream {
                 ::core::result::Result::Ok(#path(decoded.0))
             }
         }
-        Fields::Unit => quote! {
-            if data.is_null() || data.is_object() {
-                ::core::result::Result::Ok(#path)
-            } else {
-                ::core::result::Result::Err(EventDecodeError::invalid_data(
-                    event_type,
-                    "expected an object or null for an event without fields",
-                ))
+        Fields::Unit => {
+            let shape_ok = match source {
+                Source::Value => quote!(data.is_null() || data.is_object()),
+                Source::Json => quote! {
+                    ::aether::__private::serde_json::from_str::<
+                        ::core::option::Option<Map<::std::string::String, Value>>,
+                    >(json)
+                    .is_ok()
+                },
+            };
+            quote! {
+                if #shape_ok {
+                    ::core::result::Result::Ok(#path)
+                } else {
+                    ::core::result::Result::Err(EventDecodeError::invalid_data(
+                        event_type,
+                        "expected an object or null for an event without fields",
+                    ))
+                }
             }
-        },
+        }
     };
     quote! { #name #(| #aliases)* => { #body } }
 }

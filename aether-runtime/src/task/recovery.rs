@@ -1,16 +1,18 @@
 //! Rebuilding an actor from the store: its start (latest snapshot plus the events after
 //! it), and the rebuild after a store error or a panic.
 
+use std::ops::ControlFlow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use aether_core::{ActorSnapshot, Event, StoreError};
+use aether_core::{ActorSnapshot, EventData, EventRef, StoreError};
 use tracing::warn;
 
 use super::lifecycle::{Actor, Reload};
 use super::supervision::panic_message;
-use crate::actor::DomainEvent;
+use crate::actor::{DomainEvent, EventDecodeError};
 use crate::error::{AskError, StartError};
+use crate::idempotency::Limits;
 use crate::upcast::StoredShape;
 use crate::EventSourced;
 
@@ -97,56 +99,86 @@ impl<A: EventSourced> Actor<A> {
     }
 
     /// Reads events from `from` and applies those after the actor's version; remembers
-    /// the command ids of all of them.
+    /// the command ids of all of them. The store lends each event
+    /// ([`EventStore::replay_events`](aether_core::EventStore::replay_events)): nothing is
+    /// copied, and a payload kept as JSON text is decoded straight into `A::Event`.
     pub(super) async fn apply_stored(&mut self, from: i64) -> Result<(), StartError> {
         let timer = crate::obs::timer();
-        let read = self.context.events.get_events(&self.stored_id, from).await;
-        crate::obs::store_latency(A::ACTOR_TYPE, "read_events", timer);
-        let events = read.map_err(|err| self.store_failed(from, err))?;
+        let store = Arc::clone(&self.context.events);
+        let stored_id = Arc::clone(&self.stored_id);
         let limits = self.idempotency_limits();
-        for stored in events {
-            if let Some(command_id) = &stored.command_id {
-                self.rare()
-                    .recent
-                    .record(command_id, stored.version, stored.version, None, limits);
+        let mut failed = None;
+        let read = store
+            .replay_events(
+                &stored_id,
+                from,
+                &mut |stored| match self.apply_one(stored, limits) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(err) => {
+                        failed = Some(err);
+                        ControlFlow::Break(())
+                    }
+                },
+            )
+            .await;
+        crate::obs::store_latency(A::ACTOR_TYPE, "read_events", timer);
+        read.map_err(|err| self.store_failed(from, err))?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Replays one lent event: records its command id, and decodes and applies it if it
+    /// is after the actor's version.
+    fn apply_one(&mut self, stored: EventRef<'_>, limits: Limits) -> Result<(), StartError> {
+        if let Some(command_id) = stored.command_id {
+            self.rare()
+                .recent
+                .record(command_id, stored.version, stored.version, None, limits);
+        }
+        let version = stored.version;
+        if version <= self.version {
+            return Ok(());
+        }
+        let upcasters = &self.registry.upcasters;
+        // Without upcasters the event decodes from the lent payload; with them the
+        // payload is copied into the chain, which may rewrite it.
+        let decoded = if upcasters.is_empty() {
+            match stored.data {
+                EventData::Value(data) => A::Event::from_data(stored.event_type, data),
+                EventData::Json(text) => A::Event::from_json(stored.event_type, text),
             }
-            if stored.version <= self.version {
-                continue;
-            }
-            let Event {
-                version,
-                event_type,
-                data,
-                ..
-            } = stored;
-            let upcasters = &self.registry.upcasters;
-            // With upcasters the data is moved into them, not copied.
-            let (decoded, stored_type) = if upcasters.is_empty() {
-                (A::Event::from_data(&event_type, &data), Some(event_type))
-            } else {
-                (
-                    upcasters.decode_owned(StoredShape { event_type, data }),
-                    None,
-                )
-            };
-            let event = decoded.map_err(|err| StartError::Decode {
+        } else {
+            stored
+                .data
+                .to_value()
+                .map_err(|err| EventDecodeError::invalid_data(stored.event_type, err))
+                .and_then(|data| {
+                    upcasters.decode_owned(StoredShape {
+                        event_type: stored.event_type.to_owned(),
+                        data,
+                    })
+                })
+        };
+        let event = decoded.map_err(|err| StartError::Decode {
+            actor_id: self.stored_id.to_string(),
+            version,
+            event_type: err.event_type.clone(),
+            reason: err.to_string(),
+        })?;
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.state.apply(&event))) {
+            self.reload = Reload::Full;
+            return Err(StartError::Apply {
                 actor_id: self.stored_id.to_string(),
                 version,
-                event_type: err.event_type.clone(),
-                reason: err.to_string(),
-            })?;
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.state.apply(&event))) {
-                self.reload = Reload::Full;
-                return Err(StartError::Apply {
-                    actor_id: self.stored_id.to_string(),
-                    version,
-                    // The stored name (without upcasters), else the name it was read as.
-                    event_type: stored_type.unwrap_or_else(|| event.event_type().to_owned()),
-                    message: panic_message(&panic),
-                });
-            }
-            self.version = version;
+                // The stored name (without upcasters), else the name it was read as.
+                event_type: if upcasters.is_empty() {
+                    stored.event_type.to_owned()
+                } else {
+                    event.event_type().to_owned()
+                },
+                message: panic_message(&panic),
+            });
         }
+        self.version = version;
         Ok(())
     }
 

@@ -247,6 +247,32 @@ impl DomainEvent for AccountEvent {
             other => Err(EventDecodeError::unknown_type(other)),
         }
     }
+
+    /// Straight from the stored text, as `#[derive(Event)]` does (no `Value`).
+    fn from_json(event_type: &str, json: &str) -> Result<Self, EventDecodeError> {
+        #[derive(Deserialize)]
+        struct Amount {
+            amount: i64,
+        }
+        #[derive(Deserialize)]
+        struct Tag {
+            tag: u64,
+        }
+        let invalid = |err: serde_json::Error| EventDecodeError::invalid_data(event_type, err);
+        match event_type {
+            "Opened" => Ok(AccountEvent::Opened),
+            "Deposited" => serde_json::from_str::<Amount>(json)
+                .map(|a| AccountEvent::Deposited { amount: a.amount })
+                .map_err(invalid),
+            "Withdrawn" => serde_json::from_str::<Amount>(json)
+                .map(|a| AccountEvent::Withdrawn { amount: a.amount })
+                .map_err(invalid),
+            "Poison" => serde_json::from_str::<Tag>(json)
+                .map(|t| AccountEvent::Poison { tag: t.tag })
+                .map_err(invalid),
+            other => Err(EventDecodeError::unknown_type(other)),
+        }
+    }
 }
 
 impl EventSourced for Account {

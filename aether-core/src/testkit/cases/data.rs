@@ -121,3 +121,66 @@ pub async fn special_actor_ids_are_kept_apart_and_intact<S: EventStore + ?Sized>
         assert_eq!(store.get_latest_version(id).await.unwrap(), 1);
     }
 }
+
+/// `replay_events` lends exactly the events `get_events` returns (the seed's vectors, a
+/// deeply nested payload, from any version), and stops when the visitor breaks.
+pub async fn replay_lends_what_get_events_returns<S: EventStore + ?Sized>(store: Arc<S>) {
+    let id = actor("replay");
+    let mut history: Vec<crate::Event> = crate::testkit::seed_vectors()
+        .events
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut e)| {
+            e.actor_id = id.clone();
+            e.version = i as i64 + 1;
+            e
+        })
+        .collect();
+    let mut deep = event(&id, history.len() as i64 + 1);
+    // Nested deeper than the in-memory store keeps as text, within what serde_json parses.
+    deep.data = (0..120).fold(json!(1), |inner, _| json!({ "n": inner }));
+    history.push(deep);
+    store.save_events(&history).await.unwrap();
+    for from in [
+        i64::MIN,
+        0,
+        1,
+        2,
+        history.len() as i64,
+        history.len() as i64 + 1,
+    ] {
+        let expected = store.get_events(&id, from).await.unwrap();
+        let mut lent = Vec::new();
+        store
+            .replay_events(&id, from, &mut |e| {
+                lent.push(e.to_event().expect("a lent payload parses"));
+                std::ops::ControlFlow::Continue(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            lent, expected,
+            "replay from {from} lends what get_events returns"
+        );
+    }
+    assert_eq!(store.get_events(&id, 0).await.unwrap(), history);
+    let mut seen = 0;
+    store
+        .replay_events(&id, 0, &mut |_| {
+            seen += 1;
+            if seen == 2 {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen, 2, "replay stops when the visitor breaks");
+    expect_invalid_input(
+        store
+            .replay_events("", 0, &mut |_| std::ops::ControlFlow::Continue(()))
+            .await,
+        "replay with empty id",
+    );
+}

@@ -24,7 +24,7 @@
 //!
 //! Reads and data:
 //! [`get_events_from_is_inclusive_and_ascending`], [`long_history_read_from_the_middle`],
-//! [`seed_vectors_round_trip_through_store`],
+//! [`seed_vectors_round_trip_through_store`], [`replay_lends_what_get_events_returns`],
 //! [`special_actor_ids_are_kept_apart_and_intact`], [`empty_actor_id_is_rejected`].
 //!
 //! Concurrency (every racing call must return, with success or a version conflict):

@@ -1,6 +1,7 @@
-//! [`InMemoryStore`]: a [`SnapshotStore`] in process memory, for tests and examples.
+//! The store: its writes, its reads and its snapshots.
 
 use std::fmt;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -10,11 +11,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 
 use tokio::sync::Notify;
 
-use crate::feed::validate_projection_name;
+use super::history::{lend_all, History, Record};
 use crate::{
-    validate_actor_id, validate_batch, validate_feed_read, ActorSnapshot, CheckpointStore, Event,
-    EventFeed, EventStore, FeedError, FeedEvent, FeedFilter, FeedPage, Position, SnapshotStore,
-    StoreError,
+    validate_actor_id, validate_batch, ActorSnapshot, Event, EventRef, EventStore, Position,
+    SnapshotStore, StoreError,
 };
 
 /// A store that keeps everything in memory and loses it when dropped.
@@ -54,14 +54,14 @@ pub struct InMemoryStore {
     snapshots: DashMap<String, ActorSnapshot>,
     /// Every event in the order saves happened: the feed. Pushed to while the saving
     /// actor's shard is locked, so an actor's events are in version order here too.
-    log: Mutex<Vec<Arc<Event>>>,
+    pub(super) log: Mutex<Vec<Arc<Record>>>,
     /// The log's length, stored while the log is locked (so it only grows).
-    log_len: AtomicU64,
+    pub(super) log_len: AtomicU64,
     /// Readers in `wait_for_events`: an append wakes them only when there are some, so
     /// a store nobody reads the feed of pays one atomic load per append for it.
-    waiting: AtomicUsize,
-    appended: Notify,
-    checkpoints: DashMap<String, Position>,
+    pub(super) waiting: AtomicUsize,
+    pub(super) appended: Notify,
+    pub(super) checkpoints: DashMap<String, Position>,
 }
 
 impl Default for InMemoryStore {
@@ -84,23 +84,25 @@ impl InMemoryStore {
         Self::default()
     }
 
-    fn log(&self) -> MutexGuard<'_, Vec<Arc<Event>>> {
+    pub(super) fn log(&self) -> MutexGuard<'_, Vec<Arc<Record>>> {
         // The log is only pushed to; a panic elsewhere cannot leave it half-written.
         self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Appends checked events to the actor's history and to the feed, under the actor's
-    /// shard lock.
+    /// shard lock. All of them or none: every record is made before the first is pushed.
     fn append(
         &self,
         mut history: RefMut<'_, String, History>,
         events: impl Iterator<Item = Event>,
-    ) {
+    ) -> Result<(), StoreError> {
+        let records = events
+            .map(|event| history.record(event).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut log = self.log();
-        for event in events {
-            let event = Arc::new(event);
-            log.push(Arc::clone(&event));
-            history.push(event);
+        for record in records {
+            log.push(Arc::clone(&record));
+            history.push(record);
         }
         self.log_len.store(log.len() as u64, SeqCst);
         drop(log);
@@ -110,6 +112,7 @@ impl InMemoryStore {
         if self.waiting.load(SeqCst) > 0 {
             self.appended.notify_waiters();
         }
+        Ok(())
     }
 
     /// Validates a batch and checks its first version against the actor's latest; on
@@ -125,7 +128,10 @@ impl InMemoryStore {
         // Look up before inserting, so a known actor's append allocates no key.
         let history = match self.events.get_mut(actor_id) {
             Some(history) => history,
-            None => self.events.entry(actor_id.to_owned()).or_default(),
+            None => self
+                .events
+                .entry(actor_id.to_owned())
+                .or_insert_with(|| History::new(actor_id)),
         };
         let current = history.latest();
         if first <= current {
@@ -135,46 +141,11 @@ impl InMemoryStore {
     }
 }
 
-/// Events per chunk of an actor's history: an append never moves more than this many
-/// events when its chunk grows, so a long history costs no long pause under the lock.
-const CHUNK: usize = 1_024;
-
-/// One actor's events in ascending version order, in chunks of at most [`CHUNK`].
-#[derive(Debug, Default)]
-struct History {
-    chunks: Vec<Vec<Arc<Event>>>,
-}
-
-impl History {
-    fn latest(&self) -> i64 {
-        self.chunks
-            .last()
-            .and_then(|chunk| chunk.last())
-            .map_or(0, |e| e.version)
-    }
-
-    fn push(&mut self, event: Arc<Event>) {
-        match self.chunks.last_mut() {
-            Some(chunk) if chunk.len() < CHUNK => chunk.push(event),
-            _ => self.chunks.push(vec![event]),
-        }
-    }
-
-    fn events_from(&self, from: i64) -> Vec<Event> {
-        // Chunks are never empty.
-        let first = self
-            .chunks
-            .partition_point(|chunk| chunk.last().is_some_and(|e| e.version < from));
-        let mut events = Vec::new();
-        for (i, chunk) in self.chunks[first..].iter().enumerate() {
-            let skip = if i == 0 {
-                chunk.partition_point(|e| e.version < from)
-            } else {
-                0
-            };
-            events.extend(chunk[skip..].iter().map(|e| Event::clone(e)));
-        }
-        events
+impl InMemoryStore {
+    fn records_from(&self, actor_id: &str, from_version: i64) -> Vec<Arc<Record>> {
+        self.events
+            .get(actor_id)
+            .map_or_else(Vec::new, |history| history.records_from(from_version))
     }
 }
 
@@ -192,7 +163,7 @@ impl fmt::Debug for InMemoryStore {
 impl EventStore for InMemoryStore {
     async fn save_events(&self, events: &[Event]) -> Result<(), StoreError> {
         if let Some(history) = self.checked_history(events)? {
-            self.append(history, events.iter().cloned());
+            self.append(history, events.iter().cloned())?;
         }
         Ok(())
     }
@@ -200,7 +171,7 @@ impl EventStore for InMemoryStore {
     async fn append_events(&self, events: Vec<Event>) -> Result<(), StoreError> {
         // Checked against a borrow, then moved in: no copy of the events.
         if let Some(history) = self.checked_history(&events)? {
-            self.append(history, events.into_iter());
+            self.append(history, events.into_iter())?;
         }
         Ok(())
     }
@@ -211,10 +182,22 @@ impl EventStore for InMemoryStore {
         from_version: i64,
     ) -> Result<Vec<Event>, StoreError> {
         validate_actor_id(actor_id, from_version)?;
-        Ok(self
-            .events
-            .get(actor_id)
-            .map_or_else(Vec::new, |history| history.events_from(from_version)))
+        self.records_from(actor_id, from_version)
+            .iter()
+            .map(|record| record.to_event())
+            .collect()
+    }
+
+    async fn replay_events(
+        &self,
+        actor_id: &str,
+        from_version: i64,
+        visit: &mut (dyn for<'e> FnMut(EventRef<'e>) -> ControlFlow<()> + Send),
+    ) -> Result<(), StoreError> {
+        validate_actor_id(actor_id, from_version)?;
+        // Shared out under the shard lock, lent after it is released.
+        lend_all(&self.records_from(actor_id, from_version), visit);
+        Ok(())
     }
 
     async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
@@ -246,102 +229,6 @@ impl SnapshotStore for InMemoryStore {
                 }
             })
             .or_insert_with(|| snapshot.clone());
-        Ok(())
-    }
-}
-
-/// The feed position of the log's `i`-th event (0-based): `i + 1`, so that
-/// [`Position::START`] comes before the first.
-fn position_of(i: usize) -> Position {
-    Position::new(i as u64 + 1, 0)
-}
-
-/// The log index of the first event after `after`.
-fn first_index_after(after: Position) -> usize {
-    // Positions are `n:0`; any `n:k` with k > 0 lies between event n and event n + 1.
-    usize::try_from(after.commit()).unwrap_or(usize::MAX)
-}
-
-#[async_trait]
-impl EventFeed for InMemoryStore {
-    async fn read_feed(
-        &self,
-        after: Position,
-        filter: &FeedFilter,
-        limit: usize,
-    ) -> Result<FeedPage, FeedError> {
-        validate_feed_read(limit)?;
-        let log = self.log();
-        let start = first_index_after(after).min(log.len());
-        let mut events = Vec::new();
-        let mut next = after;
-        for (i, event) in log.iter().enumerate().skip(start) {
-            next = next.max(position_of(i));
-            if filter.matches(event) {
-                events.push(FeedEvent {
-                    position: position_of(i),
-                    event: Event::clone(event),
-                });
-                if events.len() == limit {
-                    break;
-                }
-            }
-        }
-        Ok(FeedPage { events, next })
-    }
-
-    async fn feed_head(&self) -> Result<Position, FeedError> {
-        let len = self.log_len.load(SeqCst);
-        Ok(if len == 0 {
-            Position::START
-        } else {
-            Position::new(len, 0)
-        })
-    }
-
-    async fn feed_lag(&self, after: Position) -> Result<u64, FeedError> {
-        let len = self.log_len.load(SeqCst);
-        Ok(len.saturating_sub(after.commit()))
-    }
-
-    async fn wait_for_events(&self, after: Position) -> Result<(), FeedError> {
-        /// Counts a reader in `waiting` for as long as it waits (a dropped wait too).
-        struct Waiting<'a>(&'a AtomicUsize);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, SeqCst);
-            }
-        }
-        loop {
-            let notified = self.appended.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            self.waiting.fetch_add(1, SeqCst);
-            let _waiting = Waiting(&self.waiting);
-            if self.log_len.load(SeqCst) > after.commit() {
-                return Ok(());
-            }
-            notified.await;
-        }
-    }
-}
-
-#[async_trait]
-impl CheckpointStore for InMemoryStore {
-    async fn load_checkpoint(&self, projection: &str) -> Result<Option<Position>, FeedError> {
-        validate_projection_name(projection)?;
-        Ok(self.checkpoints.get(projection).map(|p| *p))
-    }
-
-    async fn save_checkpoint(&self, projection: &str, position: Position) -> Result<(), FeedError> {
-        validate_projection_name(projection)?;
-        self.checkpoints.insert(projection.to_owned(), position);
-        Ok(())
-    }
-
-    async fn delete_checkpoint(&self, projection: &str) -> Result<(), FeedError> {
-        validate_projection_name(projection)?;
-        self.checkpoints.remove(projection);
         Ok(())
     }
 }
