@@ -18,6 +18,10 @@ use crate::NatsStore;
 /// The namespace a store uses unless [`NatsStoreBuilder::namespace`] says otherwise.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
+/// How many actors' last stored batch a store handle remembers unless
+/// [`NatsStoreBuilder::tail_cache`] says otherwise.
+pub const DEFAULT_TAIL_CACHE: usize = 100_000;
+
 /// Builds a [`NatsStore`]: from a server URL or from a client you connected, with the
 /// namespace, timeouts and replicas to use.
 ///
@@ -80,6 +84,7 @@ pub struct NatsStoreBuilder {
     request_timeout: Duration,
     replicas: usize,
     feed_poll_interval: Duration,
+    tail_cache: usize,
     auth: Auth,
     tls_ca_file: Option<PathBuf>,
     tls_client_cert: Option<(PathBuf, PathBuf)>,
@@ -105,6 +110,7 @@ impl fmt::Debug for NatsStoreBuilder {
             .field("request_timeout", &self.request_timeout)
             .field("replicas", &self.replicas)
             .field("feed_poll_interval", &self.feed_poll_interval)
+            .field("tail_cache", &self.tail_cache)
             .field("auth", &self.auth)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("tls_client_cert", &self.tls_client_cert)
@@ -122,6 +128,7 @@ impl NatsStoreBuilder {
             request_timeout: Duration::from_secs(5),
             replicas: 1,
             feed_poll_interval: crate::feed::DEFAULT_FEED_POLL_INTERVAL,
+            tail_cache: DEFAULT_TAIL_CACHE,
             auth: Auth::None,
             tls_ca_file: None,
             tls_client_cert: None,
@@ -179,6 +186,19 @@ impl NatsStoreBuilder {
     /// wake-up that came before the message was readable). Zero is taken as 1 ms.
     pub fn feed_poll_interval(mut self, interval: Duration) -> Self {
         self.feed_poll_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many actors' last stored batch (its version and stream sequence) the store
+    /// remembers (default [`DEFAULT_TAIL_CACHE`]), so that a save publishes at once with
+    /// `Nats-Expected-Last-Subject-Sequence` set to it: one round trip instead of two.
+    /// The server still checks every save, so a remembered tail that another process made
+    /// stale costs a rejected publish and a fresh read, never a wrong version (see the
+    /// crate docs' "Atomicity and concurrency"). When more actors are in use, an arbitrary
+    /// one is forgotten and pays one read on its next save; 0 turns the cache off (every
+    /// save reads the subject's head first).
+    pub fn tail_cache(mut self, actors: usize) -> Self {
+        self.tail_cache = actors;
         self
     }
 
@@ -338,6 +358,9 @@ impl NatsStoreBuilder {
             .map_err(|err| {
                 ConnectError::jetstream(format!("create stream {:?}", wanted.name), err)
             })?;
+        // With one replica, the server that answers a direct get is the stream's only
+        // (and so leading) server: reads need not go through the JetStream API.
+        let single_replica = events.cached_info().config.num_replicas <= 1;
         let subjects = &events.cached_info().config.subjects;
         if !subjects.contains(&wanted.subjects[0]) {
             return Err(ConnectError::jetstream(
@@ -367,6 +390,8 @@ impl NatsStoreBuilder {
                 snapshots,
                 layout,
                 request_timeout: self.request_timeout,
+                tails: crate::tails::Tails::new(self.tail_cache),
+                single_replica,
                 pause: crate::hook::PauseHook::default(),
                 feed: crate::feed::FeedState::new(self.feed_poll_interval, self.replicas),
             }),

@@ -1,6 +1,7 @@
-//! Test hook: a pause between reading a subject's head and publishing, so a test can
-//! land another writer's append in that gap and check that the server's
-//! expected-last-subject-sequence check turns it into a version conflict.
+//! Test hook: a pause between learning where a subject ends (the remembered tail, or a
+//! read of its head) and publishing, so a test can land another writer's append in that
+//! gap and check that the server's expected-last-subject-sequence check turns it into a
+//! version conflict.
 //!
 //! When no pause is armed the only cost on the write path is one relaxed atomic load.
 
@@ -43,8 +44,8 @@ impl PauseHook {
 }
 
 impl NatsStore {
-    /// Test hook: the next save through this handle (or a clone) stops after it has read
-    /// the subject's head and before it publishes, until the returned guard is released
+    /// Test hook: the next save through this handle (or a clone) stops after it knows
+    /// where the subject ends (remembered or read) and before it publishes, until the returned guard is released
     /// or dropped. Meant for tests of the expected-sequence check; never needed otherwise.
     #[doc(hidden)]
     pub fn pause_next_publish(&self) -> PublishPause {
@@ -73,7 +74,7 @@ pub struct PublishPause {
 }
 
 impl PublishPause {
-    /// Waits until a save has read the head and stopped before publishing. Returns
+    /// Waits until a save has stopped before publishing. Returns
     /// `false` if the hook was re-armed (this pause can then never be reached).
     pub async fn reached(&mut self) -> bool {
         match self.reached.take() {

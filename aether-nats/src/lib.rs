@@ -54,8 +54,9 @@
 //! [`ConnectError`], `codec.rs` the wire format, `subject.rs` the backend layout
 //! ([`Layout`], the id encoding); `reader.rs` reads an actor's history. `feed.rs` is the
 //! `EventFeed` impl (head, lag, wake-ups), `feed/cursor.rs` the page read and the read
-//! cursors, `checkpoint.rs` the `CheckpointStore` impl. There is no `writer.rs`: a save is
-//! one publish, made by the caller's task (the server orders writers).
+//! cursors, `checkpoint.rs` the `CheckpointStore` impl, `tails.rs` the remembered end of
+//! each actor's subject. There is no `writer.rs`: a save is one publish, made by the
+//! caller's task (the server orders writers).
 //!
 //! # Atomicity and concurrency
 //!
@@ -68,18 +69,24 @@
 //! needs no server-side batch state.) A batch must fit the server's `max_payload`
 //! (1 MiB by default), else it is refused with `StoreError::InvalidInput`.
 //!
-//! The version check is done by the server. A save reads the newest message of the
-//! actor's subject (a direct get: its stream sequence and last version), refuses a
-//! version not above that last version with
+//! The version check is done by the server: every save publishes with the header
+//! `Nats-Expected-Last-Subject-Sequence`, the stream sequence of the actor's last
+//! message as the save knows it, and the server stores the batch only if that is still
+//! the subject's last message. The store remembers, per actor, the last batch it saw (its
+//! last version and sequence, from its own publish acknowledgements and from its reads;
+//! see [`NatsStoreBuilder::tail_cache`]), so a save of an actor it knows, such as a live
+//! actor's (which read its history when it started), is **one round trip**: it refuses a
+//! version not above the remembered one with
 //! [`StoreError::VersionConflict`](aether_core::StoreError::VersionConflict) (the current
-//! version it reports is then confirmed with the stream leader), then publishes with the
-//! header `Nats-Expected-Last-Subject-Sequence` set to that sequence. If any other
-//! writer, in this process or another, appended in between, or the direct get was
-//! answered by a lagging replica, the server rejects the publish (wrong last sequence)
-//! and the save reads the head again, from the leader: it conflicts with the newer
-//! version, or, when its batch is still ahead of it (gaps are allowed), publishes after
-//! it. Nothing is cached in process, so a writer elsewhere is always seen. A save thus
-//! costs two round trips.
+//! version it reports is then read from the stream leader), and publishes otherwise. For
+//! an actor it does not know, it first reads the subject's newest message (a direct get).
+//! If any other writer, in this process or another, appended after the tail the save
+//! knew (or that tail came from a lagging replica), the server rejects the publish (wrong
+//! last sequence) and the save reads the head again, from the leader: it conflicts with
+//! the newer version, or, when its batch is still ahead of it (gaps are allowed),
+//! publishes after it. The remembered tail is only ever a guess that the server checks:
+//! a stale one costs a rejected publish and a read, never a lost, doubled or wrongly
+//! versioned event, and a writer elsewhere is always seen.
 //!
 //! Snapshots are written with compare-and-set on the key's revision: the stored
 //! snapshot is read, kept if its version is higher than the new one (latest = highest
@@ -87,15 +94,19 @@
 //!
 //! # Reads
 //!
-//! Reads ask the stream leader, so they see every acknowledged write.
-//! `get_latest_version` is one message get (the last message of the subject).
+//! Reads ask the stream leader, so they see every acknowledged write: a direct get when
+//! the events stream has one replica (its one server is the leader; a direct get is
+//! answered without queueing behind other JetStream API requests), else a JetStream API
+//! message get. `get_latest_version` is one such get (the last message of the subject).
 //! `get_events(actor, from)` reads that last message first; if `from` falls inside it
 //! (the usual case after a snapshot) that is the only request. Otherwise a binary search
 //! over stream sequences (direct gets of "the actor's next message at or after sequence
-//! s"; versions grow along the stream) finds where the actor's batches reach `from`, and
-//! a short-lived ephemeral pull consumer, filtered on the actor's subject, streams them
-//! from there up to that last message; batches wholly below `from` are skipped by
-//! their headers without being parsed. Undecodable messages are
+//! s"; versions grow along the stream) finds where the actor's batches reach `from`
+//! (for `from` in the actor's first batch, that is one get), and the batches from there
+//! up to that last message are read one direct get each; a history longer than 32
+//! batches is read on with a short-lived ephemeral pull consumer, filtered on the actor's
+//! subject. Batches wholly below `from` are skipped by their headers without being
+//! parsed. Reads remember where the subject ends, so the next save needs no read. Undecodable messages are
 //! [`StoreError::Serialization`](aether_core::StoreError::Serialization) errors that name
 //! the actor, the version (from the headers, when readable) and the stream sequence.
 //!
@@ -203,7 +214,8 @@
 //! undecided, as the [`EventStore`](aether_core::EventStore#cancel-safety) contract
 //! says: dropped while it reads the subject's head, it has stored nothing; once its
 //! publish has been handed to the client, the server may store the batch (whole: it is
-//! one message) whether or not anyone waits for the acknowledgement. Read the actor's latest version to know; saving the same
+//! one message) whether or not anyone waits for the acknowledgement (the remembered tail
+//! is then stale, and the next save finds out from the server). Read the actor's latest version to know; saving the same
 //! versions again conflicts if the batch was stored. A dropped `save_snapshot` may
 //! likewise have replaced the snapshot or not. Nothing is left behind that blocks later
 //! saves: the check is the server's expected-last-subject-sequence, not a lock. Reads
@@ -230,9 +242,10 @@ mod hook;
 mod reader;
 mod store;
 pub mod subject;
+mod tails;
 
 pub use auth::redact_url;
-pub use builder::{NatsStoreBuilder, DEFAULT_NAMESPACE};
+pub use builder::{NatsStoreBuilder, DEFAULT_NAMESPACE, DEFAULT_TAIL_CACHE};
 pub use error::ConnectError;
 pub use feed::DEFAULT_FEED_POLL_INTERVAL;
 #[doc(hidden)]

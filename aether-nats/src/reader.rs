@@ -15,7 +15,13 @@ use futures::StreamExt;
 
 use crate::codec;
 use crate::error::Message;
+use crate::tails::Tail;
 use crate::NatsStore;
+
+/// How many of an actor's batches a read fetches one by one with direct gets before it
+/// reads the rest with a pull consumer: a consumer costs about as much to create and
+/// delete as this many direct gets (see the `nats_round_trips` example).
+const DIRECT_READS: usize = 32;
 
 /// How [`NatsStore::head`] reads.
 #[derive(Clone, Copy)]
@@ -31,6 +37,16 @@ pub(crate) struct Head {
     pub(crate) first_version: i64,
     pub(crate) last_version: i64,
     pub(crate) message: StreamMessage,
+}
+
+impl Head {
+    /// The tail this head makes.
+    pub(crate) fn tail(&self) -> Tail {
+        Tail {
+            version: self.last_version,
+            sequence: self.sequence,
+        }
+    }
 }
 
 impl NatsStore {
@@ -49,6 +65,11 @@ impl NatsStore {
         read: Read,
     ) -> Result<Option<Head>, StoreError> {
         let events = &self.inner.events;
+        // With one replica the direct get is answered by the leader itself.
+        let read = match read {
+            Read::Leader if self.inner.single_replica => Read::Direct,
+            read => read,
+        };
         let message = match read {
             Read::Leader => match events.get_last_raw_message_by_subject(subject).await {
                 Ok(message) => message,
@@ -72,6 +93,42 @@ impl NatsStore {
         }))
     }
 
+    /// Where the actor's subject ends (from [`head`](Self::head)): its last version and
+    /// the sequence of its last message, or [`Tail::EMPTY`].
+    pub(crate) async fn tail(
+        &self,
+        actor_id: &str,
+        subject: &str,
+        version: i64,
+        read: Read,
+    ) -> Result<Tail, StoreError> {
+        Ok(self
+            .head(actor_id, subject, version, read)
+            .await?
+            .map_or(Tail::EMPTY, |head| head.tail()))
+    }
+
+    /// The first message on `subject` at or after stream sequence `from`; `None` when
+    /// there is none (or a lagging replica does not have it yet).
+    async fn next_message_at(
+        &self,
+        actor_id: &str,
+        subject: &str,
+        from: u64,
+        version: i64,
+    ) -> Result<Option<StreamMessage>, StoreError> {
+        match self
+            .inner
+            .events
+            .direct_get_next_for_subject(subject, Some(from))
+            .await
+        {
+            Ok(message) => Ok(Some(message)),
+            Err(err) if err.kind() == DirectGetErrorKind::NotFound => Ok(None),
+            Err(err) => Err(StoreError::backend(actor_id, version, err)),
+        }
+    }
+
     /// The first message on `subject` at or after stream sequence `from`, as its
     /// sequence and last version; `None` when there is none (or a lagging replica does
     /// not have it yet).
@@ -82,44 +139,47 @@ impl NatsStore {
         from: u64,
         version: i64,
     ) -> Result<Option<(u64, i64)>, StoreError> {
-        let message = match self
-            .inner
-            .events
-            .direct_get_next_for_subject(subject, Some(from))
-            .await
-        {
-            Ok(message) => message,
-            Err(err) if err.kind() == DirectGetErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(StoreError::backend(actor_id, version, err)),
+        let Some(message) = self
+            .next_message_at(actor_id, subject, from, version)
+            .await?
+        else {
+            return Ok(None);
         };
         let (_, last) = bounds(actor_id, &message)?;
         Ok(Some((message.sequence, last)))
     }
 
-    /// A stream sequence to start reading the actor's batches at: at or before its first
-    /// batch that holds a version `>= from_version`, and after as many of the batches
-    /// wholly below it as a binary search finds in a few direct gets.
+    /// Where to start reading the actor's batches: a stream sequence at or before its
+    /// first batch that holds a version `>= from_version`, and after as many of the
+    /// batches wholly below it as a binary search finds in a few direct gets; with that
+    /// batch itself when the search read it (the usual case: `from_version` in the first
+    /// batch).
     ///
     /// Versions grow with stream sequences, so "the actor's next batch at or after
     /// sequence s reaches `from_version`" is false, then true, as s grows: a binary
     /// search over `[first batch, head]` finds the boundary in log2(head - first) gets.
     /// Short ranges are not searched: streaming them costs less.
-    async fn start_sequence(
+    async fn start_at(
         &self,
         actor_id: &str,
         subject: &str,
         from_version: i64,
         head: u64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, Option<StreamMessage>), StoreError> {
         const WORTH_SEARCHING: u64 = 64;
-        let Some((first, first_last)) = self
-            .next_batch_at(actor_id, subject, 1, from_version)
+        let Some(first) = self
+            .next_message_at(actor_id, subject, 1, from_version)
             .await?
         else {
-            return Ok(1);
+            return Ok((1, None));
         };
-        if first_last >= from_version || head.saturating_sub(first) < WORTH_SEARCHING {
-            return Ok(first);
+        let (_, first_last) = bounds(actor_id, &first)?;
+        if first_last >= from_version {
+            return Ok((first.sequence, Some(first)));
+        }
+        let first = first.sequence;
+        if head.saturating_sub(first) < WORTH_SEARCHING {
+            return Ok((first + 1, None));
         }
         // Invariant: the wanted batch is at or after `lo`, and the next batch at or after
         // `hi` reaches `from_version` (the head does).
@@ -135,25 +195,76 @@ impl NatsStore {
                 _ => hi = mid,
             }
         }
-        Ok(lo)
+        Ok((lo, None))
     }
 
-    /// Reads the actor's batches with a short-lived pull consumer, from the start
-    /// sequence [`start_sequence`](Self::start_sequence) finds up to and including the
-    /// message at `until` (the head when the read began).
-    pub(crate) async fn read_with_consumer(
+    /// Reads the actor's batches that hold versions `>= from_version`, up to and
+    /// including the message at `until` (the head when the read began): from where
+    /// [`start_at`](Self::start_at) says, one direct get per batch (each answered at once,
+    /// off the JetStream API queue), and, past [`DIRECT_READS`] batches, with a
+    /// short-lived pull consumer for the rest of a long history.
+    pub(crate) async fn read_batches(
         &self,
         actor_id: &str,
         subject: &str,
         from_version: i64,
         until: u64,
     ) -> Result<Vec<Event>, StoreError> {
+        let (mut next, mut pending) = self
+            .start_at(actor_id, subject, from_version, until)
+            .await?;
+        let mut events = Vec::new();
+        for _ in 0..DIRECT_READS {
+            let message = match pending.take() {
+                Some(message) => message,
+                None => match self
+                    .next_message_at(actor_id, subject, next, from_version)
+                    .await?
+                {
+                    Some(message) => message,
+                    // A lagging replica: the consumer below reads from the leader.
+                    None => break,
+                },
+            };
+            let sequence = message.sequence;
+            if sequence > until {
+                return Ok(events);
+            }
+            let (_, last) = bounds(actor_id, &message)?;
+            if last >= from_version {
+                let batch = codec::decode_batch(
+                    actor_id,
+                    sequence,
+                    Some(&message.headers),
+                    &message.payload,
+                )?;
+                events.extend(batch.into_iter().filter(|e| e.version >= from_version));
+            }
+            if sequence >= until {
+                return Ok(events);
+            }
+            next = sequence + 1;
+        }
+        events.extend(
+            self.read_with_consumer(actor_id, subject, from_version, next, until)
+                .await?,
+        );
+        Ok(events)
+    }
+
+    /// Reads the actor's batches with a short-lived pull consumer, from stream sequence
+    /// `start_sequence` up to and including the message at `until`.
+    async fn read_with_consumer(
+        &self,
+        actor_id: &str,
+        subject: &str,
+        from_version: i64,
+        start_sequence: u64,
+        until: u64,
+    ) -> Result<Vec<Event>, StoreError> {
         let backend = |err: &dyn fmt::Display| {
             StoreError::backend(actor_id, from_version, Message(err.to_string()))
         };
-        let start_sequence = self
-            .start_sequence(actor_id, subject, from_version, until)
-            .await?;
         let consumer = self
             .inner
             .events

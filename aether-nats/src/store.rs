@@ -19,8 +19,9 @@ use async_trait::async_trait;
 use crate::builder::NatsStoreBuilder;
 use crate::codec;
 use crate::error::{ConnectError, Message};
-use crate::reader::Read;
+use crate::reader::{Head, Read};
 use crate::subject::Layout;
+use crate::tails::Tail;
 
 /// How many times a save re-reads what is stored and tries again when other writers
 /// keep landing between its read and its write (each retry means another writer
@@ -59,6 +60,11 @@ pub(crate) struct Inner {
     pub(crate) snapshots: kv::Store,
     pub(crate) layout: Layout,
     pub(crate) request_timeout: Duration,
+    /// The last stored batch of the actors this handle wrote or read (see `tails.rs`).
+    pub(crate) tails: crate::tails::Tails,
+    /// The events stream has one replica (when connecting): a direct get is then
+    /// answered by the stream's only server, as up to date as the JetStream API.
+    pub(crate) single_replica: bool,
     /// Test hook: a pause between reading the head and publishing (see `hook.rs`).
     pub(crate) pause: crate::hook::PauseHook,
     /// The read side: wake-ups, read cursors, the checkpoint bucket (see `feed.rs`).
@@ -220,47 +226,75 @@ impl EventStore for NatsStore {
             ));
         }
         let headers = codec::batch_headers(events);
-        // Direct get first; after a rejection, the leader (a lagging replica would
-        // otherwise keep handing out the same stale head).
+        let last = events[events.len() - 1].version;
+        // The remembered tail first: one round trip. Without one, or after the server
+        // refused it, the subject's head: a direct get first; after a rejection, the
+        // leader (a lagging replica would otherwise keep handing out the same stale head).
+        let mut known = self.inner.tails.get(actor_id);
         let mut read = Read::Direct;
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            let head = self.head(actor_id, &subject, first, read).await?;
-            let (expected, current) = head.map_or((0, 0), |h| (h.sequence, h.last_version));
-            if first <= current {
-                // A conflict seen on a replica is real (versions only grow), but the
-                // version it reports may lag: ask the leader for the exact one.
-                let current = self
-                    .head(actor_id, &subject, first, Read::Leader)
-                    .await?
-                    .map_or(current, |h| h.last_version.max(current));
-                return Err(StoreError::version_conflict(actor_id, first, current));
+            let tail = match known {
+                Some(tail) => tail,
+                None => {
+                    let tail = self.tail(actor_id, &subject, first, read).await?;
+                    self.inner.tails.replace(actor_id, tail);
+                    tail
+                }
+            };
+            if first <= tail.version {
+                // Versions only grow, so the conflict is real; but the version a
+                // remembered tail or a replica reports may lag: ask the leader for the
+                // exact one.
+                let now = self.tail(actor_id, &subject, first, Read::Leader).await?;
+                self.inner.tails.replace(actor_id, now);
+                if first <= now.version {
+                    return Err(StoreError::version_conflict(actor_id, first, now.version));
+                }
+                // The leader has less than we knew: only a stream deleted and made
+                // again does that. Write after what is there.
+                known = Some(now);
+                read = Read::Leader;
+                continue;
             }
             // Test hook (one relaxed load when unused): another writer may land here.
             self.inner.pause.pause_if_armed().await;
             let message = PublishMessage::build()
                 .payload(payload.clone())
                 .headers(headers.clone())
-                .expected_last_subject_sequence(expected);
-            let ack = self
-                .inner
-                .js
-                .send_publish(subject.clone(), message)
-                .await
-                .map_err(|err| StoreError::backend(actor_id, first, err))?
-                .await;
+                .expected_last_subject_sequence(tail.sequence);
+            let sent = self.inner.js.send_publish(subject.clone(), message).await;
+            let ack = match sent {
+                Ok(ack) => ack.await,
+                Err(err) => {
+                    self.inner.tails.forget(actor_id);
+                    return Err(StoreError::backend(actor_id, first, err));
+                }
+            };
             match ack {
-                Ok(_) => {
+                Ok(ack) => {
+                    self.inner.tails.remember(
+                        actor_id,
+                        Tail {
+                            version: last,
+                            sequence: ack.sequence,
+                        },
+                    );
                     // Readers of this handle waiting for events hear of it at once.
                     self.inner.feed.notify();
                     return Ok(());
                 }
-                // Another writer appended between our read and our write: read again.
-                // The next round either conflicts with the newer version or, when the
-                // batch is still ahead of it (gaps), writes after it.
+                // Another writer appended after the tail we knew: read again. The next
+                // round either conflicts with the newer version or, when the batch is
+                // still ahead of it (gaps), writes after it.
                 Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
+                    known = None;
                     read = Read::Leader;
                 }
-                Err(err) => return Err(StoreError::backend(actor_id, first, err)),
+                // Stored or not, nobody knows: the next save reads the head.
+                Err(err) => {
+                    self.inner.tails.forget(actor_id);
+                    return Err(StoreError::backend(actor_id, first, err));
+                }
             }
         }
         Err(StoreError::backend(
@@ -278,10 +312,13 @@ impl EventStore for NatsStore {
         from_version: i64,
     ) -> Result<Vec<Event>, StoreError> {
         let subject = self.subject(actor_id, from_version)?;
-        let Some(head) = self
+        let head = self
             .head(actor_id, &subject, from_version, Read::Leader)
-            .await?
-        else {
+            .await?;
+        // A read is how an actor starts: its first save then needs no read.
+        let tail = head.as_ref().map_or(Tail::EMPTY, Head::tail);
+        self.inner.tails.remember(actor_id, tail);
+        let Some(head) = head else {
             return Ok(Vec::new());
         };
         if from_version > head.last_version {
@@ -301,16 +338,15 @@ impl EventStore for NatsStore {
                 .filter(|e| e.version >= from_version)
                 .collect());
         }
-        self.read_with_consumer(actor_id, &subject, from_version, head.sequence)
+        self.read_batches(actor_id, &subject, from_version, head.sequence)
             .await
     }
 
     async fn get_latest_version(&self, actor_id: &str) -> Result<i64, StoreError> {
         let subject = self.subject(actor_id, 0)?;
-        Ok(self
-            .head(actor_id, &subject, 0, Read::Leader)
-            .await?
-            .map_or(0, |head| head.last_version))
+        let tail = self.tail(actor_id, &subject, 0, Read::Leader).await?;
+        self.inner.tails.remember(actor_id, tail);
+        Ok(tail.version)
     }
 }
 

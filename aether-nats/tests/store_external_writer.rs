@@ -1,5 +1,6 @@
 //! A second `NatsStore` (its own connection, as another process would have) writing to
-//! the same namespace is always seen by the first: nothing is cached in process.
+//! the same namespace is always seen by the first: what a store remembers of an actor's
+//! tail is checked by the server on every save (see also `store_tail_cache.rs`).
 
 mod common;
 
