@@ -71,6 +71,21 @@ pub mod __private {
     pub use serde_json;
 
     pub use aether_runtime::macro_support::*;
+
+    /// A type that crosses the wire between cluster members as JSON: the domain error of
+    /// an actor whose block is `#[aether::commands(cluster)]`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` crosses the wire between cluster members, but it is not `Serialize` and `Deserialize`",
+        label = "the error type of a `#[aether::commands(cluster)]` actor",
+        note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`"
+    )]
+    pub trait ClusterWire {}
+
+    #[diagnostic::do_not_recommend]
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> ClusterWire for T {}
+
+    /// Compiles only for a [`ClusterWire`] type.
+    pub fn assert_cluster_wire<T: ClusterWire>() {}
 }
 
 /// Derives [`DomainEvent`](trait@DomainEvent) for an enum (one event per variant) or a
@@ -180,6 +195,13 @@ pub use aether_macros::Actor;
 ///   [`AskError::Duplicate`] with the versions once the reply is no longer kept) and a
 ///   timeout. The methods carry the doc comments of the methods they call.
 /// - `impl EventSourced for Account`.
+///
+/// `#[aether::commands(cluster)]` makes the actor ready for `aether::cluster` (feature
+/// `cluster`), where commands, replies and errors cross the wire between members as
+/// JSON: `AccountCommand` and `AccountReply` also derive `Serialize` and `Deserialize`
+/// (so argument and reply types must be serde), and an error type that is not serde is
+/// a compile error at the error type saying to add
+/// `#[derive(serde::Serialize, serde::Deserialize)]`.
 ///
 /// ```
 /// use aether::{Actor, AskOptions, DomainEvent};

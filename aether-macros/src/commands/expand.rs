@@ -18,15 +18,26 @@ use crate::errors::Errors;
 /// The attribute's whole output: the user's block, the generated items, any errors.
 pub(crate) fn expand(args: TokenStream, item: ItemImpl) -> TokenStream {
     let mut errors = Errors::default();
-    if !args.is_empty() {
-        errors.spanned(&args, "`#[aether::commands]` takes no arguments");
-    }
+    let cluster = match syn::parse2::<Option<Ident>>(args.clone()) {
+        Ok(None) => false,
+        Ok(Some(arg)) if arg == "cluster" => true,
+        _ => {
+            errors.spanned(
+                &args,
+                "`#[aether::commands]` takes no arguments, or `cluster` (commands, replies \
+                 and errors that cross the wire between cluster members)",
+            );
+            false
+        }
+    };
     let def = parse(&item);
     let checked = validate(&def, &mut errors);
     let compile_errors = errors.into_compile_errors();
     let generated = match def.actor {
         Some(actor) if item.generics.params.is_empty() && item.trait_.is_none() => {
-            Generated::new(&def, &checked, actor, compile_errors.is_some()).items()
+            let mut generated = Generated::new(&def, &checked, actor, compile_errors.is_some());
+            generated.cluster = cluster;
+            generated.items()
         }
         _ => TokenStream::new(),
     };
@@ -48,6 +59,9 @@ pub(super) struct Generated<'d, 'a> {
     pub(super) actor_name: String,
     pub(super) vis: Visibility,
     pub(super) stub: bool,
+    /// `#[aether::commands(cluster)]`: the command and reply enums derive serde, and the
+    /// error type must be serde too.
+    pub(super) cluster: bool,
 }
 
 impl<'d, 'a> Generated<'d, 'a> {
@@ -70,6 +84,7 @@ impl<'d, 'a> Generated<'d, 'a> {
             actor_name,
             vis,
             stub,
+            cluster: false,
         }
     }
 
@@ -80,6 +95,7 @@ impl<'d, 'a> Generated<'d, 'a> {
         let debug = self.debug_impls();
         let event_sourced = self.event_sourced();
         let trait_impl = self.trait_impl();
+        let cluster_check = self.cluster_check();
         let apply_event = self.checked.event.filter(|_| !self.stub).map(|event| {
             let self_ty = self.self_ty;
             quote! {
@@ -99,7 +115,22 @@ impl<'d, 'a> Generated<'d, 'a> {
                 #apply_event
                 #event_sourced
                 #trait_impl
+                #cluster_check
             };
+        }
+    }
+
+    /// With `cluster`: the domain error must cross the wire too (one error, at the
+    /// error type, saying what to derive).
+    fn cluster_check(&self) -> TokenStream {
+        if !self.cluster || self.stub {
+            return TokenStream::new();
+        }
+        let Some(error) = self.checked.error else {
+            return TokenStream::new();
+        };
+        quote_spanned! {error.span()=>
+            const _: fn() = ::aether::__private::assert_cluster_wire::<#error>;
         }
     }
 
@@ -144,6 +175,16 @@ impl<'d, 'a> Generated<'d, 'a> {
                 }
             };
             (None, Some(stub_clone))
+        } else if self.cluster {
+            let derive = quote! {
+                #[derive(
+                    Clone,
+                    ::aether::__private::serde::Serialize,
+                    ::aether::__private::serde::Deserialize
+                )]
+                #[serde(crate = "::aether::__private::serde")]
+            };
+            (Some(derive), None)
         } else {
             (Some(quote!(#[derive(Clone)])), None)
         };
