@@ -16,6 +16,7 @@ mod domain;
 mod harness;
 mod history;
 mod inmem;
+mod nats_rows;
 mod projection;
 mod rehydrate;
 mod spawnmem;

@@ -562,5 +562,9 @@ pub fn nats(cfg: &Config) -> Result<Vec<Row>, String> {
         });
     }
     let _ = rt.block_on(store.delete_namespace());
+    match crate::nats_rows::restart(cfg) {
+        Ok(restart) => rows.extend(restart),
+        Err(reason) => crate::skipped_part("nats", format!("restart rows: {reason}")),
+    }
     Ok(rows)
 }
