@@ -9,6 +9,7 @@ use aether_core::{
     async_trait, validate_feed_read, validate_projection_name, CheckpointStore, EventFeed,
     FeedError, FeedEvent, FeedFilter, FeedPage, Position,
 };
+use tokio::sync::watch;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
@@ -18,8 +19,14 @@ use crate::query::query_cached;
 use crate::store::PostgresStore;
 
 mod listener;
+mod notifier;
 
 pub(crate) use listener::FeedState;
+pub(crate) use notifier::Notifier;
+
+/// The longest a read waiting for the horizon goes without looking at it again (it also
+/// looks on every commit signalled to the store).
+const HORIZON_RECHECK: Duration = Duration::from_millis(5);
 
 /// A row of the feed that is not what the statement returns.
 #[derive(Debug, thiserror::Error)]
@@ -173,10 +180,21 @@ impl PostgresStore {
 
     /// Waits, up to the read wait, until the horizon has passed transaction `held`
     /// (text); returns whether it has.
-    async fn wait_for_horizon(&self, after: Position, held: &str) -> Result<bool, FeedError> {
+    ///
+    /// The transaction holding the horizon is most often another append, whose commit
+    /// bumps `woken` (this process's writers at once, other processes' by their
+    /// notification): the horizon is looked at again on each such wake-up, and at least
+    /// every [`HORIZON_RECHECK`] in case the holder is something else.
+    async fn wait_for_horizon(
+        &self,
+        after: Position,
+        held: &str,
+        woken: &mut watch::Receiver<u64>,
+    ) -> Result<bool, FeedError> {
         let deadline = tokio::time::Instant::now() + self.inner.feed.read_wait;
         let mut pause = Duration::from_millis(1);
         loop {
+            woken.borrow_and_update();
             let rows = self
                 .feed_query(&self.inner.statements.horizon_passed, &[&held], |e| {
                     FeedError::backend(after, e)
@@ -194,8 +212,11 @@ impl PostgresStore {
             if now >= deadline {
                 return Ok(false);
             }
-            tokio::time::sleep(pause.min(deadline - now)).await;
-            pause = (pause * 2).min(Duration::from_millis(20));
+            tokio::select! {
+                _ = woken.changed() => {}
+                _ = tokio::time::sleep(pause.min(deadline - now)) => {}
+            }
+            pause = (pause * 2).min(HORIZON_RECHECK);
         }
     }
 
@@ -239,12 +260,15 @@ impl EventFeed for PostgresStore {
         limit: usize,
     ) -> Result<FeedPage, FeedError> {
         validate_feed_read(limit)?;
+        // Subscribed before reading, so that a commit during the read still wakes the
+        // wait for the horizon below.
+        let mut woken = self.inner.feed.wake.subscribe();
         let (page, held) = self.read_page(after, filter, limit).await?;
         match held {
             Some(held) if page.events.len() < limit && !self.inner.feed.read_wait.is_zero() => {
                 // Committed events are held back by an older open transaction: wait a
                 // little for the horizon to pass them, then read once more.
-                if self.wait_for_horizon(after, &held).await? {
+                if self.wait_for_horizon(after, &held, &mut woken).await? {
                     return Ok(self.read_page(after, filter, limit).await?.0);
                 }
                 Ok(page)
