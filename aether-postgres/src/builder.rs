@@ -9,7 +9,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::Host;
 
 use crate::error::{ConnectError, NoConnection, PostgresError};
-use crate::feed::FeedState;
+use crate::feed::{FeedState, Notifier};
 use crate::schema::{self, Statements};
 use crate::store::{Inner, PostgresStore};
 use crate::tls::{self, RootCert, SslMode, TlsSettings};
@@ -136,7 +136,7 @@ impl PostgresStoreBuilder {
                 max_connections: 8,
                 connect_timeout: Duration::from_secs(10),
                 operation_timeout: Duration::from_secs(30),
-                writers: 2,
+                writers: 4,
                 max_group_events: 2_000,
                 feed_poll_interval: DEFAULT_FEED_POLL_INTERVAL,
                 feed_read_wait: DEFAULT_FEED_READ_WAIT,
@@ -194,9 +194,10 @@ impl PostgresStoreBuilder {
     }
 
     /// How many group-commit statements may run at once, each on its own connection
-    /// (default 2). Fewer writers make larger groups, which PostgreSQL writes more cheaply
-    /// per event; more let statements overlap on a server with many cores. Keep it below
-    /// the pool size, so that reads find connections too.
+    /// (default 4). Fewer writers make larger groups, which PostgreSQL writes more cheaply
+    /// per event; more let one group execute while others wait for their commit to reach
+    /// the disk (concurrent commits share a flush). Keep it below the pool size, so that
+    /// reads find connections too.
     pub fn writers(mut self, writers: usize) -> Self {
         self.settings.writers = writers.max(1);
         self
@@ -385,7 +386,12 @@ impl PostgresStoreBuilder {
             statements: Arc::clone(&statements),
             operation_timeout: self.settings.operation_timeout,
             max_group_events: self.settings.max_group_events,
-            channel: feed.channel.clone(),
+            notifier: Notifier::spawn(
+                pool.clone(),
+                feed.channel.clone(),
+                feed.origin.clone(),
+                self.settings.operation_timeout,
+            ),
             wake: Arc::clone(&feed.wake),
         });
         let queue = spawn_writers(

@@ -149,13 +149,19 @@
 //! - **Head and lag.** [`feed_head`](aether_core::EventFeed::feed_head) is the last event
 //!   below the horizon. [`feed_lag`](aether_core::EventFeed::feed_lag) counts every
 //!   committed event after the position, readable or still held back.
-//! - **Wake-ups.** Each append statement that inserts events sends one `NOTIFY` on the
-//!   schema's channel (`aether_feed:<schema>`, hashed when longer than 63 bytes), delivered
-//!   when it commits. On its first [`wait_for_events`](aether_core::EventFeed::wait_for_events)
+//! - **Wake-ups.** After the commits that inserted events, the store sends a `NOTIFY` on
+//!   the schema's channel (`aether_feed:<schema>`, hashed when longer than 63 bytes), in a
+//!   statement of its own: commits signalled while one is being sent share the next. (A
+//!   `NOTIFY` inside the appending transaction would make its commit wait for every other
+//!   notifying commit of the cluster, one disk flush each.) A process that stops between a
+//!   commit and its notification leaves the other processes' readers to their poll
+//!   interval. On its first [`wait_for_events`](aether_core::EventFeed::wait_for_events)
 //!   a store opens one extra connection that `LISTEN`s (re-opened if it drops); a wait
 //!   returns on a notification from any process, on an append of this store, or after the
 //!   poll interval ([`PostgresStoreBuilder::feed_poll_interval`], 100 ms by default), which
-//!   also covers events released when a transaction that held the horizon ends. A store
+//!   also covers events released when a transaction that held the horizon ends. A read
+//!   waiting for the horizon looks again on each of these wake-ups, and at least every
+//!   5 ms. A store
 //!   built from a pool has no listener (the pool does not reveal where it connects):
 //!   appends of other processes reach it within the poll interval.
 //! - **Checkpoints** are rows of `projection_checkpoints`.

@@ -275,8 +275,10 @@ impl Statements {
             // in a fresh transaction (see the writer). The events are inserted in the
             // order given, so `seq` follows the versions within the group.
             //
-            // `notified`: one NOTIFY of the feed's channel ($12) when anything was
-            // inserted, sent by PostgreSQL when the transaction commits.
+            // No NOTIFY here: one inside the transaction would make its commit wait for
+            // every other notifying commit of the cluster (see `feed::notifier`); the
+            // writer has it sent after the commit. (PostgreSQL runs a data-modifying CTE
+            // whether or not the query reads it.)
             append: format!(
                 r#"WITH accepted AS (
     INSERT INTO {s}.actors AS a (actor_id, latest_version, latest_batch_first_version, last_tx)
@@ -302,11 +304,8 @@ impl Statements {
                               recorded_at, recorded_nanos, ord)
     WHERE e.actor_id IN (SELECT actor_id FROM accepted)
     ORDER BY e.ord
-    RETURNING 1
-), notified AS (
-    SELECT pg_notify($12::text, '') FROM (SELECT 1 FROM inserted LIMIT 1) AS any_row
 )
-SELECT actor_id, (SELECT count(*) FROM notified) AS notified FROM accepted"#
+SELECT actor_id FROM accepted"#
             ),
             latest_versions: format!(
                 "SELECT actor_id, latest_version FROM {s}.actors WHERE actor_id = ANY($1::text[])"

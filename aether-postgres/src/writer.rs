@@ -37,6 +37,7 @@ use tokio_postgres::error::SqlState;
 
 use crate::codec::EncodedEvent;
 use crate::error::{PostgresError, TimedOut};
+use crate::feed::Notifier;
 use crate::query::query_cached;
 use crate::schema::Statements;
 
@@ -78,8 +79,9 @@ pub(crate) struct WriterContext {
     pub(crate) statements: Arc<Statements>,
     pub(crate) operation_timeout: Duration,
     pub(crate) max_group_events: usize,
-    /// The feed's NOTIFY channel, notified by every statement that inserts events.
-    pub(crate) channel: String,
+    /// Sends the feed's NOTIFY after commits that inserted events (outside the appending
+    /// transaction: see `feed::notifier`).
+    pub(crate) notifier: Arc<Notifier>,
     /// Bumped after every commit that inserted events: wakes this process's feed readers.
     pub(crate) wake: Arc<watch::Sender<u64>>,
 }
@@ -292,7 +294,6 @@ async fn append(
                 &data,
                 &recorded_at,
                 &recorded_nanos,
-                &context.channel,
             ],
         )
         .await
@@ -318,6 +319,7 @@ async fn settle(context: &WriterContext, batches: Vec<Batch>, accepted: &HashSet
         .partition(|batch| accepted.contains(&batch.actor_id));
     if !won.is_empty() {
         context.wake.send_modify(|n| *n = n.wrapping_add(1));
+        context.notifier.notify();
     }
     for batch in won {
         let _ = batch.reply.send(Ok(()));

@@ -2,8 +2,9 @@
 //! feed's channel into wake-ups of waiting readers.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{oneshot, watch};
 use tokio_postgres::AsyncMessage;
@@ -18,6 +19,9 @@ pub(crate) struct FeedState {
     pub(crate) wake: Arc<watch::Sender<u64>>,
     /// The schema's NOTIFY channel.
     pub(crate) channel: String,
+    /// The payload of this store's notifications: the listener skips them, since the
+    /// writers already woke this store's readers.
+    pub(crate) origin: String,
     /// How long a waiting reader waits at most.
     pub(crate) poll_interval: Duration,
     /// How long a read waits at most for held-back events.
@@ -51,6 +55,7 @@ impl FeedState {
         FeedState {
             wake: Arc::new(watch::Sender::new(0)),
             channel,
+            origin: new_origin(),
             poll_interval,
             read_wait,
             listen_config,
@@ -68,6 +73,7 @@ impl FeedState {
             tokio::spawn(run_listener(
                 config.clone(),
                 self.channel.clone(),
+                self.origin.clone(),
                 Arc::clone(&self.wake),
                 stop_rx,
             ));
@@ -80,6 +86,17 @@ impl FeedState {
 /// connector.
 pub(crate) type ListenTarget = (tokio_postgres::Config, MakeRustlsConnect);
 
+/// A payload no other store (of this process or another) uses: the process id, the time
+/// and a counter.
+fn new_origin() -> String {
+    static STORES: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = STORES.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}.{nanos:x}.{n:x}", std::process::id())
+}
+
 fn bump(n: &mut u64) {
     *n = n.wrapping_add(1);
 }
@@ -90,13 +107,14 @@ fn bump(n: &mut u64) {
 async fn run_listener(
     config: ListenTarget,
     channel: String,
+    origin: String,
     wake: Arc<watch::Sender<u64>>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let mut delay = Duration::from_millis(100);
     loop {
         let mut listening = false;
-        let session = listen(&config, &channel, &wake, &mut listening);
+        let session = listen(&config, &channel, &origin, &wake, &mut listening);
         tokio::select! {
             _ = &mut stop => return,
             ended = session => match ended {
@@ -117,18 +135,21 @@ async fn run_listener(
 }
 
 /// One listening session: connects, `LISTEN`s, and bumps `wake` on every notification
-/// until the connection ends.
+/// but this store's own (payload `origin`) until the connection ends.
 async fn listen(
     (config, tls): &ListenTarget,
     channel: &str,
+    origin: &str,
     wake: &watch::Sender<u64>,
     listening: &mut bool,
 ) -> Result<(), PostgresError> {
     let (client, mut connection) = config.connect(tls.clone()).await?;
     let drive = async {
         while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-            if let AsyncMessage::Notification(_) = message? {
-                wake.send_modify(bump);
+            if let AsyncMessage::Notification(note) = message? {
+                if note.payload() != origin {
+                    wake.send_modify(bump);
+                }
             }
         }
         Ok::<(), tokio_postgres::Error>(())
