@@ -93,6 +93,8 @@ impl RuntimeBuilder {
         /// Sets the default panic limit ([`ActorConfig::max_panics`] within
         /// [`ActorConfig::panic_window`]).
         max_panics(panics: u32, window: Duration);
+        /// Sets the default [`ActorConfig::max_batch`] (1: one append per command).
+        max_batch(commands: usize);
     }
 
     /// How many events the [event bus](Runtime::subscribe) keeps for slow subscribers

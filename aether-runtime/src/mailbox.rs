@@ -154,8 +154,7 @@ impl<T> Drop for Sender<T> {
 const KEEP_CAPACITY: usize = 4;
 
 impl<T> Receiver<T> {
-    /// How many messages are queued now (for the mailbox depth metric).
-    #[cfg(feature = "metrics")]
+    /// How many messages are queued now (the mailbox depth metric, a batch's capacity).
     pub(crate) fn len(&self) -> usize {
         self.chan.lock().queue.len()
     }
@@ -188,6 +187,20 @@ impl<T> Receiver<T> {
     /// The next message if one is queued.
     pub(crate) fn try_recv(&mut self) -> Option<T> {
         let message = self.chan.lock().queue.pop_front()?;
+        self.chan.slots.add_permits(1);
+        Some(message)
+    }
+
+    /// The next message if one is queued and `wanted` accepts it; otherwise it stays
+    /// at the front.
+    pub(crate) fn try_recv_if(&mut self, wanted: impl FnOnce(&T) -> bool) -> Option<T> {
+        let message = {
+            let mut state = self.chan.lock();
+            if !wanted(state.queue.front()?) {
+                return None;
+            }
+            state.queue.pop_front()?
+        };
         self.chan.slots.add_permits(1);
         Some(message)
     }
@@ -227,6 +240,20 @@ mod tests {
         assert_eq!(rx.try_recv(), Some(2));
         assert_eq!(rx.recv().await, Some(3));
         assert!(rx.is_empty());
+    }
+
+    #[tokio::test]
+    async fn try_recv_if_takes_the_front_only_when_wanted() {
+        let (tx, mut rx) = channel(2);
+        assert_eq!(rx.try_recv_if(|_: &i32| true), None, "empty");
+        tx.send(1).await.unwrap();
+        tx.send(2).await.unwrap();
+        assert_eq!(rx.try_recv_if(|n| *n == 2), None, "the front is 1");
+        assert_eq!(rx.try_recv_if(|n| *n == 1), Some(1));
+        // Its slot is free again.
+        tx.try_send(3).ok().unwrap();
+        assert_eq!(rx.try_recv_if(|_| true), Some(2));
+        assert_eq!(rx.recv().await, Some(3));
     }
 
     #[tokio::test]

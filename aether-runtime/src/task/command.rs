@@ -1,5 +1,5 @@
 //! The path of one command, top to bottom: idempotency check, decide, record, apply,
-//! persist, snapshot, publish, reply.
+//! persist, snapshot, publish, reply. (Several queued commands together: `batch`.)
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -10,7 +10,7 @@ use super::lifecycle::{Actor, Reload};
 use crate::actor::DomainEvent;
 use crate::error::AskError;
 use crate::idempotency::{oldest_kept, AppliedCommand, Limits};
-use crate::mailbox::{Envelope, Inquiry};
+use crate::mailbox::{Envelope, Inquiry, ReplyTx};
 use crate::EventSourced;
 
 impl<A: EventSourced> Actor<A> {
@@ -32,23 +32,7 @@ impl<A: EventSourced> Actor<A> {
             .execute(command, command_id.as_deref())
             .instrument(span.clone())
             .await;
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(err) => outcome_name(err),
-        };
-        span.record("to_version", self.version);
-        span.record("outcome", outcome);
-        crate::obs::command(A::ACTOR_TYPE, outcome);
-        match reply {
-            Some(reply) => {
-                let _ = reply.send(result);
-            }
-            None => {
-                if let Err(err) = result {
-                    warn!(actor_type = A::ACTOR_TYPE, actor_id = %self.id(), error = %err, "told command failed");
-                }
-            }
-        }
+        deliver::<A>(self.id(), &span, self.version, reply, result);
     }
 
     pub(super) async fn execute(
@@ -90,7 +74,7 @@ impl<A: EventSourced> Actor<A> {
             if decision.events.is_empty() {
                 return Ok(decision.reply);
             }
-            let records = self.record(&decision.events, command_id)?;
+            let records = self.record(&decision.events, command_id, self.version)?;
             let count = records.len();
             let last = records.last().map_or(self.version, |e| e.version);
             // Apply before the append: an `apply` that panics on a new event must never
@@ -162,11 +146,12 @@ impl<A: EventSourced> Actor<A> {
         }
     }
 
-    /// Turns domain events into stored records: versions `v+1..`, fresh ids.
+    /// Turns domain events into stored records: versions `after+1..`, fresh ids.
     pub(super) fn record(
         &self,
         events: &[A::Event],
         command_id: Option<&str>,
+        after: i64,
     ) -> Result<Vec<Event>, AskError<A::Error>> {
         let timestamp = chrono::Utc::now();
         // One clock read for the ids and the timestamp; `fast-rng` keeps the random part
@@ -176,15 +161,15 @@ impl<A: EventSourced> Actor<A> {
             timestamp.timestamp().max(0) as u64,
             timestamp.timestamp_subsec_nanos(),
         );
-        let mut version = self.version;
+        let mut version = after;
         let mut records = Vec::with_capacity(events.len());
         for event in events {
             version = version.checked_add(1).ok_or_else(|| AskError::Store {
                 actor_id: self.stored_id.to_string(),
-                version: self.version,
+                version: after,
                 source: StoreError::invalid_input(
                     self.stored_id.as_ref(),
-                    self.version,
+                    after,
                     "version counter overflow",
                 ),
             })?;
@@ -267,6 +252,34 @@ impl<A: EventSourced> Actor<A> {
         }
         self.ids_unknown_through = 0;
         Ok(())
+    }
+}
+
+/// Sends a command's outcome to its caller (a told command's failure is traced), and
+/// counts and traces it.
+pub(super) fn deliver<A: EventSourced>(
+    actor_id: &str,
+    span: &tracing::Span,
+    to_version: i64,
+    reply: Option<ReplyTx<A>>,
+    result: Result<A::Reply, AskError<A::Error>>,
+) {
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(err) => outcome_name(err),
+    };
+    span.record("to_version", to_version);
+    span.record("outcome", outcome);
+    crate::obs::command(A::ACTOR_TYPE, outcome);
+    match reply {
+        Some(reply) => {
+            let _ = reply.send(result);
+        }
+        None => {
+            if let Err(err) = result {
+                warn!(actor_type = A::ACTOR_TYPE, actor_id = %actor_id, error = %err, "told command failed");
+            }
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use tracing::{debug, warn, Instrument};
 use crate::context::Context;
 use crate::error::{AskError, StartError};
 use crate::idempotency::RecentCommands;
-use crate::mailbox::{self, Message};
+use crate::mailbox::{self, Envelope, Message};
 use crate::registry::{NewTask, Registry, Shared, Terminal};
 use crate::EventSourced;
 
@@ -41,7 +41,7 @@ pub(crate) fn spawn<A: EventSourced>(new: NewTask<A>) -> AbortHandle {
         state: A::default(),
         version: 0,
         reload: Reload::None,
-        in_flight: false,
+        in_flight: 0,
         last_snapshot_version: 0,
         ids_unknown_through: 0,
         rare: None,
@@ -70,8 +70,9 @@ pub(super) struct Actor<A: EventSourced> {
     pub(super) state: A,
     pub(super) version: i64,
     pub(super) reload: Reload,
-    /// A command is being handled (for counting what an aborted task interrupted).
-    pub(super) in_flight: bool,
+    /// Commands taken from the mailbox and not answered yet (for counting what an
+    /// aborted task interrupted).
+    pub(super) in_flight: u32,
     pub(super) last_snapshot_version: i64,
     /// The command ids of events up to this version (those folded into the snapshot the
     /// actor started from) are not loaded yet: they are read on the first command that
@@ -169,9 +170,17 @@ impl<A: EventSourced> Actor<A> {
                     // with the feature).
                     #[cfg(feature = "metrics")]
                     crate::obs::mailbox_depth(A::ACTOR_TYPE, rx.len());
-                    self.in_flight = true;
-                    Box::pin(self.handle(*envelope)).await;
-                    self.in_flight = false;
+                    match self.take_batch(envelope, rx) {
+                        Taken::One(envelope) => {
+                            self.in_flight = 1;
+                            Box::pin(self.handle(*envelope)).await;
+                        }
+                        Taken::Many(batch) => {
+                            self.in_flight = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+                            Box::pin(self.handle_batch(batch)).await;
+                        }
+                    }
+                    self.in_flight = 0;
                     if passivates {
                         let now = self.context.clock.load(Ordering::Relaxed);
                         self.shared.last_active.store(now, Ordering::Relaxed);
@@ -193,6 +202,36 @@ impl<A: EventSourced> Actor<A> {
                 }
             }
         }
+    }
+
+    /// The command just taken alone, or with the commands queued right behind it, up to
+    /// [`max_batch`](crate::ActorConfig::max_batch). Never waits for more.
+    fn take_batch(&self, first: Box<Envelope<A>>, rx: &mut Mailbox<A>) -> Taken<A> {
+        let max = self.registry.config.max_batch;
+        if max <= 1 {
+            return Taken::One(first);
+        }
+        let Some(Message::Command(second)) = rx.try_recv_if(is_command) else {
+            return Taken::One(first);
+        };
+        let mut batch = Vec::with_capacity(max.min(rx.len() + 2));
+        batch.push(first);
+        batch.push(second);
+        while batch.len() < max {
+            match rx.try_recv_if(is_command) {
+                Some(Message::Command(next)) => batch.push(next),
+                _ => break,
+            }
+        }
+        // The depth metric stays one sample per command taken: what waited behind each.
+        #[cfg(feature = "metrics")]
+        {
+            let left = rx.len();
+            for behind in (0..batch.len() - 1).rev() {
+                crate::obs::mailbox_depth(A::ACTOR_TYPE, left + behind);
+            }
+        }
+        Taken::Many(batch)
     }
 
     /// Whether no command was handled for the configured idle time (in sweep ticks).
@@ -278,7 +317,7 @@ impl<A: EventSourced> Drop for Task<A> {
             }
         }
         let counters = &self.actor.context.counters;
-        if dropped > 0 || self.actor.in_flight {
+        if dropped > 0 || self.actor.in_flight > 0 {
             counters.dropped.fetch_add(dropped, Ordering::Relaxed);
             counters
                 .interrupted
@@ -287,6 +326,17 @@ impl<A: EventSourced> Drop for Task<A> {
         }
         counters.live.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// What the mailbox loop took: one command, or several queued ones (in mailbox order).
+#[allow(clippy::vec_box)] // boxed as they came from the mailbox: no move out of the box
+enum Taken<A: EventSourced> {
+    One(Box<Envelope<A>>),
+    Many(Vec<Box<Envelope<A>>>),
+}
+
+fn is_command<A: EventSourced>(message: &Message<A>) -> bool {
+    matches!(message, Message::Command(_))
 }
 
 /// Answers a message the actor will not handle with `error`.
