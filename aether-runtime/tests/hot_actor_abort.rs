@@ -15,11 +15,14 @@ use tracing::Subscriber;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
 
-/// Every `warn` event's fields, `(name, value)`.
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<Vec<(String, String)>>>>);
+/// One event's fields: `(name, value)`.
+type Fields = Vec<(String, String)>;
 
-struct Visitor<'a>(&'a mut Vec<(String, String)>);
+/// Every `warn` event's fields.
+#[derive(Clone, Default)]
+struct Warnings(Arc<Mutex<Vec<Fields>>>);
+
+struct Visitor<'a>(&'a mut Fields);
 
 impl tracing::field::Visit for Visitor<'_> {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
