@@ -69,8 +69,12 @@
 //! the shards the joiner takes from it: it stops taking their commands (answering
 //! "moved"), executes and answers those already queued, and stops their actors (the
 //! shard runtime's `shutdown`). So the old owner has finished before the new owner starts
-//! an actor (lazily, on its first command, rehydrating from the store). A member that
-//! [leaves](Cluster::leave) does the same for all its shards before deleting its key.
+//! an actor (lazily, on its first command, rehydrating from the store); a shard that comes
+//! back to a member while its old runtime still drains waits for the drain. A member that
+//! [leaves](Cluster::leave) does the same for all its shards before deleting its key,
+//! then answers "moved" for one more heartbeat interval and every request it took before
+//! it unsubscribes; a request to it that still got no answer was never taken, and is sent
+//! again (same command id) to the new owner. A graceful join or leave fails no ask.
 //!
 //! **Failover.** A member killed with SIGKILL stops heartbeating; 1.5 s later the others
 //! drop it from the placement and its shards' actors start on their new owners at their

@@ -324,3 +324,69 @@ async fn join_errors_say_what_is_wrong() {
     a2.leave().await;
     cleanup(&ns).await;
 }
+
+/// The store's feed (a durable subscription) sees the events of every member, and a
+/// cluster on another namespace is another cluster (the same node ids join both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_subscription_sees_every_members_events_and_namespaces_are_apart() {
+    use aether_core::FeedFilter;
+    use aether_runtime::bus::DurableSubscription;
+
+    let ns = common::fresh_namespace("feed");
+    let Some(reader) = store(&ns).await else {
+        return;
+    };
+    let a = member(&ns, "a", fast()).await;
+    let b = member(&ns, "b", fast()).await;
+    assert!(
+        a.wait_for_members(&["a", "b"], Duration::from_secs(5))
+            .await
+    );
+    let other_ns = common::fresh_namespace("feed-other");
+    let other_a = member(&other_ns, "a", fast()).await;
+    assert_eq!(other_a.members(), ["a"]);
+    // One actor owned by each member, both asked through `a`.
+    let mut by_owner = BTreeMap::new();
+    for i in 0..100 {
+        let id = format!("d{i}");
+        let owner = a.actor::<Counter>(&id).owner().unwrap();
+        by_owner.entry(owner).or_insert(id);
+        if by_owner.len() == 2 {
+            break;
+        }
+    }
+    for id in by_owner.values() {
+        a.actor::<Counter>(id)
+            .ask(CounterCmd::Add(1))
+            .await
+            .unwrap();
+    }
+    other_a
+        .actor::<Counter>("elsewhere")
+        .ask(CounterCmd::Add(1))
+        .await
+        .unwrap();
+    let reader = Arc::new(reader);
+    let filter = FeedFilter::all().actor_type("Counter");
+    let mut subscription = DurableSubscription::open("audit", reader.clone(), reader, filter)
+        .await
+        .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..2 {
+        let event = tokio::time::timeout(Duration::from_secs(5), subscription.recv())
+            .await
+            .expect("the feed delivers")
+            .unwrap();
+        seen.insert(event.event.actor_id);
+    }
+    let expected: std::collections::BTreeSet<String> = by_owner
+        .values()
+        .map(|id| format!("Counter|{id}"))
+        .collect();
+    assert_eq!(seen, expected, "owners {by_owner:?}");
+    for m in [&a, &b, &other_a] {
+        m.leave().await;
+    }
+    cleanup(&ns).await;
+    cleanup(&other_ns).await;
+}
