@@ -5,7 +5,8 @@
 //! cargo run --release --manifest-path aether-bench/Cargo.toml -- [--quick] [--only inmem,history,...]
 //! ```
 //!
-//! Sections: `inmem`, `history`, `rehydrate`, `spawn`, `sqlite`, `postgres`, `nats`,
+//! Sections: `inmem`, `history`, `rehydrate`, `spawn`, `sqlite`, `hot` (one actor, 64
+//! clients, SQLite), `postgres`, `nats`,
 //! `projection` (the read side: catch-up from a stored feed, live append → handler lag).
 //! Every row runs on a fresh multi-thread tokio runtime with 2 workers; every ratio is
 //! against a reference measured in the same run.
@@ -15,6 +16,7 @@ mod cqrs_domain;
 mod domain;
 mod harness;
 mod history;
+mod hot;
 mod inmem;
 mod nats_rows;
 mod projection;
@@ -49,6 +51,7 @@ pub const SECTIONS: &[&str] = &[
     "rehydrate",
     "spawn",
     "sqlite",
+    "hot",
     "postgres",
     "nats",
     "projection",
@@ -175,6 +178,7 @@ fn main() {
             "rehydrate" => Ok(rehydrate::run(&cfg)),
             "spawn" => Ok(spawnmem::run(&cfg)),
             "sqlite" => stores::sqlite(&cfg),
+            "hot" => hot::run(&cfg),
             "postgres" => stores::postgres(&cfg),
             "nats" => stores::nats(&cfg),
             "projection" => projection::run(&cfg),

@@ -89,7 +89,12 @@ pub(crate) fn data_dir(name: &str) -> PathBuf {
 /// rusqlite alone on the store's schema, with the store's statements (version check,
 /// insert, chain update), `SYNCHRONOUS = FULL` like the store's default: `batch` events
 /// per transaction, one per actor, for `dur`.
-fn sqlite_raw(path: &std::path::Path, actors: usize, batch: usize, dur: Duration) -> Measured {
+pub(crate) fn sqlite_raw(
+    path: &std::path::Path,
+    actors: usize,
+    batch: usize,
+    dur: Duration,
+) -> Measured {
     use rusqlite::{params, Connection};
     let conn = Connection::open(path).expect("raw open");
     conn.execute_batch(
