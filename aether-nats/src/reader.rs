@@ -19,8 +19,8 @@ use crate::tails::Tail;
 use crate::NatsStore;
 
 /// How many of an actor's batches a read fetches one by one with direct gets before it
-/// reads the rest with a pull consumer: a consumer costs about as much to create and
-/// delete as this many direct gets (see the `nats_round_trips` example).
+/// reads the rest with a pull consumer (one request per batch up to there; a consumer
+/// costs its creation and deletion, and streams the rest).
 const DIRECT_READS: usize = 32;
 
 /// How [`NatsStore::head`] reads.
@@ -199,11 +199,76 @@ impl NatsStore {
     }
 
     /// Reads the actor's batches that hold versions `>= from_version`, up to and
-    /// including the message at `until` (the head when the read began): from where
+    /// including `head`, newest first: each message aether stores names the subject's
+    /// previous message (the `Nats-Expected-Last-Subject-Sequence` it was published
+    /// with, which the server checked), so the walk is one direct get by sequence per
+    /// batch, which the server answers without scanning (on nats-server 2.9 "the
+    /// subject's next message" scans the stream from the given sequence: with many
+    /// actors interleaved, hundreds of messages per get). It stops at the batch that
+    /// holds `from_version` or at the subject's first message. A message without that
+    /// header (written by another client), or more than [`DIRECT_READS`] batches, leaves
+    /// the older part to [`read_forward`](Self::read_forward).
+    pub(crate) async fn read_batches(
+        &self,
+        actor_id: &str,
+        subject: &str,
+        from_version: i64,
+        head: &Head,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut newest_first: Vec<Vec<Event>> = Vec::new();
+        let mut message = head.message.clone();
+        let mut older_than = None;
+        for _ in 0..DIRECT_READS {
+            let sequence = message.sequence;
+            let (first, last) = bounds(actor_id, &message)?;
+            if last >= from_version {
+                let batch = codec::decode_batch(
+                    actor_id,
+                    sequence,
+                    Some(&message.headers),
+                    &message.payload,
+                )?;
+                newest_first.push(
+                    batch
+                        .into_iter()
+                        .filter(|e| e.version >= from_version)
+                        .collect(),
+                );
+            }
+            let previous = previous_sequence(&message);
+            if first <= from_version || previous == Some(0) {
+                older_than = None;
+                break;
+            }
+            older_than = Some(sequence);
+            let Some(previous) = previous else { break };
+            message = match self.inner.events.direct_get(previous).await {
+                Ok(m) if m.subject.as_str() == subject => m,
+                // Not there (a lagging replica) or not ours: read the rest forward.
+                Ok(_) => break,
+                Err(err) if err.kind() == DirectGetErrorKind::NotFound => break,
+                Err(err) => return Err(StoreError::backend(actor_id, from_version, err)),
+            };
+        }
+        let mut events = match older_than {
+            Some(sequence) => {
+                self.read_forward(actor_id, subject, from_version, sequence - 1)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        for batch in newest_first.into_iter().rev() {
+            events.extend(batch);
+        }
+        Ok(events)
+    }
+
+    /// Reads the actor's batches that hold versions `>= from_version`, up to and
+    /// including stream sequence `until`, oldest first: from where
     /// [`start_at`](Self::start_at) says, one direct get per batch (each answered at once,
     /// off the JetStream API queue), and, past [`DIRECT_READS`] batches, with a
     /// short-lived pull consumer for the rest of a long history.
-    pub(crate) async fn read_batches(
+    async fn read_forward(
         &self,
         actor_id: &str,
         subject: &str,
@@ -297,6 +362,9 @@ impl NatsStore {
                     None => return Err(backend(&"the consumer ended before the last batch")),
                 };
                 let sequence = message.info().map_err(|e| backend(&e))?.stream_sequence;
+                if sequence > until {
+                    return Ok(events);
+                }
                 let headers = message.headers.as_ref();
                 let (_, last) = codec::batch_bounds(actor_id, sequence, headers, &message.payload)?;
                 if last >= from_version {
@@ -317,6 +385,18 @@ impl NatsStore {
         });
         result
     }
+}
+
+/// The stream sequence of the subject's message before this one, from the
+/// `Nats-Expected-Last-Subject-Sequence` header aether publishes with (0: none before).
+fn previous_sequence(message: &StreamMessage) -> Option<u64> {
+    message
+        .headers
+        .get(async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE)?
+        .as_str()
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The first and last versions of the batch a message holds (from its headers, else its

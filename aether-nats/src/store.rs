@@ -338,7 +338,7 @@ impl EventStore for NatsStore {
                 .filter(|e| e.version >= from_version)
                 .collect());
         }
-        self.read_batches(actor_id, &subject, from_version, head.sequence)
+        self.read_batches(actor_id, &subject, from_version, &head)
             .await
     }
 

@@ -57,7 +57,18 @@ async fn a_save_of_a_known_actor_is_one_publish() {
 
     // A new handle (a restarted process) that reads the actor back saves in one publish.
     let restarted = common::store_in(store.namespace()).await.unwrap();
+    let before = sent(&restarted);
     assert_eq!(restarted.get_events(actor, 1).await.unwrap().len(), 5);
+    // The head, then each batch before it by the sequence the later one names.
+    assert_eq!(sent(&restarted) - before, 5, "one get per batch");
+    let before = sent(&restarted);
+    let tail = restarted.get_events(actor, 4).await.unwrap();
+    assert_eq!(tail.iter().map(|e| e.version).collect::<Vec<_>>(), [4, 5]);
+    assert_eq!(
+        sent(&restarted) - before,
+        2,
+        "the head and the batch before it"
+    );
     let before = sent(&restarted);
     restarted.save_event(&event(actor, 6)).await.unwrap();
     assert_eq!(sent(&restarted) - before, 1, "one publish after a read");
