@@ -136,7 +136,7 @@ impl PostgresStoreBuilder {
                 max_connections: 8,
                 connect_timeout: Duration::from_secs(10),
                 operation_timeout: Duration::from_secs(30),
-                writers: 4,
+                writers: 2,
                 max_group_events: 2_000,
                 feed_poll_interval: DEFAULT_FEED_POLL_INTERVAL,
                 feed_read_wait: DEFAULT_FEED_READ_WAIT,
@@ -194,10 +194,11 @@ impl PostgresStoreBuilder {
     }
 
     /// How many group-commit statements may run at once, each on its own connection
-    /// (default 4). Fewer writers make larger groups, which PostgreSQL writes more cheaply
-    /// per event; more let one group execute while others wait for their commit to reach
-    /// the disk (concurrent commits share a flush). Keep it below the pool size, so that
-    /// reads find connections too.
+    /// (default 2). Fewer writers make larger groups, which PostgreSQL writes more cheaply
+    /// per event, and fewer open transactions for feed readers to wait for; more let one
+    /// group execute while others wait for their commit to reach the disk (concurrent
+    /// commits share a flush). Keep it below the pool size, so that reads find connections
+    /// too.
     pub fn writers(mut self, writers: usize) -> Self {
         self.settings.writers = writers.max(1);
         self
