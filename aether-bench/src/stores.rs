@@ -384,14 +384,20 @@ pub fn postgres(cfg: &Config) -> Result<Vec<Row>, String> {
     let url = pg_url();
     let schema = format!("aether_bench_{}", unique_suffix());
     let rt = new_rt();
+    let mut builder = PostgresStore::builder(url.clone())
+        .schema(schema.clone())
+        .application_name("aether_bench")
+        .connect_timeout(Duration::from_secs(3));
+    // `AETHER_BENCH_PG_WRITERS`: the store's group-commit writers (the store's default
+    // otherwise), to compare settings with one build.
+    if let Some(writers) = std::env::var("AETHER_BENCH_PG_WRITERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+    {
+        builder = builder.writers(writers);
+    }
     let store = rt
-        .block_on(
-            PostgresStore::builder(url.clone())
-                .schema(schema.clone())
-                .application_name("aether_bench")
-                .connect_timeout(Duration::from_secs(3))
-                .connect(),
-        )
+        .block_on(builder.connect())
         .map_err(|e| format!("PostgreSQL at {url} unavailable: {e}"))?;
     let store: Arc<dyn SnapshotStore> = Arc::new(store);
     rt.block_on(async {
