@@ -14,7 +14,10 @@
 //! # Writing your own store
 //!
 //! Implement [`EventStore`] (and [`SnapshotStore`] if you keep snapshots); read their
-//! "Cancel safety" sections, which say what a dropped call may leave behind. The
+//! "Cancel safety" sections, which say what a dropped call may leave behind. Its
+//! [`replay_events`](EventStore::replay_events) has a default (through `get_events`);
+//! override it when your store can lend its records without copying them, or keeps each
+//! payload as JSON text (actors then decode from the text directly). The
 //! functions the stores of this repository share are public, for yours too:
 //! [`validate_batch`] and [`validate_actor_id`] (the checks every store makes before
 //! asking its backend), [`encode_batch`] (the opening of `save_events`) and
