@@ -15,7 +15,8 @@
 //!   subject's `PER_ACTOR` messages with a short-lived pull consumer (create, fetch,
 //!   delete) or with `PER_ACTOR` chained direct gets;
 //! - concurrent (one task per subject, all at once, as a restart of `ACTORS` actors is):
-//!   the same two reads of every subject's messages.
+//!   the same two reads of every subject's messages, and the read the store makes (one
+//!   direct get by sequence per message, newest first).
 //!
 //! The stream is deleted at the end.
 
@@ -115,6 +116,7 @@ async fn main() {
 
     // Fill: ACTORS subjects × PER_ACTOR messages, interleaved.
     let mut last = vec![0u64; ACTORS];
+    let mut sequences = vec![Vec::new(); ACTORS];
     for _ in 0..PER_ACTOR {
         let acks: Vec<_> = futures::future::join_all((0..ACTORS).map(|a| {
             let js = js.clone();
@@ -130,6 +132,7 @@ async fn main() {
         .await;
         for (a, ack) in acks.into_iter().enumerate() {
             last[a] = ack.sequence;
+            sequences[a].push(ack.sequence);
         }
     }
 
@@ -243,6 +246,28 @@ async fn main() {
     }
     report(
         &format!("{ACTORS} subjects at once, {PER_ACTOR} messages each, direct gets"),
+        ACTORS,
+        t.elapsed(),
+    );
+    let t = Instant::now();
+    let tasks: Vec<_> = sequences
+        .iter()
+        .cloned()
+        .map(|known| {
+            let stream = stream.clone();
+            tokio::spawn(async move {
+                // Newest first, as the store walks back along the previous sequences.
+                for sequence in known.into_iter().rev() {
+                    stream.direct_get(sequence).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    report(
+        &format!("{ACTORS} subjects at once, {PER_ACTOR} messages each, direct gets by sequence"),
         ACTORS,
         t.elapsed(),
     );

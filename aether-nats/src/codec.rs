@@ -6,7 +6,8 @@
 //!   the Go seed writes per message), a JSON array of such events when it holds more;
 //! - headers: `Aether-First-Version`, `Aether-Last-Version` and `Aether-Event-Count`, so
 //!   the latest version is known without parsing the payload, plus the
-//!   `Nats-Expected-Last-Subject-Sequence` the write was made with.
+//!   `Nats-Expected-Last-Subject-Sequence` the write was made with (the stream sequence
+//!   of the subject's previous message, or 0: reads walk back along it).
 //!
 //! Reading accepts both payload shapes, and messages without the `Aether-*` headers
 //! (written by another client): then the payload tells the versions.

@@ -99,13 +99,17 @@
 //! answered without queueing behind other JetStream API requests), else a JetStream API
 //! message get. `get_latest_version` is one such get (the last message of the subject).
 //! `get_events(actor, from)` reads that last message first; if `from` falls inside it
-//! (the usual case after a snapshot) that is the only request. Otherwise a binary search
-//! over stream sequences (direct gets of "the actor's next message at or after sequence
-//! s"; versions grow along the stream) finds where the actor's batches reach `from`
-//! (for `from` in the actor's first batch, that is one get), and the batches from there
-//! up to that last message are read one direct get each; a history longer than 32
-//! batches is read on with a short-lived ephemeral pull consumer, filtered on the actor's
-//! subject. Batches wholly below `from` are skipped by their headers without being
+//! (the usual case after a snapshot) that is the only request. Otherwise it walks back:
+//! every message aether stores carries the `Nats-Expected-Last-Subject-Sequence` it was
+//! published with, which the server checked, so it names the subject's previous message,
+//! and each earlier batch is one direct get by that sequence (answered from the server's
+//! index, without a scan), until the batch that holds `from` or the subject's first
+//! message. After 32 batches, or at a message without that header (written by another
+//! client), the older part is read forward: a binary search over stream sequences (direct
+//! gets of "the actor's next message at or after sequence s"; versions grow along the
+//! stream) finds where the actor's batches reach `from`, and a few direct gets or, for a
+//! long history, a short-lived ephemeral pull consumer filtered on the actor's subject
+//! stream them. Batches wholly below `from` are skipped by their headers without being
 //! parsed. Reads remember where the subject ends, so the next save needs no read. Undecodable messages are
 //! [`StoreError::Serialization`](aether_core::StoreError::Serialization) errors that name
 //! the actor, the version (from the headers, when readable) and the stream sequence.
