@@ -253,8 +253,7 @@ impl<A: ClusterActor> ClusterRef<A> {
             .timeout(Some(left.max(Duration::from_millis(1))));
         let send = inner.client.send_request(subject, request);
         tokio::pin!(send);
-        // Resolves when `owner` is no longer placed (after a grace for a reply already on
-        // its way), saying whether it left gracefully.
+        // Resolves when `owner` is no longer placed, saying whether it left gracefully.
         let owner_gone = async {
             let departed = loop {
                 {
@@ -267,7 +266,12 @@ impl<A: ClusterActor> ClusterRef<A> {
                     std::future::pending::<()>().await;
                 }
             };
-            tokio::time::sleep(inner.config.heartbeat_interval * 4).await;
+            if departed {
+                // A member leaving answers every request it took before it unsubscribes:
+                // give a reply already on its way one heartbeat interval to arrive. A
+                // dead member has been silent for the dead-after time: nothing is coming.
+                tokio::time::sleep(inner.config.heartbeat_interval).await;
+            }
             departed
         };
         let unreachable = |reason: String| {
