@@ -7,11 +7,13 @@
 //!
 //! Sections: `inmem`, `history`, `rehydrate`, `spawn`, `sqlite`, `hot` (one actor, 64
 //! clients, SQLite), `postgres`, `nats`,
-//! `projection` (the read side: catch-up from a stored feed, live append → handler lag).
+//! `projection` (the read side: catch-up from a stored feed, live append → handler lag),
+//! `cluster` (aether-cluster on NATS: local vs remote ask, 1 vs 3 members, failover).
 //! Every row runs on a fresh multi-thread tokio runtime with 2 workers; every ratio is
 //! against a reference measured in the same run.
 
 mod client;
+mod cluster;
 mod cqrs_domain;
 mod domain;
 mod harness;
@@ -55,6 +57,7 @@ pub const SECTIONS: &[&str] = &[
     "postgres",
     "nats",
     "projection",
+    "cluster",
 ];
 
 /// Parts of sections skipped (a server down), with the reason; listed after the table.
@@ -182,6 +185,7 @@ fn main() {
             "postgres" => stores::postgres(&cfg),
             "nats" => stores::nats(&cfg),
             "projection" => projection::run(&cfg),
+            "cluster" => cluster::run(&cfg),
             _ => Err("unknown section".to_owned()),
         };
         match result {
