@@ -126,7 +126,10 @@ async fn local_vs_remote(cfg: &Config) -> Result<Vec<Row>, String> {
     let namespace = format!("bench-cluster-{}", std::process::id());
     let a = member(&namespace, "a").await?;
     let b = member(&namespace, "b").await?;
-    if !a.wait_for_members(&["a", "b"], Duration::from_secs(10)).await {
+    if !a
+        .wait_for_members(&["a", "b"], Duration::from_secs(10))
+        .await
+    {
         return Err("the two members did not see each other".to_owned());
     }
     let id = (0..1_000)
