@@ -210,8 +210,9 @@ fn aliases_and_field_attributes_read_old_shapes() {
 /// does, with the same kind of error.
 #[test]
 fn from_json_agrees_with_from_data() {
-    let cases: [(&str, Value); 12] = [
+    let cases: [(&str, Value); 13] = [
         ("Deposited", json!({"amount": 5})),
+        ("Deposited", json!([5])),
         ("Deposited", json!({"amount": -5})),
         ("Deposited", json!({"amount": "5"})),
         ("Deposited", json!({})),

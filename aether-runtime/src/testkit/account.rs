@@ -259,8 +259,14 @@ impl DomainEvent for AccountEvent {
             tag: u64,
         }
         let invalid = |err: serde_json::Error| EventDecodeError::invalid_data(event_type, err);
+        // serde reads a struct from a JSON array too; `from_data` wants an object.
+        let object = json.trim_start().starts_with('{');
         match event_type {
             "Opened" => Ok(AccountEvent::Opened),
+            "Deposited" | "Withdrawn" | "Poison" if !object => Err(EventDecodeError::invalid_data(
+                event_type,
+                "data is not an object",
+            )),
             "Deposited" => serde_json::from_str::<Amount>(json)
                 .map(|a| AccountEvent::Deposited { amount: a.amount })
                 .map_err(invalid),
