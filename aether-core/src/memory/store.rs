@@ -24,9 +24,9 @@ use crate::{
 /// version check and a push. Clones of the store are not shared; wrap it in an `Arc` to
 /// share it.
 ///
-/// It is also an [`EventFeed`] (a save appends its events to one global log, in the order
+/// It is also an [`EventFeed`](crate::EventFeed) (a save appends its events to one global log, in the order
 /// saves happen; the feed position of the n-th event stored is `n:0`) and a
-/// [`CheckpointStore`].
+/// [`CheckpointStore`](crate::CheckpointStore).
 ///
 /// # Examples
 ///
