@@ -17,6 +17,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -134,6 +135,19 @@ pub trait ProjectionSink: Send + 'static {
         events: &[FeedEvent],
         to: Position,
     ) -> Result<(), SinkError>;
+
+    /// [`commit`](Self::commit) with the batch shared instead of borrowed; the runner
+    /// calls this one. The default borrows the batch for `commit`. A sink that hands the
+    /// batch to another thread (a blocking database call) overrides it to keep the
+    /// `Arc` instead of copying every event.
+    async fn commit_shared(
+        &mut self,
+        projection: &str,
+        events: Arc<[FeedEvent]>,
+        to: Position,
+    ) -> Result<(), SinkError> {
+        self.commit(projection, &events, to).await
+    }
 
     /// Records `to` as the checkpoint without handling anything: skipping events.
     async fn skip_to(&mut self, projection: &str, to: Position) -> Result<(), SinkError>;

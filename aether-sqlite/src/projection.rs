@@ -241,12 +241,21 @@ impl<P: SqliteProjection> ProjectionSink for SqliteProjectionSink<P> {
         events: &[FeedEvent],
         to: Position,
     ) -> Result<(), SinkError> {
+        // The blocking thread needs a batch of its own: a copy. The runner shares its
+        // batch through `commit_shared` instead.
+        self.commit_shared(projection, events.into(), to).await
+    }
+
+    async fn commit_shared(
+        &mut self,
+        projection: &str,
+        events: Arc<[FeedEvent]>,
+        to: Position,
+    ) -> Result<(), SinkError> {
         let name = projection.to_owned();
-        // The blocking thread needs its own copy of the batch.
-        let events = events.to_vec();
         self.run(projection, move |state| {
             state.in_transaction(&name, |projection, tx| {
-                for event in &events {
+                for event in events.iter() {
                     projection
                         .handle(tx, event)
                         .map_err(|source| SinkError::Handler {

@@ -220,6 +220,8 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
                 self.skip = None;
             }
         }
+        // Shared, not copied, with a sink that commits on another thread.
+        let events: Arc<[FeedEvent]> = events.into();
         let committed = if full && self.skip.is_none() {
             // Catching up: read the next page while this batch commits (the sink's
             // transaction or checkpoint write), so reading and handling overlap.
@@ -227,13 +229,13 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
             let filter = self.options.filter.clone();
             let next = page.next;
             let read_ahead = async move { feed.read_feed(next, &filter, limit).await };
-            let (committed, read) = tokio::join!(self.commit(&events, next), read_ahead);
+            let (committed, read) = tokio::join!(self.commit(events, next), read_ahead);
             if committed.is_none() {
                 self.ahead = Some((next, read));
             }
             committed
         } else {
-            self.commit(&events, page.next).await
+            self.commit(events, page.next).await
         };
         if let Some(flow) = committed {
             return flow;
@@ -250,10 +252,14 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
     }
 
     /// Commits a batch, retrying transient errors. `None` when it is done.
-    async fn commit(&mut self, events: &[FeedEvent], to: Position) -> Option<Flow> {
+    async fn commit(&mut self, events: Arc<[FeedEvent]>, to: Position) -> Option<Flow> {
         let mut attempts = 0;
         loop {
-            match self.sink.commit(&self.name, events, to).await {
+            match self
+                .sink
+                .commit_shared(&self.name, Arc::clone(&events), to)
+                .await
+            {
                 Ok(()) => {
                     self.position = to;
                     let n = events.len() as u64;
@@ -265,7 +271,7 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
                     return None;
                 }
                 Err(SinkError::Handler { position, source }) => {
-                    return Some(Flow::Fail(self.handler_error(events, position, source)));
+                    return Some(Flow::Fail(self.handler_error(&events, position, source)));
                 }
                 Err(SinkError::Store(err)) if err.is_transient() => {
                     attempts += 1;
