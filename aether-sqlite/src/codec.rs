@@ -120,16 +120,15 @@ pub(crate) fn decode_event(
 
 /// [`decode_event`] with the JSON of `data` left unparsed: the event (its `data` is
 /// `null`) and the column's text, for a reader that parses many of them at once.
-pub(crate) fn decode_event_deferred(
-    row: &Row<'_>,
+pub(crate) fn decode_event_deferred<'r>(
+    row: &'r Row<'_>,
     actor_id: &str,
     version: i64,
-) -> Result<(Event, String), StoreError> {
-    let decode = || -> Result<(Event, String), String> {
+) -> Result<(Event, &'r str), StoreError> {
+    let decode = || -> Result<(Event, &'r str), String> {
         let data = match row.get_ref(6).map_err(|e| format!("column data: {e}"))? {
             ValueRef::Text(bytes) => std::str::from_utf8(bytes)
-                .map_err(|e| format!("column data holds invalid JSON: {e}"))?
-                .to_owned(),
+                .map_err(|e| format!("column data holds invalid JSON: {e}"))?,
             other => {
                 return Err(format!(
                     "column data holds {:?}, not JSON text",

@@ -219,7 +219,7 @@ fn read_page(
 /// Decodes a row of [`page_query`], all but its JSON data (returned as text for
 /// [`parse_data`]): a serialization error names position, actor and version, never a
 /// panic.
-fn decode_row(row: &rusqlite::Row<'_>) -> Result<(FeedEvent, String), FeedError> {
+fn decode_row<'r>(row: &'r rusqlite::Row<'_>) -> Result<(FeedEvent, &'r str), FeedError> {
     // The query only returns seq > after >= 0.
     let seq: i64 = row.get(0).map_err(|e| FeedError::Serialization {
         position: Position::START,
@@ -228,7 +228,11 @@ fn decode_row(row: &rusqlite::Row<'_>) -> Result<(FeedEvent, String), FeedError>
         reason: format!("column seq: {e}"),
     })?;
     let position = Position::new(seq as u64, 0);
-    let actor_id: Option<String> = row.get(1).ok().flatten();
+    // Borrowed from the row: the event gets the one copy.
+    let actor_id = match row.get_ref(1) {
+        Ok(rusqlite::types::ValueRef::Text(bytes)) => std::str::from_utf8(bytes).ok(),
+        _ => None,
+    };
     let version: Result<i64, _> = row.get(2);
     let fail = |actor_id: &str, version: i64, reason: String| FeedError::Serialization {
         position,
@@ -247,11 +251,11 @@ fn decode_row(row: &rusqlite::Row<'_>) -> Result<(FeedEvent, String), FeedError>
             ),
         ));
     };
-    let version = version.map_err(|e| fail(&actor_id, 0, format!("column version: {e}")))?;
-    match decode_event_deferred(row, &actor_id, version) {
+    let version = version.map_err(|e| fail(actor_id, 0, format!("column version: {e}")))?;
+    match decode_event_deferred(row, actor_id, version) {
         Ok((event, data)) => Ok((FeedEvent { position, event }, data)),
-        Err(StoreError::Serialization { reason, .. }) => Err(fail(&actor_id, version, reason)),
-        Err(other) => Err(fail(&actor_id, version, other.to_string())),
+        Err(StoreError::Serialization { reason, .. }) => Err(fail(actor_id, version, reason)),
+        Err(other) => Err(fail(actor_id, version, other.to_string())),
     }
 }
 
