@@ -19,7 +19,8 @@
 //! quit                 # leave gracefully: the others take this member's accounts
 //! ```
 //!
-//! Each answer names the member that owns the account. Kill one member (`kill -9`): its
+//! Each answer names the member that owns the account, and every member prints each
+//! stored event, whichever member's actor stored it. Kill one member (`kill -9`): its
 //! accounts are served by the others within about 2 s, with their balances intact.
 //! `NATS_URL` (default `nats://127.0.0.1:4222`) and `AETHER_NAMESPACE` (default
 //! `cluster-example`) say where.
@@ -27,7 +28,7 @@
 use std::io::BufRead;
 
 use aether::cluster::{Cluster, ClusterAskError};
-use aether::{Actor, DomainEvent};
+use aether::{Actor, DomainEvent, SubscriptionFilter};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, DomainEvent)]
@@ -89,6 +90,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "commands: deposit <id> <amount> | withdraw <id> <amount> | balance <id> | members | quit"
     );
+
+    // Every member's events, as they are stored (a gap would be an error: say so).
+    let mut events = cluster.subscribe(SubscriptionFilter::All).await?;
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(e) => println!("event {} {} v{}", e.id, e.event.event_type, e.event.version),
+                Err(aether::BusError::Closed) => break,
+                Err(err) => println!("event bus: {err}"),
+            }
+        }
+    });
 
     // Lines from stdin, read on a thread of their own.
     let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();

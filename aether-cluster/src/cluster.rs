@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::actor_type::{ActorTypes, ClusterActor};
+use crate::bus::{Forwarder, Hub, Interest};
 use crate::config::ClusterConfig;
 use crate::error::JoinError;
 use crate::host::{Host, MakeRuntime};
@@ -36,6 +37,7 @@ pub(crate) struct Inner {
     pub(crate) config: ClusterConfig,
     pub(crate) host: Arc<Host>,
     pub(crate) view: watch::Receiver<View>,
+    pub(crate) hub: Arc<Hub>,
     store: Arc<NatsStore>,
     left: AtomicBool,
     leave_tx: mpsc::Sender<oneshot::Sender<()>>,
@@ -226,6 +228,7 @@ impl Cluster {
         for task in tasks {
             task.abort();
         }
+        self.inner.hub.close().await;
     }
 }
 
@@ -275,12 +278,21 @@ impl ClusterBuilder {
             Some(builder) => Arc::new(move || builder(Arc::clone(&store)).build()),
             None => Arc::new(move || Runtime::new(store.clone())),
         };
+        let hub = Arc::new(Hub::new(
+            client.clone(),
+            &namespace,
+            Arc::clone(&node),
+            self.types.names(),
+            self.config.bus_capacity,
+        ));
+        let forward = Forwarder::new(client.clone(), &namespace, self.config.drain_timeout);
         let host = Arc::new(Host::new(
             Arc::clone(&node),
             self.config.shard_count,
             self.types,
             make_runtime,
             self.config.drain_timeout,
+            forward,
         ));
         let subject = member_subject(&namespace, &node);
         let requests = client
@@ -291,6 +303,24 @@ impl ClusterBuilder {
                 doing: "subscribing to the member's subject",
                 reason: err.to_string(),
             })?;
+        // Before the membership loop (before this member serves): asks whether anyone
+        // subscribes to events.
+        let interest = Interest {
+            client: client.clone(),
+            namespace: namespace.clone(),
+            node: Arc::clone(&node),
+            host: Arc::clone(&host),
+            hub: Arc::clone(&hub),
+            lease: self.config.forward_lease(),
+            tick: self.config.heartbeat_interval,
+        }
+        .start()
+        .await
+        .map_err(|err| JoinError::Nats {
+            node: self.node.clone(),
+            doing: "subscribing to the event bus's interest subject",
+            reason: err.to_string(),
+        })?;
         let (view_tx, view_rx) = watch::channel(View::default());
         let (leave_tx, leave_rx) = mpsc::channel(1);
         let membership = member::Loop {
@@ -305,6 +335,7 @@ impl ClusterBuilder {
         let tasks = vec![
             tokio::spawn(membership.run()),
             tokio::spawn(serve(requests, client.clone(), Arc::clone(&host), stop_rx)),
+            interest,
         ];
         let cluster = Cluster {
             inner: Arc::new(Inner {
@@ -314,6 +345,7 @@ impl ClusterBuilder {
                 config: self.config,
                 host,
                 view: view_rx,
+                hub,
                 store: self.store,
                 left: AtomicBool::new(false),
                 leave_tx,

@@ -15,6 +15,7 @@ use crate::placement::DEFAULT_SHARD_COUNT;
 /// | [`failover_timeout`](Self::failover_timeout) | 2 s | bound from a member's last heartbeat to its shards being served elsewhere |
 /// | [`ask_timeout`](Self::ask_timeout) | 10 s | how long one routed ask may take in all (retries on a moving shard included) |
 /// | [`drain_timeout`](Self::drain_timeout) | 10 s | how long a member waits for a released shard's queued commands |
+/// | [`bus_capacity`](Self::bus_capacity) | 4,096 | events a member keeps for its slow [subscribers](crate::Cluster::subscribe) before they lag |
 ///
 /// A member is declared dead once no heartbeat of it was seen for
 /// `failover_timeout - 2 × heartbeat_interval` (1.5 s by default): with a heartbeat every
@@ -39,6 +40,10 @@ pub struct ClusterConfig {
     /// waits for the commands already queued for that shard's actors before it gives the
     /// shard up anyway.
     pub drain_timeout: Duration,
+    /// How many events a member keeps for its slow
+    /// [`ClusterSubscription`](crate::ClusterSubscription)s: one that falls further behind
+    /// is told how many it missed ([`BusError::Lagged`](aether_runtime::BusError::Lagged)).
+    pub bus_capacity: usize,
 }
 
 impl Default for ClusterConfig {
@@ -49,6 +54,7 @@ impl Default for ClusterConfig {
             failover_timeout: Duration::from_secs(2),
             ask_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
+            bus_capacity: 4_096,
         }
     }
 }
@@ -83,6 +89,18 @@ impl ClusterConfig {
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
         self
+    }
+
+    /// Sets [`bus_capacity`](Self::bus_capacity) (at least 1).
+    pub fn bus_capacity(mut self, events: usize) -> Self {
+        self.bus_capacity = events.max(1);
+        self
+    }
+
+    /// How long a member forwards its events after the last request to (a subscription
+    /// on some member asks again every heartbeat interval).
+    pub(crate) fn forward_lease(&self) -> Duration {
+        self.failover_timeout.max(self.heartbeat_interval * 4) * 2
     }
 
     /// Silence after which a member is declared dead.

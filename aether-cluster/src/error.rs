@@ -73,6 +73,48 @@ pub enum JoinError {
     },
 }
 
+/// Subscribing to the cluster's events failed ([`Cluster::subscribe`](crate::Cluster::subscribe)).
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubscribeError {
+    /// This member has left the cluster.
+    #[error("node {node:?} has left the cluster; subscribe through a member that has not")]
+    Left {
+        /// The node id.
+        node: String,
+    },
+
+    /// A NATS request failed: NATS is unreachable.
+    #[error(
+        "node {node:?} cannot subscribe to the cluster's events: NATS failed while {doing}: \
+         {reason}; check that nats-server is reachable, then subscribe again"
+    )]
+    Nats {
+        /// The node id.
+        node: String,
+        /// What the member was doing.
+        doing: &'static str,
+        /// The client's message.
+        reason: String,
+    },
+
+    /// Some placed members did not confirm that they forward their events: their events
+    /// would be missed. They are dead (not yet declared so) or cut off from NATS.
+    #[error(
+        "node {node:?} cannot subscribe to the cluster's events: members {missing:?} did \
+         not confirm within {waited:?} that they forward theirs; subscribe again once they \
+         are reachable or declared dead"
+    )]
+    Unconfirmed {
+        /// The node id.
+        node: String,
+        /// The members that did not confirm.
+        missing: Vec<String>,
+        /// How long this member waited (the ask timeout).
+        waited: std::time::Duration,
+    },
+}
+
 /// What kind of failure an owner reported ([`ClusterAskError::Failed`]): the variant of
 /// the runtime's [`AskError`] it had, which does not cross the wire whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

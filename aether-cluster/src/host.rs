@@ -8,6 +8,7 @@
 //! command already queued, and returns once every actor of the shard has ended. Only then
 //! does this member acknowledge the new owner (see [`membership`](crate::membership)).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use aether_runtime::{AskError, AskOptions, Runtime};
 
 use crate::actor_type::{ActorTypes, ClusterActor, Outcome};
+use crate::bus::Forwarder;
 use crate::error::ClusterAskError;
 use crate::placement::{owner_of, shard_of};
 use crate::wire::{Request, Response};
@@ -36,6 +38,8 @@ pub(crate) struct Host {
     types: ActorTypes,
     make_runtime: MakeRuntime,
     drain_timeout: Duration,
+    /// Sends the shard runtimes' events to the cluster's bus while someone subscribes.
+    forward: Forwarder,
     state: Mutex<State>,
 }
 
@@ -70,6 +74,7 @@ impl Host {
         types: ActorTypes,
         make_runtime: MakeRuntime,
         drain_timeout: Duration,
+        forward: Forwarder,
     ) -> Self {
         Host {
             node,
@@ -77,6 +82,7 @@ impl Host {
             types,
             make_runtime,
             drain_timeout,
+            forward,
             state: Mutex::new(State::default()),
         }
     }
@@ -99,13 +105,30 @@ impl Host {
         if owner_of(shard, &state.effective) != Some(&*self.node) {
             return None;
         }
-        Some(
-            state
-                .runtimes
-                .entry(shard)
-                .or_insert_with(|| (self.make_runtime)())
-                .clone(),
-        )
+        let runtime = match state.runtimes.entry(shard) {
+            Entry::Occupied(served) => served.get().clone(),
+            Entry::Vacant(new) => {
+                let runtime = new.insert((self.make_runtime)()).clone();
+                self.forward.attach(shard, &runtime);
+                runtime
+            }
+        };
+        Some(runtime)
+    }
+
+    pub(crate) fn forwarder(&self) -> &Forwarder {
+        &self.forward
+    }
+
+    /// Forwards the shard runtimes' events to the bus until at least `until`.
+    pub(crate) fn forward_until(&self, until: std::time::Instant) {
+        if self.forward.extend(until) {
+            // Under the lock, as `runtime_for` attaches: each running shard once.
+            let state = self.state();
+            for (shard, runtime) in &state.runtimes {
+                self.forward.attach(*shard, runtime);
+            }
+        }
     }
 
     /// New placement: `placed` members, plus the joiners this member hands shards to.
@@ -177,6 +200,8 @@ impl Host {
                 if let Err(err) = runtime.shutdown_timeout(timeout).await {
                     tracing::warn!(node = %node, shard, error = %err, "a handed-over shard did not drain in time");
                 }
+                // Its last events are on their way before the shard may start elsewhere.
+                self.forward.detach(shard).await;
                 let mut state = self.state();
                 if let Some(count) = state.draining.get_mut(&shard) {
                     *count -= 1;

@@ -109,24 +109,77 @@
 //!
 //! # Events
 //!
-//! Events are in the shared store, so a reader of its feed (projections,
-//! `aether_runtime::bus::DurableSubscription`) sees every member's events. The
-//! in-process bus (`Runtime::subscribe`) sees only the events of the shard runtimes of
-//! its own process, and is not offered here. Namespaces keep clusters apart: the
-//! buckets, subjects and store of namespace `a` are not those of `b`.
+//! [`Cluster::subscribe`] gives a [`ClusterSubscription`]: the events persisted by the
+//! actors of every member (this one's and the others'), after the store accepted them,
+//! in memory and within milliseconds, like the runtime's in-process bus (whose
+//! `Runtime::subscribe` sees only its own process's shard runtimes). It takes the same
+//! [`SubscriptionFilter`](aether_runtime::SubscriptionFilter) and yields the same
+//! [`Published`](aether_runtime::Published) and
+//! [`BusError`](aether_runtime::BusError):
+//!
+//! ```no_run
+//! # #[allow(dead_code)]
+//! # async fn demo(cluster: aether_cluster::Cluster) -> Result<(), Box<dyn std::error::Error>> {
+//! use aether_runtime::SubscriptionFilter;
+//! let mut added = cluster.subscribe(SubscriptionFilter::event_type("Added")).await?;
+//! while let Ok(published) = added.recv().await {
+//!     println!("{} {} v{}", published.actor_type, published.id, published.event.version);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! While some member has a subscription, every member sends what its shard runtimes
+//! publish to core NATS, one message per run of one actor's events, on
+//! `aether.<ns>.bus.<actor type>` (outside the store's stream: nothing is kept), and each
+//! member with subscriptions reads those subjects once and hands the events to all of
+//! them. Members forward only on request: a subscribing member asks every heartbeat
+//! interval, and a member stops forwarding twice the failover timeout after the last
+//! request, so a cluster where nobody subscribes pays nothing per command for the bus.
+//! `subscribe` returns once every placed member has confirmed that it forwards; a member
+//! that joins later asks as it joins, before it serves anything, whether anyone
+//! subscribes (and hears it again within a heartbeat interval).
+//!
+//! What is guaranteed:
+//!
+//! - **Each actor's order.** An actor's events arrive in the order it persisted them,
+//!   also across a graceful handover (the old owner has passed the actor's last events
+//!   to NATS before the new owner may start it).
+//! - **No silent gap.** A subscriber that falls more than
+//!   [`bus_capacity`](ClusterConfig::bus_capacity) behind, and events lost on their way
+//!   (a forwarding member's runtime bus lagging, a reconnect), end in
+//!   [`BusError::Lagged`](aether_runtime::BusError::Lagged) with the count of what was
+//!   missed (each member numbers what it forwards; a jump is counted), then events go on.
+//!   A loss on the way is noticed with the next event from the same member.
+//! - **At most once across a member crash.** Events a member had persisted but not yet
+//!   sent when it was killed are not delivered, nor those of a member that heard no
+//!   subscriber's request for the whole lease (cut off from NATS for seconds) and
+//!   stopped forwarding meanwhile: they are in the store, where the feed
+//!   and `aether_runtime::bus::DurableSubscription` (which see every member's events,
+//!   and resume from a position) find them. Use those when every event must be handled.
+//! - **No total order across actors**: events of different actors, above all of actors
+//!   on different members, may arrive in any order.
+//! - **Registered types only**: events of an actor type this member has not
+//!   [registered](ClusterBuilder::register) are skipped by its subscriptions (its
+//!   `ACTOR_TYPE` is what [`Published::actor_type`](aether_runtime::Published) names).
+//!
+//! Namespaces keep clusters apart: the buckets, subjects (the bus's too) and store of
+//! namespace `a` are not those of `b`.
 //!
 //! # Files
 //!
 //! `cluster.rs` ([`Cluster`], [`ClusterBuilder`], serving requests), `config.rs`
-//! ([`ClusterConfig`]), `error.rs` ([`JoinError`], [`ClusterAskError`]), `placement.rs`
-//! ([`shard_of`], [`owner_of`]), `membership.rs` (heartbeat records and who is placed,
-//! pure), `member.rs` (the buckets, claiming a node id, the heartbeat loop), `host.rs`
+//! ([`ClusterConfig`]), `error.rs` ([`JoinError`], [`ClusterAskError`],
+//! [`SubscribeError`]), `placement.rs` ([`shard_of`], [`owner_of`]), `membership.rs`
+//! (heartbeat records and who is placed, pure), `member.rs` (the buckets, claiming a node id, the heartbeat loop), `host.rs`
 //! (the owner's side: shard runtimes, handover), `router.rs` ([`ClusterRef`]),
-//! `wire.rs` (the JSON envelopes), `actor_type.rs` ([`ClusterActor`]).
+//! `wire.rs` (the JSON envelopes), `actor_type.rs` ([`ClusterActor`]), `bus/` (the event
+//! bus: [`ClusterSubscription`], forwarding, interest).
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
 mod actor_type;
+mod bus;
 mod cluster;
 mod config;
 mod error;
@@ -138,9 +191,10 @@ mod router;
 mod wire;
 
 pub use actor_type::ClusterActor;
+pub use bus::ClusterSubscription;
 pub use cluster::{Cluster, ClusterBuilder};
 pub use config::ClusterConfig;
-pub use error::{ClusterAskError, FailureKind, JoinError};
+pub use error::{ClusterAskError, FailureKind, JoinError, SubscribeError};
 pub use member::{bucket_names, delete_buckets};
 pub use placement::{owner_of, shard_of, DEFAULT_SHARD_COUNT};
 pub use router::ClusterRef;

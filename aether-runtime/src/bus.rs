@@ -84,7 +84,9 @@ impl SubscriptionFilter {
         SubscriptionFilter::EventType(event_type.into())
     }
 
-    fn matches(&self, published: &Published) -> bool {
+    /// Whether `published` passes this filter (what [`Subscription::recv`] applies; other
+    /// buses built on [`Published`], such as the cluster's, apply it too).
+    pub fn matches(&self, published: &Published) -> bool {
         match self {
             SubscriptionFilter::All => true,
             SubscriptionFilter::ActorType(t) => t == published.actor_type,
