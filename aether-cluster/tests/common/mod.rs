@@ -1,9 +1,14 @@
 //! Shared pieces of the cluster's tests: a counter actor whose commands, replies and
 //! errors are serde, a fresh namespace per test, and the NATS reachability rule (under
 //! `CI=true` an unreachable NATS fails the test; elsewhere it is skipped with a reason).
+//! The first store of a test process sweeps what old runs left (the `aether-nats`
+//! tests' sweeper: streams and buckets of old test namespaces, the cluster's included).
 #![allow(dead_code, unreachable_pub)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
+#[path = "../../../aether-nats/tests/common/sweep.rs"]
+mod sweep;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aether_cluster::{Cluster, ClusterConfig};
@@ -106,7 +111,13 @@ pub async fn store(namespace: &str) -> Option<NatsStore> {
         .connect()
         .await
     {
-        Ok(store) => Some(store),
+        Ok(store) => {
+            static SWEPT: AtomicBool = AtomicBool::new(false);
+            if !SWEPT.swap(true, Ordering::SeqCst) {
+                sweep::sweep_old_test_streams(store.client()).await;
+            }
+            Some(store)
+        }
         Err(err @ (ConnectError::Unreachable { .. } | ConnectError::Timeout { .. })) => {
             if under_ci() {
                 panic!("CI=true and NATS is not reachable at {}: {err}", nats_url());

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aether_nats::{ConnectError, NatsStore};
-use futures::StreamExt;
 
 /// The server the tests use: `$NATS_URL`, or the local default.
 pub fn nats_url() -> String {
@@ -33,7 +32,9 @@ pub fn backend_missing(reason: &str) {
     );
 }
 
-const PREFIX: &str = "test-";
+pub mod sweep;
+
+const PREFIX: &str = sweep::TEST_PREFIX;
 
 /// A namespace no other test uses: `test-<unix seconds>-<pid>-<n>`.
 pub fn fresh_namespace() -> String {
@@ -81,49 +82,13 @@ pub async fn store_in(namespace: &str) -> Option<NatsStore> {
     }
 }
 
-/// Deletes the streams and buckets of test namespaces made more than ten minutes ago
-/// (the conformance macro gives no place to delete a test's own namespace), once per
-/// test process.
+/// Deletes the streams and buckets (the cluster's too) of test namespaces left by old
+/// runs (the conformance macro gives no place to delete a test's own namespace), once per
+/// test process; see [`sweep`].
 async fn sweep_old_namespaces(store: &NatsStore) {
     static SWEPT: AtomicBool = AtomicBool::new(false);
     if SWEPT.swap(true, Ordering::SeqCst) {
         return;
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let js = async_nats::jetstream::new(store.client().clone());
-    let mut names = js.stream_names();
-    let mut old = Vec::new();
-    while let Some(Ok(name)) = names.next().await {
-        let namespace = name
-            .strip_prefix("KV_")
-            .unwrap_or(&name)
-            .strip_prefix("aether_")
-            .and_then(|n| {
-                n.strip_suffix("_events")
-                    .or(n.strip_suffix("_snapshots"))
-                    .or(n.strip_suffix("_checkpoints"))
-            });
-        let Some(namespace) = namespace.filter(|n| n.starts_with(PREFIX)) else {
-            continue;
-        };
-        let secs = namespace[PREFIX.len()..]
-            .split('-')
-            .next()
-            .and_then(|s| s.parse::<u64>().ok());
-        if secs.is_some_and(|s| s + 600 < now) {
-            old.push(namespace.to_owned());
-        }
-    }
-    old.sort();
-    old.dedup();
-    for namespace in old {
-        if let Ok(layout) = aether_nats::Layout::new(&namespace) {
-            let _ = js.delete_stream(layout.events_stream()).await;
-            let _ = js.delete_key_value(layout.snapshot_bucket()).await;
-            let _ = js.delete_key_value(layout.checkpoint_bucket()).await;
-        }
-    }
+    sweep::sweep_old_test_streams(store.client()).await;
 }
