@@ -19,7 +19,7 @@ pub use connect::{connect, redact_url, AnyStore, ConnectUrlError, Store, StoreKi
 
 pub use aether_core::{
     async_trait, validate_actor_id, validate_batch, ActorSnapshot, BoxError, Event, EventStore,
-    InMemoryStore, SnapshotStore, StoreError, Timestamp, VersionConflictError,
+    InMemoryStore, SnapshotStore, StoreError, Timestamp, VersionConflictError, MAX_PAYLOAD_DEPTH,
 };
 
 /// The read side: every event of a store in one order ([`EventFeed`](feed::EventFeed)),

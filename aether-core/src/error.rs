@@ -71,7 +71,8 @@ pub enum StoreError {
     VersionConflict(#[from] VersionConflictError),
 
     /// The request itself is malformed: an empty actor id, a batch mixing actors or not in
-    /// increasing version order, an id the backend cannot represent. Nothing was stored.
+    /// increasing version order, an id the backend cannot represent, event data nested
+    /// deeper than [`MAX_PAYLOAD_DEPTH`](crate::MAX_PAYLOAD_DEPTH). Nothing was stored.
     #[error("invalid input for actor {actor_id:?} at version {version}: {reason}")]
     InvalidInput {
         /// The actor named by the request (may be empty: that is often the problem).

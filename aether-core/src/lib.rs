@@ -9,6 +9,8 @@
 //! - [`InMemoryStore`]: a store in process memory.
 //! - [`validate_batch`], [`encode_batch`], [`submit_write`], [`validate_actor_id`]: what
 //!   every store's implementation starts with, written once.
+//! - [`MAX_PAYLOAD_DEPTH`]: how deeply an event's data may nest arrays and objects
+//!   ([`json_depth`], [`check_payload_depth`]); deeper data would not read back.
 //! - `testkit` (feature `testkit`): the conformance suite every store runs.
 //!
 //! # Writing your own store
@@ -38,6 +40,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
+mod depth;
 mod error;
 mod event;
 mod feed;
@@ -50,6 +53,7 @@ mod support;
 pub mod testkit;
 
 pub use async_trait::async_trait;
+pub use depth::{check_payload_depth, json_depth, PayloadTooDeep, MAX_PAYLOAD_DEPTH};
 pub use error::{BoxError, StoreError, VersionConflictError};
 pub use event::{ActorSnapshot, Event, EventData, EventRef, Timestamp};
 pub use feed::{

@@ -67,7 +67,8 @@ pub trait EventStore: Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError::VersionConflict`] if `event.version` is not strictly greater than
-    /// the actor's latest version; [`StoreError::InvalidInput`] for an empty actor id.
+    /// the actor's latest version; [`StoreError::InvalidInput`] for an empty actor id or
+    /// data nested deeper than [`MAX_PAYLOAD_DEPTH`](crate::MAX_PAYLOAD_DEPTH).
     ///
     /// # Cancel safety
     ///
@@ -88,7 +89,9 @@ pub trait EventStore: Send + Sync + 'static {
     ///
     /// [`StoreError::VersionConflict`] if the first version is not greater than the
     /// latest; [`StoreError::InvalidInput`] for a batch that mixes actors, is not
-    /// strictly increasing, or has an empty actor id. Nothing is stored on error.
+    /// strictly increasing, has an empty actor id, or holds data nested deeper than
+    /// [`MAX_PAYLOAD_DEPTH`](crate::MAX_PAYLOAD_DEPTH) (which would not read back; see
+    /// [`validate_batch`](crate::validate_batch)). Nothing is stored on error.
     ///
     /// # Cancel safety
     ///

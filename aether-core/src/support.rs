@@ -66,14 +66,19 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Event, StoreError};
+use crate::{check_payload_depth, Event, StoreError};
 
 /// Checks what every store must check of a batch before touching its backend, and
 /// returns the actor the batch belongs to (`None` for an empty batch).
 ///
-/// Refuses, with [`StoreError::InvalidInput`]: an empty actor id, a batch that mixes
-/// actors, versions that do not strictly increase inside the batch. It does not compare
-/// with the stored latest version; that is the store's atomic check.
+/// Refuses, with [`StoreError::InvalidInput`] naming the actor and the version: an empty
+/// actor id, a batch that mixes actors, versions that do not strictly increase inside
+/// the batch, data nested deeper than [`MAX_PAYLOAD_DEPTH`](crate::MAX_PAYLOAD_DEPTH)
+/// ([`check_payload_depth`]; such data would not read back). It does not compare with
+/// the stored latest version; that is the store's atomic check.
+///
+/// O(size of the batch): the depth check walks each event's data once, without
+/// recursion, and stops at the first level beyond the limit.
 ///
 /// ```
 /// use aether_core::{validate_batch, Event, StoreError};
@@ -105,6 +110,7 @@ pub fn validate_batch(events: &[Event]) -> Result<Option<&str>, StoreError> {
             "actor id must not be empty",
         ));
     }
+    check_depth(first)?;
     for pair in events.windows(2) {
         let (prev, next) = (&pair[0], &pair[1]);
         if next.actor_id != actor_id {
@@ -127,8 +133,15 @@ pub fn validate_batch(events: &[Event]) -> Result<Option<&str>, StoreError> {
                 ),
             ));
         }
+        check_depth(next)?;
     }
     Ok(Some(actor_id))
+}
+
+/// The depth check of [`validate_batch`], for one event.
+fn check_depth(event: &Event) -> Result<(), StoreError> {
+    check_payload_depth(&event.data)
+        .map_err(|err| StoreError::invalid_input(&event.actor_id, event.version, err.to_string()))
 }
 
 /// The read guard of every store: refuses an empty actor id, with an error naming the

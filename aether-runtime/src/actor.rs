@@ -97,7 +97,10 @@ pub trait DomainEvent: Sized + Send + Sync + 'static {
     /// # Errors
     ///
     /// When the payload cannot be represented as JSON (for example a map with non-string
-    /// keys). The command that produced the event then fails and nothing is stored.
+    /// keys). The command that produced the event then fails and nothing is stored; so
+    /// it does when the payload nests arrays and objects deeper than
+    /// [`MAX_PAYLOAD_DEPTH`](aether_core::MAX_PAYLOAD_DEPTH), which no store accepts
+    /// ([`AskError::Encode`](crate::AskError::Encode) in both cases).
     fn to_data(&self) -> Result<serde_json::Value, serde_json::Error>;
 
     /// Decodes a stored event back from its name and payload.

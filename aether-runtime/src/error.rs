@@ -86,8 +86,9 @@ pub enum AskError<E> {
         source: StoreError,
     },
 
-    /// An event produced by the command could not be encoded as JSON. Nothing was
-    /// persisted.
+    /// An event produced by the command could not be encoded as JSON, or its data nests
+    /// deeper than [`MAX_PAYLOAD_DEPTH`](aether_core::MAX_PAYLOAD_DEPTH) (no store could
+    /// read it back). Nothing was persisted.
     #[error(
         "actor {actor_id:?} at version {version}: cannot encode event {event_type:?}: {reason}"
     )]

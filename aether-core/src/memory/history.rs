@@ -17,10 +17,6 @@ use crate::{Event, EventData, EventRef, StoreError, Timestamp};
 /// events when its chunk grows, so a long history costs no long pause under the lock.
 const CHUNK: usize = 1_024;
 
-/// Nesting beyond which a payload is kept as a `Value`: `serde_json` refuses to parse
-/// text nested deeper than 128 levels, so such a payload would not read back from text.
-const MAX_TEXT_DEPTH: usize = 100;
-
 /// One stored event.
 #[derive(Debug)]
 pub(super) struct Record {
@@ -29,14 +25,10 @@ pub(super) struct Record {
     event_type: Arc<str>,
     pub(super) actor_id: Arc<str>,
     command_id: Option<String>,
-    data: Payload,
+    /// The payload's JSON text: within [`MAX_PAYLOAD_DEPTH`](crate::MAX_PAYLOAD_DEPTH)
+    /// levels (the store's `validate_batch` refuses deeper data), so it parses back.
+    data: String,
     timestamp: Timestamp,
-}
-
-#[derive(Debug)]
-enum Payload {
-    Json(String),
-    Value(Box<serde_json::Value>),
 }
 
 impl Record {
@@ -48,10 +40,7 @@ impl Record {
             actor_id: &self.actor_id,
             command_id: self.command_id.as_deref(),
             version: self.version,
-            data: match &self.data {
-                Payload::Json(text) => EventData::Json(text),
-                Payload::Value(value) => EventData::Value(value),
-            },
+            data: EventData::Json(&self.data),
             timestamp: self.timestamp,
         }
     }
@@ -69,14 +58,6 @@ impl Record {
 
     pub(super) fn event_type(&self) -> &str {
         &self.event_type
-    }
-}
-
-fn depth(value: &serde_json::Value) -> usize {
-    match value {
-        serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
-        serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
-        _ => 0,
     }
 }
 
@@ -116,17 +97,11 @@ impl History {
             timestamp,
             ..
         } = event;
-        let data = if depth(&data) > MAX_TEXT_DEPTH {
-            Payload::Value(Box::new(data))
-        } else {
-            Payload::Json(serde_json::to_string(&data).map_err(|err| {
-                StoreError::Serialization {
-                    actor_id: self.actor_id.to_string(),
-                    version,
-                    reason: err.to_string(),
-                }
-            })?)
-        };
+        let data = serde_json::to_string(&data).map_err(|err| StoreError::Serialization {
+            actor_id: self.actor_id.to_string(),
+            version,
+            reason: err.to_string(),
+        })?;
         let event_type = match self.types.iter().find(|t| ***t == *event_type) {
             Some(shared) => Arc::clone(shared),
             None => {

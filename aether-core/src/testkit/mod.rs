@@ -89,6 +89,7 @@ macro_rules! event_store_conformance {
             stored_events_are_immutable,
             empty_actor_id_is_rejected,
             seed_vectors_round_trip_through_store,
+            payload_nested_deeper_than_the_limit_is_refused,
             long_history_read_from_the_middle,
             replay_lends_what_get_events_returns,
             fifty_actors_written_concurrently,

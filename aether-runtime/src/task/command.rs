@@ -173,12 +173,21 @@ impl<A: EventSourced> Actor<A> {
                     "version counter overflow",
                 ),
             })?;
-            let data = event.to_data().map_err(|err| AskError::Encode {
-                actor_id: self.stored_id.to_string(),
-                version,
-                event_type: event.event_type().to_owned(),
-                reason: err.to_string(),
-            })?;
+            // Data too deep for a store to read back is refused here, as the store
+            // would: only this command fails, not the others of its batch.
+            let data = event
+                .to_data()
+                .map_err(|err| err.to_string())
+                .and_then(|data| {
+                    aether_core::check_payload_depth(&data).map_err(|err| err.to_string())?;
+                    Ok(data)
+                })
+                .map_err(|reason| AskError::Encode {
+                    actor_id: self.stored_id.to_string(),
+                    version,
+                    event_type: event.event_type().to_owned(),
+                    reason,
+                })?;
             records.push(Event {
                 id: uuid::Uuid::new_v7(uuid_clock).to_string(),
                 event_type: event.event_type().to_owned(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::EventStore;
+use crate::{EventStore, MAX_PAYLOAD_DEPTH};
 
 use super::support::*;
 
@@ -137,8 +137,8 @@ pub async fn replay_lends_what_get_events_returns<S: EventStore + ?Sized>(store:
         })
         .collect();
     let mut deep = event(&id, history.len() as i64 + 1);
-    // Nested deeper than the in-memory store keeps as text, within what serde_json parses.
-    deep.data = (0..120).fold(json!(1), |inner, _| json!({ "n": inner }));
+    // As deep as a store accepts.
+    deep.data = nested(MAX_PAYLOAD_DEPTH);
     history.push(deep);
     store.save_events(&history).await.unwrap();
     for from in [
@@ -182,5 +182,46 @@ pub async fn replay_lends_what_get_events_returns<S: EventStore + ?Sized>(store:
             .replay_events("", 0, &mut |_| std::ops::ControlFlow::Continue(()))
             .await,
         "replay with empty id",
+    );
+}
+
+/// Data nested deeper than [`MAX_PAYLOAD_DEPTH`] is refused at save, alone or in a batch,
+/// with an invalid-input error naming the actor, the version and the limit, and leaves
+/// the history unchanged (`serde_json` does not parse text nested past 127 levels: a store
+/// that accepted it might never read the history back); data at the limit round-trips.
+pub async fn payload_nested_deeper_than_the_limit_is_refused<S: EventStore + ?Sized>(
+    store: Arc<S>,
+) {
+    let id = actor("deep");
+    let first = event(&id, 1);
+    store.save_event(&first).await.unwrap();
+    // Just past the limit, and past what serde_json parses.
+    for depth in [MAX_PAYLOAD_DEPTH + 1, 200] {
+        let mut deep = event(&id, 2);
+        deep.data = nested(depth);
+        expect_too_deep(store.save_event(&deep).await, &id, 2);
+        // Behind a valid event of the same batch: the whole batch is refused.
+        deep.version = 3;
+        expect_too_deep(store.save_events(&[event(&id, 2), deep]).await, &id, 3);
+    }
+    assert_eq!(
+        store.get_events(&id, 0).await.unwrap(),
+        vec![first.clone()],
+        "refused saves leave the history unchanged"
+    );
+    assert_eq!(store.get_latest_version(&id).await.unwrap(), 1);
+
+    let mut at_limit = event(&id, 2);
+    at_limit.data = nested(MAX_PAYLOAD_DEPTH);
+    let mut after = event(&id, 3);
+    after.data = json!([nested(MAX_PAYLOAD_DEPTH - 1)]);
+    store
+        .save_events(&[at_limit.clone(), after.clone()])
+        .await
+        .unwrap_or_else(|err| panic!("data {MAX_PAYLOAD_DEPTH} levels deep is accepted: {err}"));
+    assert_eq!(
+        store.get_events(&id, 0).await.unwrap(),
+        vec![first, at_limit, after],
+        "data {MAX_PAYLOAD_DEPTH} levels deep reads back equal"
     );
 }

@@ -25,7 +25,10 @@
 //! Reads and data:
 //! [`get_events_from_is_inclusive_and_ascending`], [`long_history_read_from_the_middle`],
 //! [`seed_vectors_round_trip_through_store`], [`replay_lends_what_get_events_returns`],
-//! [`special_actor_ids_are_kept_apart_and_intact`], [`empty_actor_id_is_rejected`].
+//! [`special_actor_ids_are_kept_apart_and_intact`], [`empty_actor_id_is_rejected`],
+//! [`payload_nested_deeper_than_the_limit_is_refused`] (data deeper than
+//! [`MAX_PAYLOAD_DEPTH`](crate::MAX_PAYLOAD_DEPTH) is refused at save and leaves the
+//! history unchanged; data at the limit round-trips).
 //!
 //! Concurrency (every racing call must return, with success or a version conflict):
 //! - [`fifty_actors_written_concurrently`]: many actors at once keep their own histories;

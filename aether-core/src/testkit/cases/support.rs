@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 
-use crate::{ActorSnapshot, Event, EventStore, StoreError, Timestamp};
+use crate::{ActorSnapshot, Event, EventStore, StoreError, Timestamp, MAX_PAYLOAD_DEPTH};
 
 pub(super) static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -35,6 +35,26 @@ pub(super) fn snapshot(actor_id: &str, version: i64) -> ActorSnapshot {
         state: json!({ "version": version, "owner": "Ada" }),
         timestamp: timestamp(),
     }
+}
+
+/// Data that nests arrays and objects exactly `depth` levels deep (`depth` >= 3): a deep
+/// branch of alternating objects and arrays with scalars beside, and a shallow branch.
+pub(super) fn nested(depth: usize) -> serde_json::Value {
+    assert!(depth >= 3, "nested() makes data at least 3 levels deep");
+    let deep = (1..depth).fold(json!("leaf"), |inner, level| {
+        if level % 2 == 0 {
+            json!([level, inner, "x"])
+        } else {
+            json!({ "level": level, "inner": inner })
+        }
+    });
+    let data = json!({ "deep": deep, "shallow": { "list": [1, 2] }, "depth": depth });
+    assert_eq!(
+        crate::json_depth(&data),
+        depth,
+        "nested({depth}) is {depth} deep"
+    );
+    data
 }
 
 /// A fresh actor id, so cases sharing one backend never see each other's data.
@@ -71,6 +91,30 @@ pub(super) fn expect_invalid_input(result: Result<(), StoreError>, what: &str) {
     match result {
         Err(StoreError::InvalidInput { .. }) => {}
         other => panic!("{what}: expected StoreError::InvalidInput, got {other:?}"),
+    }
+}
+
+/// Expects the refusal of data nested deeper than [`MAX_PAYLOAD_DEPTH`]: invalid input
+/// naming the actor and the version, its reason saying the limit.
+#[track_caller]
+pub(super) fn expect_too_deep(result: Result<(), StoreError>, actor_id: &str, version: i64) {
+    match result {
+        Err(StoreError::InvalidInput {
+            actor_id: named,
+            version: at,
+            reason,
+        }) => {
+            assert_eq!(named, actor_id, "the refusal of deep data names the actor");
+            assert_eq!(at, version, "the refusal of deep data names the version");
+            assert!(
+                reason.contains(&MAX_PAYLOAD_DEPTH.to_string()),
+                "the refusal of deep data says the limit ({MAX_PAYLOAD_DEPTH}): {reason:?}"
+            );
+        }
+        other => panic!(
+            "data nested deeper than {MAX_PAYLOAD_DEPTH} levels for {actor_id:?} at {version}: \
+             expected StoreError::InvalidInput, got {other:?}"
+        ),
     }
 }
 
