@@ -3,17 +3,20 @@
 //! bucket if they are missing.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
 
-use crate::auth::{redact_url, split_credentials, Auth};
+use crate::auth::{redact_url, split_credentials};
 use crate::error::{ConnectError, Message};
 use crate::store::Inner;
 use crate::subject::Layout;
 use crate::NatsStore;
+
+mod security;
+
+use security::Security;
 
 /// The namespace a store uses unless [`NatsStoreBuilder::namespace`] says otherwise.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -85,10 +88,8 @@ pub struct NatsStoreBuilder {
     replicas: usize,
     feed_poll_interval: Duration,
     tail_cache: usize,
-    auth: Auth,
-    tls_ca_file: Option<PathBuf>,
-    tls_client_cert: Option<(PathBuf, PathBuf)>,
-    require_tls: bool,
+    /// Credentials and TLS (set in `security.rs`).
+    security: Security,
 }
 
 #[derive(Clone)]
@@ -111,10 +112,10 @@ impl fmt::Debug for NatsStoreBuilder {
             .field("replicas", &self.replicas)
             .field("feed_poll_interval", &self.feed_poll_interval)
             .field("tail_cache", &self.tail_cache)
-            .field("auth", &self.auth)
-            .field("tls_ca_file", &self.tls_ca_file)
-            .field("tls_client_cert", &self.tls_client_cert)
-            .field("require_tls", &self.require_tls)
+            .field("auth", &self.security.auth)
+            .field("tls_ca_file", &self.security.tls_ca_file)
+            .field("tls_client_cert", &self.security.tls_client_cert)
+            .field("require_tls", &self.security.require_tls)
             .finish()
     }
 }
@@ -129,10 +130,7 @@ impl NatsStoreBuilder {
             replicas: 1,
             feed_poll_interval: crate::feed::DEFAULT_FEED_POLL_INTERVAL,
             tail_cache: DEFAULT_TAIL_CACHE,
-            auth: Auth::None,
-            tls_ca_file: None,
-            tls_client_cert: None,
-            require_tls: false,
+            security: Security::default(),
         }
     }
 
@@ -202,67 +200,6 @@ impl NatsStoreBuilder {
         self
     }
 
-    /// Log in with a user name and password (a `users` entry, or `authorization { user,
-    /// password }`, of the server's configuration). Replaces credentials in the URL.
-    pub fn user_and_password(
-        mut self,
-        user: impl Into<String>,
-        password: impl Into<String>,
-    ) -> Self {
-        self.auth = Auth::UserPassword {
-            user: user.into(),
-            password: password.into(),
-        };
-        self
-    }
-
-    /// Log in with a token (`authorization { token }` of the server). Replaces
-    /// credentials in the URL.
-    pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.auth = Auth::Token(token.into());
-        self
-    }
-
-    /// Log in as an NKey user: `seed` is the user's seed (`SU...`); the server knows its
-    /// public key (`U...`). The seed never leaves this process: it signs the server's
-    /// nonce. Replaces credentials in the URL.
-    pub fn nkey(mut self, seed: impl Into<String>) -> Self {
-        self.auth = Auth::NKey(seed.into());
-        self
-    }
-
-    /// Log in with a `.creds` file (a user JWT and its NKey seed, as `nsc` writes them),
-    /// for servers in operator (JWT) mode. The file is read on
-    /// [`connect`](Self::connect). Replaces credentials in the URL.
-    pub fn credentials_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.auth = Auth::CredentialsFile(path.into());
-        self
-    }
-
-    /// Trust the CA certificates in this PEM file to sign the server's certificate (in
-    /// addition to the system's roots), and require TLS.
-    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.tls_ca_file = Some(path.into());
-        self.require_tls = true;
-        self
-    }
-
-    /// Present a client certificate (PEM certificate and key files), for servers whose
-    /// `tls { verify: true }` asks for one; requires TLS.
-    pub fn tls_client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
-        self.tls_client_cert = Some((cert.into(), key.into()));
-        self.require_tls = true;
-        self
-    }
-
-    /// Require TLS even with a `nats://` URL (a `tls://` URL always requires it): a
-    /// server that does not offer TLS is then refused (default `false`: TLS when the
-    /// server asks for it).
-    pub fn require_tls(mut self, required: bool) -> Self {
-        self.require_tls = required;
-        self
-    }
-
     /// Connects (unless the builder was given a client), then creates the namespace's
     /// stream and bucket if they do not exist.
     ///
@@ -289,7 +226,7 @@ impl NatsStoreBuilder {
         let (servers, url_auth) =
             split_credentials(&url).map_err(|reason| ConnectError::Credentials { reason })?;
         let after = self.connect_timeout;
-        let mut options = async_nats::ConnectOptions::new()
+        let options = async_nats::ConnectOptions::new()
             .name("aether-nats")
             .connection_timeout(self.connect_timeout)
             .request_timeout(Some(self.request_timeout))
@@ -298,35 +235,7 @@ impl NatsStoreBuilder {
                 let shift = attempt.min(6) as u32;
                 Duration::from_millis(50 << shift).min(Duration::from_secs(2))
             });
-        let auth = if self.auth.is_none() {
-            url_auth
-        } else {
-            self.auth.clone()
-        };
-        options = match auth {
-            Auth::None => options,
-            Auth::UserPassword { user, password } => options.user_and_password(user, password),
-            Auth::Token(token) => options.token(token),
-            Auth::NKey(seed) => options.nkey(seed),
-            Auth::CredentialsFile(path) => {
-                options
-                    .credentials_file(&path)
-                    .await
-                    .map_err(|err| ConnectError::Credentials {
-                        reason: format!(
-                            "cannot use the credentials file {}: {err}",
-                            path.display()
-                        ),
-                    })?
-            }
-        };
-        if let Some(ca) = &self.tls_ca_file {
-            options = options.add_root_certificates(ca.clone());
-        }
-        if let Some((cert, key)) = &self.tls_client_cert {
-            options = options.add_client_certificate(cert.clone(), key.clone());
-        }
-        options = options.require_tls(self.require_tls);
+        let options = self.security.apply(options, url_auth).await?;
         let connect = async {
             let client = options
                 .connect(servers)

@@ -50,11 +50,12 @@
 //! # Files
 //!
 //! As in the other store crates: `store.rs` is [`NatsStore`] and its `EventStore` /
-//! `SnapshotStore` impls, `builder.rs` [`NatsStoreBuilder`] and connecting, `error.rs`
-//! [`ConnectError`], `codec.rs` the wire format, `subject.rs` the backend layout
-//! ([`Layout`], the id encoding); `reader.rs` reads an actor's history. `feed.rs` is the
-//! `EventFeed` impl (head, lag, wake-ups), `feed/cursor.rs` the page read and the read
-//! cursors, `checkpoint.rs` the `CheckpointStore` impl, `tails.rs` the remembered end of
+//! `SnapshotStore` impls, `builder.rs` [`NatsStoreBuilder`] and connecting (its
+//! credentials and TLS settings in `builder/security.rs`, `auth.rs` the credentials
+//! themselves and URLs without them), `error.rs` [`ConnectError`], `codec.rs` the wire
+//! format, `subject.rs` the backend layout ([`Layout`], the id encoding); `reader.rs`
+//! reads an actor's history. `feed.rs` is the `EventFeed` impl (head, lag, wake-ups),
+//! `feed/cursor.rs` the page read and the read cursors, `checkpoint.rs` the `CheckpointStore` impl, `tails.rs` the remembered end of
 //! each actor's subject. There is no `writer.rs`: a save is one publish, made by the
 //! caller's task (the server orders writers).
 //!
