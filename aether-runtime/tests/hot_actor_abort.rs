@@ -1,47 +1,18 @@
 //! One hot actor (issue 15) stopped in the middle of a batch: every command it had in
 //! hand is reported interrupted, not one. (Alone in its test binary: it installs a
-//! global tracing subscriber, because tokio drops tasks on its worker threads.)
+//! global tracing subscriber, `common::warnings`, because tokio drops tasks on its
+//! worker threads.)
 
 mod common;
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aether_runtime::Runtime;
+use common::warnings::{field, warnings};
 use common::{Counter, TestStore};
 use tokio::sync::Semaphore;
-use tracing::Subscriber;
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::Layer;
-
-/// One event's fields: `(name, value)`.
-type Fields = Vec<(String, String)>;
-
-/// Every `warn` event's fields.
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<Fields>>>);
-
-struct Visitor<'a>(&'a mut Fields);
-
-impl tracing::field::Visit for Visitor<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push((field.name().to_owned(), format!("{value:?}")));
-    }
-    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        self.0.push((field.name().to_owned(), value.to_string()));
-    }
-}
-
-impl<S: Subscriber> Layer<S> for Warnings {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        if *event.metadata().level() == tracing::Level::WARN {
-            let mut fields = Vec::new();
-            event.record(&mut Visitor(&mut fields));
-            self.0.lock().unwrap().push(fields);
-        }
-    }
-}
 
 async fn wait_for_appends(store: &TestStore, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -53,9 +24,7 @@ async fn wait_for_appends(store: &TestStore, n: usize) {
 
 #[test]
 fn a_task_dropped_in_a_batched_append_reports_every_command_in_hand() {
-    let warnings = Warnings::default();
-    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(warnings.clone()))
-        .unwrap();
+    let (warnings, _turn) = warnings();
     let gate = Arc::new(Semaphore::new(0));
     let store = Arc::new(TestStore {
         save_gate: Some(Arc::clone(&gate)),
@@ -82,16 +51,10 @@ fn a_task_dropped_in_a_batched_append_reports_every_command_in_hand() {
         // The end of `main` without `shutdown()`.
     });
     drop(tokio);
-    let warnings = warnings.0.lock().unwrap();
-    let lost = warnings
-        .iter()
-        .find(|fields| fields.iter().any(|(n, _)| n == "interrupted"))
+    let interrupted = warnings.with_field("interrupted");
+    let (count, lost) = interrupted
+        .first()
         .expect("a warning that counts what was lost");
-    let field = |name: &str| {
-        lost.iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    assert_eq!(field("interrupted"), Some("10"), "{lost:?}");
-    assert_eq!(field("dropped"), Some("0"), "{lost:?}");
+    assert_eq!(count, "10", "{lost:?}");
+    assert_eq!(field(lost, "dropped"), Some("0"), "{lost:?}");
 }

@@ -1,78 +1,17 @@
 //! A runtime dropped without `shutdown()`: never silent, and it drains when it can.
-//! (Alone in its test binary: it installs a global tracing subscriber, because tokio
-//! drops tasks on its worker threads.)
+//! (Alone in its test binary: it installs a global tracing subscriber,
+//! `common::warnings`, because tokio drops tasks on its worker threads.)
 
 mod common;
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aether_core::EventStore;
 use aether_runtime::Runtime;
+use common::warnings::{field, warnings};
 use common::{Counter, TestStore};
 use tokio::sync::Semaphore;
-use tracing::Subscriber;
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::Layer;
-
-/// One event's fields: `(name, value)`.
-type Fields = Vec<(String, String)>;
-
-/// Every `warn` event's fields.
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<Fields>>>);
-
-struct Visitor<'a>(&'a mut Fields);
-
-impl tracing::field::Visit for Visitor<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push((field.name().to_owned(), format!("{value:?}")));
-    }
-    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        self.0.push((field.name().to_owned(), value.to_string()));
-    }
-}
-
-impl<S: Subscriber> Layer<S> for Warnings {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        if *event.metadata().level() == tracing::Level::WARN {
-            let mut fields = Vec::new();
-            event.record(&mut Visitor(&mut fields));
-            self.0.lock().unwrap().push(fields);
-        }
-    }
-}
-
-impl Warnings {
-    /// The warnings that have a field `name`, with that field's value.
-    fn with_field(&self, name: &str) -> Vec<(String, Fields)> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|fields| {
-                let value = fields.iter().find(|(n, _)| n == name)?.1.clone();
-                Some((value, fields.clone()))
-            })
-            .collect()
-    }
-}
-
-/// The global warning log, emptied, and a lock that keeps this binary's tests from
-/// writing to it at the same time.
-fn warnings() -> (&'static Warnings, MutexGuard<'static, ()>) {
-    static WARNINGS: OnceLock<Warnings> = OnceLock::new();
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let warnings = WARNINGS.get_or_init(|| {
-        let warnings = Warnings::default();
-        let subscriber = tracing_subscriber::registry().with(warnings.clone());
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        warnings
-    });
-    warnings.0.lock().unwrap().clear();
-    (warnings, turn)
-}
 
 /// A tokio runtime of its own, so that the test decides when it stops.
 fn two_workers() -> tokio::runtime::Runtime {
@@ -90,12 +29,8 @@ fn roomy_runtime(store: &Arc<TestStore>) -> Runtime {
         .build()
 }
 
-fn message(fields: &[(String, String)]) -> String {
-    fields
-        .iter()
-        .find(|(n, _)| n == "message")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
+fn message(fields: &[(String, String)]) -> &str {
+    field(fields, "message").unwrap_or_default()
 }
 
 /// 1,000 tells, then the end of "main" without `shutdown()`, while the first command

@@ -1,7 +1,9 @@
 //! The shared account actor (`aether_runtime::testkit::account`, re-exported here with
-//! its command enum as `Cmd`), a second actor type, and store wrappers that count, block
-//! or fail.
+//! its command enum as `Cmd`), a second actor type, store wrappers that count, block
+//! or fail, and the capture of `warn` events ([`warnings`]).
 #![allow(dead_code, unreachable_pub, unused_imports)]
+
+pub mod warnings;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
