@@ -1,69 +1,13 @@
-//! The account actor the project's tests, examples and benchmarks share, and that you
-//! may use to try the runtime without writing an actor first.
-//!
-//! [`Account`] is a hand-written [`EventSourced`] actor (no macros): a balance that takes
-//! deposits and withdrawals. It covers what tests of a runtime or a store need:
-//!
-//! | command | records | replies / fails |
-//! |---|---|---|
-//! | [`Open`](AccountCommand::Open) | one [`Opened`](AccountEvent::Opened) | [`AlreadyOpen`](AccountError::AlreadyOpen) the second time |
-//! | [`Deposit`](AccountCommand::Deposit) | one [`Deposited`](AccountEvent::Deposited) | |
-//! | [`Withdraw`](AccountCommand::Withdraw) | one [`Withdrawn`](AccountEvent::Withdrawn) | [`Insufficient`](AccountError::Insufficient) beyond the balance |
-//! | [`DepositMany`](AccountCommand::DepositMany) | `times` events in one atomic batch | |
-//! | [`Get`](AccountCommand::Get) | nothing (a query) | |
-//! | [`PanicInDecide`](AccountCommand::PanicInDecide) | nothing | `decide` panics |
-//! | [`Poison`](AccountCommand::Poison) | one [`Poison`](AccountEvent::Poison) | `apply` panics on it while its tag is [`poison`]ed |
-//!
-//! Every reply is the state after the command (a query's: the state). Opening is
-//! optional: deposits and withdrawals work on an account that was never opened. Amounts
-//! must not be negative ([`Negative`](AccountError::Negative)); `apply` never panics on
-//! amounts (it saturates), so any decodable history, however odd, applies.
-//!
-//! The common path stays as cheap as a minimal actor: a deposit is one 16-byte event in
-//! a one-element `Vec`, the state and the reply are a 24-byte `Copy` struct, and the
-//! poison check runs only for `Poison` events.
-//!
-//! # Examples
-//!
-//! ```
-//! # extern crate aether_runtime as aether;
-//! use aether::testkit::account::{Account, AccountCommand, AccountError, AccountEvent};
-//! use aether::testkit::TestKit;
-//!
-//! TestKit::<Account>::given([AccountEvent::Opened, AccountEvent::Deposited { amount: 5 }])
-//!     .when(AccountCommand::Withdraw(2))
-//!     .then_events([AccountEvent::Withdrawn { amount: 2 }])
-//!     .then_state(|account| assert_eq!(account.balance, 3))
-//!     .and_when(AccountCommand::Withdraw(50))
-//!     .then_error(|e| matches!(e, AccountError::Insufficient { balance: 3, asked: 50 }));
-//! ```
-//!
-//! With a runtime:
-//!
-//! ```
-//! # extern crate aether_runtime as aether;
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use aether::testkit::account::{Account, AccountCommand};
-//!
-//! let runtime = aether::testkit::in_memory_runtime();
-//! let account = runtime.actor::<Account>("acc-1");
-//! account.ask(AccountCommand::Deposit(10)).await.unwrap();
-//! let state = account
-//!     .ask(AccountCommand::DepositMany { amount: 1, times: 3 })
-//!     .await
-//!     .unwrap();
-//! assert_eq!((state.balance, state.applied), (13, 4));
-//! # runtime.shutdown().await;
-//! # });
-//! ```
+//! The account actor: [`Account`], its commands and errors, and the switch that makes
+//! its `apply` panic on purpose ([`poison`], [`cure`]).
 
 use std::sync::Mutex;
 
 use aether_core::Event;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use crate::{Decision, DomainEvent, EventDecodeError, EventSourced};
+use super::AccountEvent;
+use crate::{Decision, DomainEvent, EventSourced};
 
 /// The account's state (also every command's reply): stored as its snapshot, so it
 /// serializes; a snapshot without `opened` (an account never opened) decodes too.
@@ -76,30 +20,6 @@ pub struct Account {
     pub balance: i64,
     /// Events applied: the actor's version, since histories have no gaps.
     pub applied: u64,
-}
-
-/// What an [`Account`] records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountEvent {
-    /// The account was opened. Stored as `"Opened"` with `{}`.
-    Opened,
-    /// Money came in. Stored as `"Deposited"` with `{"amount": n}`.
-    Deposited {
-        /// The amount (never negative when this actor decided it).
-        amount: i64,
-    },
-    /// Money went out. Stored as `"Withdrawn"` with `{"amount": n}`.
-    Withdrawn {
-        /// The amount (never negative when this actor decided it).
-        amount: i64,
-    },
-    /// Changes nothing, but `apply` panics on it while `tag` is [`poison`]ed (after
-    /// half-mutating the state, so a runtime that kept that state would be caught).
-    /// Stored as `"Poison"` with `{"tag": n}`.
-    Poison {
-        /// Which [`poison`] call it answers to.
-        tag: u64,
-    },
 }
 
 /// What an [`Account`] is asked.
@@ -198,87 +118,6 @@ fn is_poisoned(tag: u64) -> bool {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .contains(&tag)
-}
-
-impl DomainEvent for AccountEvent {
-    fn event_type(&self) -> &str {
-        match self {
-            AccountEvent::Opened => "Opened",
-            AccountEvent::Deposited { .. } => "Deposited",
-            AccountEvent::Withdrawn { .. } => "Withdrawn",
-            AccountEvent::Poison { .. } => "Poison",
-        }
-    }
-
-    fn to_data(&self) -> Result<Value, serde_json::Error> {
-        Ok(match self {
-            AccountEvent::Opened => json!({}),
-            AccountEvent::Deposited { amount } | AccountEvent::Withdrawn { amount } => {
-                json!({ "amount": amount })
-            }
-            AccountEvent::Poison { tag } => json!({ "tag": tag }),
-        })
-    }
-
-    fn from_data(event_type: &str, data: &Value) -> Result<Self, EventDecodeError> {
-        let field = |name: &str| {
-            data.as_object()
-                .ok_or_else(|| EventDecodeError::invalid_data(event_type, "data is not an object"))
-                .and_then(|object| {
-                    object.get(name).ok_or_else(|| {
-                        EventDecodeError::invalid_data(event_type, format!("no {name}"))
-                    })
-                })
-        };
-        let amount = || {
-            field("amount")?.as_i64().ok_or_else(|| {
-                EventDecodeError::invalid_data(event_type, "amount is not an integer")
-            })
-        };
-        match event_type {
-            "Opened" => Ok(AccountEvent::Opened),
-            "Deposited" => Ok(AccountEvent::Deposited { amount: amount()? }),
-            "Withdrawn" => Ok(AccountEvent::Withdrawn { amount: amount()? }),
-            "Poison" => Ok(AccountEvent::Poison {
-                tag: field("tag")?.as_u64().ok_or_else(|| {
-                    EventDecodeError::invalid_data(event_type, "tag is not an unsigned integer")
-                })?,
-            }),
-            other => Err(EventDecodeError::unknown_type(other)),
-        }
-    }
-
-    /// Straight from the stored text, as `#[derive(Event)]` does (no `Value`).
-    fn from_json(event_type: &str, json: &str) -> Result<Self, EventDecodeError> {
-        #[derive(Deserialize)]
-        struct Amount {
-            amount: i64,
-        }
-        #[derive(Deserialize)]
-        struct Tag {
-            tag: u64,
-        }
-        let invalid = |err: serde_json::Error| EventDecodeError::invalid_data(event_type, err);
-        // serde reads a struct from a JSON array too; `from_data` wants an object.
-        let object = json.trim_start().starts_with('{');
-        match event_type {
-            "Opened" => Ok(AccountEvent::Opened),
-            "Deposited" | "Withdrawn" | "Poison" if !object => Err(EventDecodeError::invalid_data(
-                event_type,
-                "data is not an object",
-            )),
-            "Deposited" => serde_json::from_str::<Amount>(json)
-                .map(|a| AccountEvent::Deposited { amount: a.amount })
-                .map_err(invalid),
-            "Withdrawn" => serde_json::from_str::<Amount>(json)
-                .map(|a| AccountEvent::Withdrawn { amount: a.amount })
-                .map_err(invalid),
-            "Poison" => serde_json::from_str::<Tag>(json)
-                .map(|t| AccountEvent::Poison { tag: t.tag })
-                .map_err(invalid),
-            other => Err(EventDecodeError::unknown_type(other)),
-        }
-    }
 }
 
 impl EventSourced for Account {
@@ -383,27 +222,6 @@ mod tests {
     fn a_deposit_stays_small() {
         assert!(std::mem::size_of::<AccountEvent>() <= 16);
         assert!(std::mem::size_of::<Account>() <= 24);
-    }
-
-    #[test]
-    fn events_survive_encoding() {
-        for event in [
-            AccountEvent::Opened,
-            AccountEvent::Deposited { amount: 3 },
-            AccountEvent::Withdrawn { amount: 2 },
-            AccountEvent::Poison { tag: 7 },
-        ] {
-            let data = event.to_data().unwrap();
-            assert_eq!(
-                AccountEvent::from_data(event.event_type(), &data).unwrap(),
-                event
-            );
-        }
-        assert!(AccountEvent::from_data("Deposited", &json!("x")).is_err());
-        assert!(AccountEvent::from_data("Deposited", &json!({ "amount": "1" })).is_err());
-        assert!(AccountEvent::from_data("Nope", &json!({}))
-            .unwrap_err()
-            .is_unknown_type());
     }
 
     #[test]
