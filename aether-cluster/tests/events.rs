@@ -6,10 +6,12 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use aether_cluster::{Cluster, ClusterSubscription};
+use aether_core::EventStore;
 use aether_runtime::{BusError, Published, SubscriptionFilter};
 use common::{cleanup, fast, member, store, Counter, CounterCmd};
 
@@ -89,9 +91,17 @@ async fn a_subscriber_sees_every_members_events_in_each_actors_order() {
         .collect();
     assert!(owners_before.iter().any(|o| o == "a") && owners_before.iter().any(|o| o == "b"));
     add_to_each(&a, &actors).await;
-    add_to_each(&b, &actors).await;
-    // A third member joins while the subscriptions run: it forwards too, and the actors
-    // that move to it keep their order across the handover.
+    // A third member joins while the subscriptions run and asks keep coming: it forwards
+    // too, and the actors that move to it keep their order across the handover.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn({
+        let (b, actors, stop) = (b.clone(), actors.clone(), Arc::clone(&stop));
+        async move {
+            while !stop.load(Ordering::Acquire) {
+                add_to_each(&b, &actors).await;
+            }
+        }
+    });
     let c = member(&ns, "c", fast()).await;
     for m in [&a, &b, &c] {
         assert!(
@@ -100,6 +110,8 @@ async fn a_subscriber_sees_every_members_events_in_each_actors_order() {
             m.members()
         );
     }
+    stop.store(true, Ordering::Release);
+    load.await.unwrap();
     let moved = actors
         .iter()
         .filter(|id| a.actor::<Counter>(id.as_str()).owner().as_deref() == Some("c"))
@@ -108,20 +120,28 @@ async fn a_subscriber_sees_every_members_events_in_each_actors_order() {
     add_to_each(&c, &actors).await;
     add_to_each(&a, &actors).await;
 
-    let expected: BTreeMap<String, Vec<i64>> = actors
-        .iter()
-        .map(|id| (id.clone(), vec![1, 2, 3, 4]))
-        .collect();
-    let seen = next_events(&mut all, 80).await;
+    // Every stored event, once, each actor's in its order.
+    let mut expected = BTreeMap::new();
+    for id in &actors {
+        let stored = a
+            .store()
+            .get_latest_version(&format!("Counter|{id}"))
+            .await
+            .unwrap();
+        assert!(stored >= 4, "{id}: {stored}");
+        expected.insert(id.clone(), (1..=stored).collect::<Vec<i64>>());
+    }
+    let total: usize = expected.values().map(Vec::len).sum();
+    let seen = next_events(&mut all, total).await;
     assert_eq!(versions_by_actor(&seen), expected);
-    let seen = next_events(&mut counters, 80).await;
+    let seen = next_events(&mut counters, total).await;
     assert_eq!(versions_by_actor(&seen), expected);
-    let seen = next_events(&mut one, 4).await;
+    let seen = next_events(&mut one, expected["c3"].len()).await;
     assert_eq!(
         versions_by_actor(&seen),
-        BTreeMap::from([("c3".to_owned(), vec![1, 2, 3, 4])])
+        BTreeMap::from([("c3".to_owned(), expected["c3"].clone())])
     );
-    // The same hub handed `all` its 80 events: the others have theirs already.
+    // The same hub handed `all` its events: the others have theirs already.
     assert_eq!(all.try_recv().unwrap_err(), BusError::Empty);
     assert_eq!(none.try_recv().unwrap_err(), BusError::Empty);
     assert_eq!(one.try_recv().unwrap_err(), BusError::Empty);
