@@ -136,6 +136,8 @@
 //! them. Members forward only on request: a subscribing member asks every heartbeat
 //! interval, and a member stops forwarding twice the failover timeout after the last
 //! request, so a cluster where nobody subscribes pays nothing per command for the bus.
+//! While someone does, each persisted batch costs its member a copy of the events, one
+//! JSON encoding and one NATS publish, and each subscribing member decodes every event.
 //! `subscribe` returns once every placed member has confirmed that it forwards; a member
 //! that joins later asks as it joins, before it serves anything, whether anyone
 //! subscribes (and hears it again within a heartbeat interval).
