@@ -28,8 +28,7 @@ use std::time::{Duration, Instant};
 
 use aether::cluster::{Cluster, ClusterAskError};
 use cluster_common::{
-    cleanup, fresh_namespace, seed, store, tokio_runtime, verify, Child, Reports, Rng, Tally,
-    TallyCmd, DECIDES,
+    child_tokio, nats, seed, verify, Child, Reports, Rng, Tally, TallyCmd, DECIDES,
 };
 
 const CHILD_ENV: &str = "AETHER_CLUSTER_CHILD";
@@ -54,8 +53,10 @@ fn child(spec: &str) {
         panic!("bad child spec {spec:?}");
     };
     let seed: u64 = seed.parse().expect("seed");
-    tokio_runtime().block_on(async move {
-        let store = store(namespace).await.expect("NATS reachable in the child");
+    child_tokio().block_on(async move {
+        let store = nats::connect(namespace)
+            .await
+            .unwrap_or_else(|err| panic!("NATS not reachable in the child: {err}"));
         let cluster = match Cluster::builder(store, node)
             .register::<Tally>()
             .join()
@@ -228,10 +229,10 @@ impl Members {
             Self::node(i),
             self.seed.wrapping_add(self.restarts.wrapping_mul(7919))
         );
-        let child = Child::spawn(self.test, &Self::node(i), &[(CHILD_ENV, spec)]);
+        let child = Child::spawn(self.test, &[(CHILD_ENV, spec)]);
         let who = format!("{}#{}", Self::node(i), self.restarts);
         let reports = &mut self.reports;
-        child.wait_for("ready", Duration::from_secs(30), |line| {
+        child.wait_for_seeing("ready", Duration::from_secs(30), |line| {
             reports.take(&who, line)
         });
         self.names[i] = who;
@@ -285,7 +286,7 @@ impl Members {
         let mut child = self.children[i].take().expect("a running child");
         child.send_line("stop");
         let reports = &mut self.reports;
-        child.wait_for("stopped", Duration::from_secs(60), |line| {
+        child.wait_for_seeing("stopped", Duration::from_secs(60), |line| {
             reports.take(&who, line)
         });
         child.send_line("leave");
@@ -301,7 +302,7 @@ impl Members {
             if let Some(child) = &mut self.children[i] {
                 child.send_line("stop");
                 let reports = &mut self.reports;
-                child.wait_for("stopped", Duration::from_secs(60), |line| {
+                child.wait_for_seeing("stopped", Duration::from_secs(60), |line| {
                     reports.take(&who, line)
                 });
             }
@@ -330,11 +331,15 @@ fn cluster_members_killed_and_restarted_lose_nothing() {
         return child(&spec);
     }
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    tokio_runtime().block_on(async {
-        let namespace = fresh_namespace("kill");
-        let Some(store) = store(&namespace).await else {
+    child_tokio().block_on(async {
+        let Some((namespace, _guard)) = nats::fresh("cluster-kill").await else {
             return;
         };
+        let store = Arc::new(
+            nats::connect(&namespace)
+                .await
+                .expect("NATS reachable a moment ago"),
+        );
         let seed = seed();
         println!("seed {seed} (AETHER_SEED replays), namespace {namespace}");
         let kills: usize = std::env::var("AETHER_CLUSTER_KILLS")
@@ -361,7 +366,7 @@ fn cluster_members_killed_and_restarted_lose_nothing() {
         members.stop_all();
         let reports = &members.reports;
         assert!(reports.errors.is_empty(), "errors: {:?}", reports.errors);
-        let verified = verify(Arc::new(store), &actors(), reports).await;
+        let verified = verify(Arc::clone(&store), &actors(), reports).await;
         assert!(verified.events >= reports.acked.len() as u64);
         println!(
             "{kills} kills in {:?}: {} acknowledged commands, {} events in {} actors \
@@ -376,7 +381,7 @@ fn cluster_members_killed_and_restarted_lose_nothing() {
             reports.given_up,
             reports.conflicts,
         );
-        cleanup(&store_again(&namespace).await).await;
+        aether::cluster::delete_buckets(&store).await;
     });
 }
 
@@ -387,11 +392,15 @@ fn cluster_graceful_leave_and_rejoin_fail_nothing() {
         return child(&spec);
     }
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    tokio_runtime().block_on(async {
-        let namespace = fresh_namespace("leave");
-        let Some(store) = store(&namespace).await else {
+    child_tokio().block_on(async {
+        let Some((namespace, _guard)) = nats::fresh("cluster-leave").await else {
             return;
         };
+        let store = Arc::new(
+            nats::connect(&namespace)
+                .await
+                .expect("NATS reachable a moment ago"),
+        );
         let seed = seed();
         println!("seed {seed}, namespace {namespace}");
         let mut members = Members::start(TEST, &namespace, seed);
@@ -414,16 +423,12 @@ fn cluster_graceful_leave_and_rejoin_fail_nothing() {
             reports.conflicts, 0,
             "two owners at once across a graceful leave"
         );
-        let verified = verify(Arc::new(store), &actors(), reports).await;
+        let verified = verify(Arc::clone(&store), &actors(), reports).await;
         assert_eq!(verified.events, reports.acked.len() as u64);
         println!(
             "graceful leave and rejoin twice: {} acknowledged commands, no failed ask",
             reports.acked.len()
         );
-        cleanup(&store_again(&namespace).await).await;
+        aether::cluster::delete_buckets(&store).await;
     });
-}
-
-async fn store_again(namespace: &str) -> aether::nats::NatsStore {
-    store(namespace).await.expect("NATS still reachable")
 }

@@ -2,23 +2,26 @@
 //!
 //! - [`Tally`], an actor whose every `Add` carries its command id into its event, so the
 //!   stored history says which command ids were applied, and how often;
-//! - [`Child`], a member process (this test binary re-run in a child mode) whose stdout
-//!   lines arrive through a channel, and which can be SIGKILLed;
-//! - the NATS reachability rule (fail under `CI=true`, else skip with a reason), a fresh
-//!   namespace per test, and [`verify`], the check every test ends with.
+//! - [`Reports`], what the parent reads from its member processes' lines, and [`verify`],
+//!   the check every test ends with.
+//!
+//! The member processes, the seeded generator, the test runtime and the namespaces (with
+//! the reachability rule, and a guard that deletes each) are `process_common`'s.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+#[path = "../process_common/mod.rs"]
+pub mod process_common;
 
-use aether::nats::{ConnectError, NatsStore};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aether::nats::NatsStore;
 use aether::{Decision, DomainEvent, EventDecodeError, EventSourced, EventStore, Runtime};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+pub use process_common::{child_tokio, nats, seed, Child, Rng};
 
 // ---------------------------------------------------------------------------------------
 // The actor
@@ -125,223 +128,6 @@ pub fn replay(events: &[aether::Event]) -> Tally {
         state.apply(&Added::from_data(&event.event_type, &event.data).expect("an Added"));
     }
     state
-}
-
-// ---------------------------------------------------------------------------------------
-// NATS
-
-pub fn nats_url() -> String {
-    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
-}
-
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// A namespace no other run uses.
-pub fn fresh_namespace(label: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "test-{}-{label}-{}",
-        nanos / 1_000_000_000,
-        nanos % 1_000_000_000
-    )
-}
-
-/// A store on `namespace`; `None` (after printing why) when NATS is unreachable and
-/// `CI` is not `true`.
-///
-/// # Panics
-///
-/// When NATS is unreachable and `CI=true`.
-pub async fn store(namespace: &str) -> Option<NatsStore> {
-    match NatsStore::builder(nats_url())
-        .namespace(namespace)
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-    {
-        Ok(store) => Some(store),
-        Err(err @ (ConnectError::Unreachable { .. } | ConnectError::Timeout { .. })) => {
-            assert!(
-                !under_ci(),
-                "CI=true and NATS is not reachable at {}: {err}",
-                nats_url()
-            );
-            eprintln!("skipping: NATS is not reachable at {}: {err}", nats_url());
-            None
-        }
-        Err(err) => panic!("NATS is reachable but the store cannot be set up: {err}"),
-    }
-}
-
-/// Deletes the namespace's stream and buckets, and the cluster's buckets.
-pub async fn cleanup(store: &NatsStore) {
-    aether::cluster::delete_buckets(store).await;
-    let _ = store.delete_namespace().await;
-}
-
-/// A multi-thread tokio runtime with two workers (the machine's cores).
-pub fn tokio_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-// ---------------------------------------------------------------------------------------
-// Child processes
-
-/// A member process: this test binary re-run with `--exact <test>` and an environment
-/// variable selecting the child's side.
-pub struct Child {
-    pub name: String,
-    process: std::process::Child,
-    lines: mpsc::Receiver<String>,
-    stdin: Option<std::process::ChildStdin>,
-}
-
-impl Child {
-    pub fn spawn(test: &str, name: &str, env: &[(&str, String)]) -> Child {
-        let mut command = Command::new(std::env::current_exe().expect("current_exe"));
-        command
-            .args([test, "--exact", "--nocapture", "--test-threads=1"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let mut process = command.spawn().expect("spawn the child");
-        let stdout = BufReader::new(process.stdout.take().expect("piped stdout"));
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let stdin = process.stdin.take();
-        Child {
-            name: name.to_owned(),
-            process,
-            lines,
-            stdin,
-        }
-    }
-
-    /// Writes a line to the child's stdin.
-    pub fn send_line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("the child's stdin");
-        writeln!(stdin, "{line}").expect("write to the child");
-        stdin.flush().expect("flush to the child");
-    }
-
-    /// The lines the child has written so far.
-    pub fn drain(&self) -> Vec<String> {
-        self.lines.try_iter().collect()
-    }
-
-    /// Reads lines until `wanted`, handing every line (the wanted one too) to `seen`;
-    /// panics if the child ends first or after `timeout`.
-    pub fn wait_for(&self, wanted: &str, timeout: Duration, mut seen: impl FnMut(&str)) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    seen(&line);
-                    if line == wanted {
-                        return;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("{} ended before printing {wanted:?}", self.name)
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("{} did not print {wanted:?} within {timeout:?}", self.name)
-                }
-            }
-        }
-    }
-
-    /// SIGKILL, then waits for the exit; returns the lines written before it died.
-    pub fn kill(mut self) -> Vec<String> {
-        self.process.kill().expect("SIGKILL the child");
-        let status = self.process.wait().expect("wait for the child");
-        assert!(!status.success(), "the child was killed: {status:?}");
-        self.lines.iter().collect()
-    }
-
-    /// Waits for the child to exit by itself (at most `timeout`); returns the rest of its
-    /// output and asserts it succeeded.
-    pub fn finish(mut self, timeout: Duration) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
-        let mut rest = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => rest.push(line),
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let _ = self.process.kill();
-                    panic!("{} did not finish within {timeout:?}", self.name);
-                }
-            }
-        }
-        let status = self.process.wait().expect("wait for the child");
-        assert!(status.success(), "{} failed: {status:?}", self.name);
-        rest
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-/// SplitMix64: a small seeded generator (tests print their seed; `AETHER_SEED` replays).
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-}
-
-/// `AETHER_SEED`, or one from the clock.
-pub fn seed() -> u64 {
-    std::env::var("AETHER_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        })
 }
 
 // ---------------------------------------------------------------------------------------

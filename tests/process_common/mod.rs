@@ -739,14 +739,38 @@ impl Child {
         stdin.flush().expect("flush to the child");
     }
 
-    /// Reads lines until one satisfies `wanted`; panics if the child ends first.
+    /// Reads lines until one equals `wanted`; panics if the child ends first or after
+    /// `timeout` in all.
     pub fn wait_for(&self, wanted: &str, timeout: Duration) {
-        while let Some(line) = self.next_line(timeout) {
-            if line == wanted {
-                return;
+        self.wait_for_seeing(wanted, timeout, |_| {});
+    }
+
+    /// [`wait_for`](Self::wait_for), handing every line read (the wanted one too) to
+    /// `seen`.
+    pub fn wait_for_seeing(&self, wanted: &str, timeout: Duration, mut seen: impl FnMut(&str)) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    seen(&line);
+                    if line == wanted {
+                        return;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("the child ended before printing {wanted:?}")
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("the child did not print {wanted:?} within {timeout:?}")
+                }
             }
         }
-        panic!("the child ended before printing {wanted:?}");
+    }
+
+    /// The lines the child has written so far, without waiting.
+    pub fn drain(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
     }
 
     /// The next line, `None` at the end of the output; panics after `timeout`.
