@@ -5,11 +5,11 @@
 //! - throughput with 1 and with 3 members (members in this one process, each with its
 //!   own NATS connection, sharing the machine's 2 cores with NATS itself), 64 clients
 //!   spread over the members, each on its own actor;
-//! - failover: a member crashes (its tasks end without leaving: no heartbeat, no
-//!   answer) and the time until an actor it owned answers from another member, over
-//!   20 crashes (5 with `--quick`), p50 and max.
+//! - failover: a member *process* SIGKILLed and the time until its actors answer from
+//!   the others, over 20 kills (5 with `--quick`), p50 and max (`cluster_failover.rs`).
 //!
-//! Every row stores through the NATS store (each command one JetStream publish).
+//! Every row stores through the NATS store (each command one JetStream publish), at
+//! `AETHER_BENCH_NATS_URL` (default `nats://127.0.0.1:4222`), as the other NATS rows.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,22 +23,24 @@ use serde_json::{json, Value};
 
 use crate::client::new_rt;
 use crate::stats::{Measured, Row};
+use crate::stores::nats_url;
 use crate::Config;
 
+/// The actor of every cluster row: a sum.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
-struct Counter {
+pub(crate) struct Counter {
     n: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Add(u64);
+pub(crate) struct Add(pub(crate) u64);
 
 #[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
 #[error("never")]
-struct Never;
+pub(crate) struct Never;
 
 #[derive(Debug, Clone)]
-struct Added(u64);
+pub(crate) struct Added(u64);
 
 impl DomainEvent for Added {
     fn event_type(&self) -> &str {
@@ -69,11 +71,8 @@ impl EventSourced for Counter {
     }
 }
 
-fn nats_url() -> String {
-    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
-}
-
-async fn member(namespace: &str, node: &str) -> Result<Cluster, String> {
+/// Member `node` of the cluster on `namespace`, default timings, serving [`Counter`].
+pub(crate) async fn member(namespace: &str, node: &str) -> Result<Cluster, String> {
     let store = NatsStore::builder(nats_url())
         .namespace(namespace)
         .connect_timeout(Duration::from_secs(3))
@@ -88,7 +87,8 @@ async fn member(namespace: &str, node: &str) -> Result<Cluster, String> {
         .map_err(|e| e.to_string())
 }
 
-async fn cleanup(cluster: &Cluster) {
+/// Deletes the cluster's buckets and the store's namespace (no member runs any more).
+pub(crate) async fn cleanup(cluster: &Cluster) {
     aether_cluster::delete_buckets(cluster.store()).await;
     let _ = cluster.store().delete_namespace().await;
 }
@@ -98,7 +98,11 @@ pub fn run(cfg: &Config) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     rows.extend(rt.block_on(local_vs_remote(cfg))?);
     rows.extend(rt.block_on(throughput(cfg))?);
-    rows.push(rt.block_on(failover(cfg))?);
+    drop(rt);
+    match crate::cluster_failover::run(cfg) {
+        Ok(failover) => rows.extend(failover),
+        Err(reason) => crate::skipped_part("cluster", format!("failover rows FAILED: {reason}")),
+    }
     Ok(rows)
 }
 
@@ -237,65 +241,4 @@ async fn throughput(cfg: &Config) -> Result<Vec<Row>, String> {
     let three = rows.pop().expect("two rows").vs(base, "1 member");
     rows.push(three);
     Ok(rows)
-}
-
-async fn failover(cfg: &Config) -> Result<Row, String> {
-    let crashes = if cfg.quick { 5 } else { 20 };
-    let namespace = format!("bench-cluster-fo-{}", std::process::id());
-    let observer = member(&namespace, "observer").await?;
-    let mut times = Vec::new();
-    for round in 0..crashes {
-        let node = format!("victim{round}");
-        let victim = member(&namespace, &node).await?;
-        if !observer
-            .wait_for_members(&["observer", &node], Duration::from_secs(10))
-            .await
-        {
-            return Err(format!("{node} was not placed"));
-        }
-        let id = (0..10_000)
-            .map(|i| format!("fo{round}-{i}"))
-            .find(|id| observer.actor::<Counter>(id).owner().as_deref() == Some(node.as_str()))
-            .ok_or("no actor owned by the victim")?;
-        let actor = observer.actor::<Counter>(&id);
-        actor
-            .ask(Add(1))
-            .await
-            .map_err(|e| format!("the victim does not serve: {e}"))?;
-        // The crash: the victim's heartbeat and request tasks end, without a leave.
-        drop(victim);
-        let crashed = Instant::now();
-        let command_id = format!("fo{round}");
-        loop {
-            match actor.ask_with_id(Add(1), command_id.clone()).await {
-                Ok(_) => break,
-                Err(err) if err.is_retryable() => continue,
-                Err(err) => return Err(format!("failover ask failed: {err}")),
-            }
-        }
-        times.push(crashed.elapsed().as_nanos() as u64);
-    }
-    observer.leave().await;
-    cleanup(&observer).await;
-    let m = Measured {
-        ops: times.len() as u64,
-        secs: 0.0,
-        lat: times,
-    }
-    .finish();
-    let max = m.lat.last().map(|ns| Duration::from_nanos(*ns));
-    let p50 = m.pct(0.5);
-    let row = Row::value(
-        format!("cluster: failover, {crashes} member crashes"),
-        "crash → the actor answers from another member",
-        max.map_or(0.0, |d| d.as_secs_f64() * 1e3),
-        "ms max",
-    )
-    .lat(p50, max)
-    .note(
-        "default timings (heartbeat 250 ms, dead after 1.5 s, failover_timeout 2 s); \
-         p50 column = median, p99 column = max; an in-process crash (tasks aborted)",
-    );
-    crate::progress(Some(&row));
-    Ok(row)
 }

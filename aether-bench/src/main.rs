@@ -8,12 +8,14 @@
 //! Sections: `inmem`, `history`, `rehydrate`, `spawn`, `sqlite`, `hot` (one actor, 64
 //! clients, SQLite), `postgres`, `nats`,
 //! `projection` (the read side: catch-up from a stored feed, live append → handler lag),
-//! `cluster` (aether-cluster on NATS: local vs remote ask, 1 vs 3 members, failover).
+//! `cluster` (aether-cluster on NATS: local vs remote ask, 1 vs 3 members, failover of a
+//! SIGKILLed member process).
 //! Every row runs on a fresh multi-thread tokio runtime with 2 workers; every ratio is
 //! against a reference measured in the same run.
 
 mod client;
 mod cluster;
+mod cluster_failover;
 mod cqrs_domain;
 mod domain;
 mod harness;
@@ -94,6 +96,9 @@ fn main() {
         let spec = args.get(1).map(String::as_str).unwrap_or_default();
         if spec.starts_with("spawnmem:") {
             spawnmem::child(spec);
+        } else if let Some(rest) = spec.strip_prefix("cluster-member:") {
+            // `--child cluster-member:NAMESPACE:NODE`: a member process of the failover rows.
+            cluster_failover::member_child(rest);
         } else if let Some(rest) = spec.strip_prefix("profile:") {
             // `--child profile:ACTORS:SECS`: only aether's in-memory row, for a profiler.
             let mut it = rest.split(':');
