@@ -1,8 +1,9 @@
 //! The account actor the project's tests, examples and benchmarks share, and that you
 //! may use to try the runtime without writing an actor first.
 //!
-//! [`Account`] is a hand-written [`EventSourced`] actor (no macros): a balance that takes
-//! deposits and withdrawals. It covers what tests of a runtime or a store need:
+//! [`Account`] is a hand-written [`EventSourced`](crate::EventSourced) actor (no
+//! macros): a balance that takes deposits and withdrawals. It covers what tests of a
+//! runtime or a store need:
 //!
 //! | command | records | replies / fails |
 //! |---|---|---|
