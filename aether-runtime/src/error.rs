@@ -243,15 +243,21 @@ impl<E> AskError<E> {
     }
 
     /// Whether the same ask may succeed if tried again later: a full mailbox, a timeout,
-    /// a conflict, a store failure, a start that failed because the store did
-    /// ([`StartError::is_retryable`]).
+    /// a conflict, a failure of the store's backend (down, timed out, connection lost),
+    /// a start that failed because the store did ([`StartError::is_retryable`]). A store
+    /// that refused the request as invalid ([`StoreError::InvalidInput`]) or could not
+    /// encode or decode it ([`StoreError::Serialization`]) refuses it again: not
+    /// retryable.
     pub fn is_retryable(&self) -> bool {
         match self {
             AskError::MailboxFull { .. }
             | AskError::Timeout { .. }
             | AskError::Conflict { .. }
-            | AskError::Store { .. }
             | AskError::Interrupted { .. } => true,
+            AskError::Store { source, .. } => matches!(
+                source,
+                StoreError::Backend { .. } | StoreError::VersionConflict(_)
+            ),
             AskError::StartFailed(err) => err.is_retryable(),
             _ => false,
         }
@@ -408,4 +414,28 @@ pub struct ShutdownTimeout {
     pub deadline: Duration,
     /// How many actor tasks were still running.
     pub remaining: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_error(source: StoreError) -> AskError<std::convert::Infallible> {
+        AskError::Store {
+            actor_id: "Account|a".into(),
+            version: 3,
+            source,
+        }
+    }
+
+    #[test]
+    fn only_a_store_failure_that_can_heal_is_retryable() {
+        let backend = StoreError::backend("Account|a", 3, std::io::Error::other("down"));
+        assert!(store_error(backend).is_retryable());
+        assert!(store_error(StoreError::version_conflict("Account|a", 3, 4)).is_retryable());
+        let invalid = StoreError::invalid_input("Account|a", 3, "data nested too deep");
+        assert!(!store_error(invalid).is_retryable());
+        let undecodable = StoreError::serialization("Account|a", 3, "not JSON");
+        assert!(!store_error(undecodable).is_retryable());
+    }
 }

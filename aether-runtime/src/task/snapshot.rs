@@ -30,6 +30,9 @@ impl<A: EventSourced> Actor<A> {
         if in_flight.swap(true, Ordering::AcqRel) {
             return; // the next crossing will take it
         }
+        // This crossing is taken even when its snapshot cannot be written: the next try
+        // is the next crossing, not the next command.
+        self.last_snapshot_version = self.version;
         let state = match self.state.to_snapshot_state() {
             Ok(state) => state,
             Err(err) => {
@@ -38,7 +41,13 @@ impl<A: EventSourced> Actor<A> {
                 return;
             }
         };
-        self.last_snapshot_version = self.version;
+        if let Err(err) = aether_core::check_payload_depth(&state) {
+            // A store would keep it but could not read it back: rehydration replays the
+            // events instead, as with no snapshot.
+            in_flight.store(false, Ordering::Release);
+            warn!(actor_id = %self.id(), version = self.version, error = %err, "state not snapshotted");
+            return;
+        }
         let snapshot = ActorSnapshot {
             actor_id: self.stored_id.to_string(),
             version: self.version,
