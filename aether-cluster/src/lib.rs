@@ -170,7 +170,8 @@
 //!
 //! # Files
 //!
-//! `cluster.rs` ([`Cluster`], [`ClusterBuilder`], serving requests), `config.rs`
+//! `cluster.rs` ([`Cluster`], [`ClusterBuilder`]), `serve.rs` (answering the requests
+//! routed to this member), `config.rs`
 //! ([`ClusterConfig`]), `error.rs` ([`JoinError`], [`ClusterAskError`],
 //! [`SubscribeError`]), `placement.rs` ([`shard_of`], [`owner_of`]), `membership.rs`
 //! (heartbeat records and who is placed, pure), `member.rs` (the buckets, claiming a node id, the heartbeat loop), `host.rs`
@@ -190,6 +191,7 @@ mod member;
 mod membership;
 mod placement;
 mod router;
+mod serve;
 mod wire;
 
 pub use actor_type::ClusterActor;
