@@ -11,11 +11,11 @@
 //!
 //! A round: wait until the three are placed in the bench's view; take the victim (`m1`
 //! and `m2` in turn) and [`SAMPLE`] actors it owns, and ask each once (so each is live on
-//! the victim, with one event to rehydrate elsewhere); wait a jitter of 0–250 ms (the
-//! kill falls anywhere in the victim's heartbeat period); SIGKILL it; at once ask every
-//! sampled actor from the bench, one command id each, asked again on every retryable
-//! error; then restart the victim under its node id (the next round waits until it is
-//! placed again).
+//! the victim, with one event to rehydrate elsewhere); wait 0–250 ms, a different
+//! `1/kills` of the heartbeat period each round ([`jitter`]: the kills fall all over the
+//! victims' heartbeat periods); SIGKILL it; at once ask every sampled actor from the
+//! bench, one command id each, asked again on every retryable error; then restart the
+//! victim under its node id (the next round waits until it is placed again).
 //!
 //! The clock starts when `kill(2)` has returned and stops at an ask's first successful
 //! answer. Rows: the first sampled actor (kill → its first successful ask), all of the
@@ -43,6 +43,8 @@ const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
 /// The member processes; `bench` is the third member.
 const CHILDREN: [&str; 2] = ["m1", "m2"];
 const ALL: [&str; 3] = ["bench", "m1", "m2"];
+/// The members' heartbeat interval (the default).
+const HEARTBEAT: Duration = Duration::from_millis(250);
 
 /// `--child cluster-member:<namespace>:<node>`: joins the cluster, prints `ready`, and
 /// serves until its stdin says `leave` or closes (the bench ended), then leaves.
@@ -181,7 +183,7 @@ async fn rounds(bench: &Cluster, namespace: &str, kills: usize) -> Result<Vec<Ro
     let mut done = Vec::new();
     let mut outcome = Ok(());
     for round in 0..kills {
-        match one_round(bench, namespace, &mut procs, round).await {
+        match one_round(bench, namespace, &mut procs, (round, kills)).await {
             Ok(r) => done.push(r),
             Err(err) => {
                 outcome = Err(format!("failover round {round}: {err}"));
@@ -199,7 +201,7 @@ async fn one_round(
     bench: &Cluster,
     namespace: &str,
     procs: &mut [Process],
-    round: usize,
+    (round, kills): (usize, usize),
 ) -> Result<Round, String> {
     if !bench.wait_for_members(&ALL, ROUND_TIMEOUT).await {
         return Err(format!(
@@ -226,7 +228,7 @@ async fn one_round(
         Ok(Err(err)) => return Err(format!("{victim} does not serve its actors: {err}")),
         Err(_) => return Err(format!("{victim} did not serve within {ROUND_TIMEOUT:?}")),
     }
-    tokio::time::sleep(jitter()).await;
+    tokio::time::sleep(jitter(round, kills)).await;
 
     procs[v]
         .child
@@ -330,13 +332,12 @@ async fn since_last_heartbeat(
     Ok(killed.as_nanos() as i128 - entry.created.unix_timestamp_nanos())
 }
 
-/// 0–250 ms (one heartbeat interval), from the clock.
-fn jitter() -> Duration {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos();
-    Duration::from_nanos(u64::from(nanos) % 250_000_000)
+/// The wait before round `round`'s kill: a different `1/kills` of the heartbeat period
+/// (250 ms) each round, in an order that gives each victim (rounds alternate) a spread of
+/// them, so the kills fall all over the victims' heartbeat periods.
+fn jitter(round: usize, kills: usize) -> Duration {
+    let kills = kills.max(1) as u32;
+    HEARTBEAT * ((round as u32 * 7) % kills) / kills
 }
 
 fn rows(kills: usize, rounds: Vec<Round>) -> Vec<Row> {
