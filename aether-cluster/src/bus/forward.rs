@@ -180,6 +180,35 @@ async fn pass_on(
     missed == 0 || out.send(Out::Missed(missed)).await.is_ok()
 }
 
+/// What [`forward`] left for the pump to do.
+enum Next {
+    /// Go on reading the bus.
+    More,
+    /// The bus has nothing more (empty, or closed).
+    Drained,
+    /// The publisher is gone: stop.
+    Gone,
+}
+
+/// Passes one item of the runtime's bus on to the publisher: a run of events, or how
+/// many the bus dropped.
+async fn forward(
+    received: Result<Arc<Published>, BusError>,
+    events: &mut Subscription,
+    out: &mpsc::Sender<Out>,
+) -> Next {
+    let sent = match received {
+        Ok(published) => pass_on(published, events, out).await,
+        Err(BusError::Lagged { missed }) => out.send(Out::Missed(missed)).await.is_ok(),
+        Err(_) => return Next::Drained,
+    };
+    if sent {
+        Next::More
+    } else {
+        Next::Gone
+    }
+}
+
 /// One shard runtime's pump.
 async fn pump(
     mut events: Subscription,
@@ -188,34 +217,19 @@ async fn pump(
 ) {
     loop {
         tokio::select! {
-            received = events.recv() => match received {
-                Ok(published) => {
-                    if !pass_on(published, &mut events, &out).await {
-                        return;
-                    }
+            received = events.recv() => {
+                if !matches!(forward(received, &mut events, &out).await, Next::More) {
+                    return;
                 }
-                Err(BusError::Lagged { missed }) => {
-                    if out.send(Out::Missed(missed)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(_) => return,
-            },
+            }
             asked = &mut finish => {
                 // The runtime has shut down: all it published is waiting here.
                 loop {
-                    match events.try_recv() {
-                        Ok(published) => {
-                            if !pass_on(published, &mut events, &out).await {
-                                return;
-                            }
-                        }
-                        Err(BusError::Lagged { missed }) => {
-                            if out.send(Out::Missed(missed)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(_) => break,
+                    let received = events.try_recv();
+                    match forward(received, &mut events, &out).await {
+                        Next::More => {}
+                        Next::Drained => break,
+                        Next::Gone => return,
                     }
                 }
                 let (passed, passed_rx) = oneshot::channel();
