@@ -222,18 +222,7 @@ impl NatsStore {
             let sequence = message.sequence;
             let (first, last) = bounds(actor_id, &message)?;
             if last >= from_version {
-                let batch = codec::decode_batch(
-                    actor_id,
-                    sequence,
-                    Some(&message.headers),
-                    &message.payload,
-                )?;
-                newest_first.push(
-                    batch
-                        .into_iter()
-                        .filter(|e| e.version >= from_version)
-                        .collect(),
-                );
+                newest_first.push(events_from(actor_id, &message, from_version)?);
             }
             let previous = previous_sequence(&message);
             if first <= from_version || previous == Some(0) {
@@ -297,13 +286,7 @@ impl NatsStore {
             }
             let (_, last) = bounds(actor_id, &message)?;
             if last >= from_version {
-                let batch = codec::decode_batch(
-                    actor_id,
-                    sequence,
-                    Some(&message.headers),
-                    &message.payload,
-                )?;
-                events.extend(batch.into_iter().filter(|e| e.version >= from_version));
+                events.extend(events_from(actor_id, &message, from_version)?);
             }
             if sequence >= until {
                 return Ok(events);
@@ -401,6 +384,22 @@ fn previous_sequence(message: &StreamMessage) -> Option<u64> {
 
 /// The first and last versions of the batch a message holds (from its headers, else its
 /// payload).
+/// The events of a stored batch message from `from_version` on.
+fn events_from(
+    actor_id: &str,
+    message: &StreamMessage,
+    from_version: i64,
+) -> Result<Vec<Event>, StoreError> {
+    let mut batch = codec::decode_batch(
+        actor_id,
+        message.sequence,
+        Some(&message.headers),
+        &message.payload,
+    )?;
+    batch.retain(|e| e.version >= from_version);
+    Ok(batch)
+}
+
 fn bounds(actor_id: &str, message: &StreamMessage) -> Result<(i64, i64), StoreError> {
     codec::batch_bounds(
         actor_id,
