@@ -64,13 +64,7 @@ async fn a_subscriber_sees_every_members_events_in_each_actors_order() {
     }
     let a = member(&ns, "a", fast()).await;
     let b = member(&ns, "b", fast()).await;
-    for m in [&a, &b] {
-        assert!(
-            m.wait_for_members(&["a", "b"], WAIT).await,
-            "{:?}",
-            m.members()
-        );
-    }
+    common::all_see(&[&a, &b], &["a", "b"]).await;
     let mut all = a.subscribe(SubscriptionFilter::All).await.unwrap();
     let mut one = b
         .subscribe(SubscriptionFilter::actor::<Counter>("c3"))
@@ -103,13 +97,7 @@ async fn a_subscriber_sees_every_members_events_in_each_actors_order() {
         }
     });
     let c = member(&ns, "c", fast()).await;
-    for m in [&a, &b, &c] {
-        assert!(
-            m.wait_for_members(&["a", "b", "c"], WAIT).await,
-            "{:?}",
-            m.members()
-        );
-    }
+    common::all_see(&[&a, &b, &c], &["a", "b", "c"]).await;
     stop.store(true, Ordering::Release);
     load.await.unwrap();
     let moved = actors
@@ -169,13 +157,7 @@ async fn a_slow_subscriber_is_told_how_many_events_it_missed() {
     }
     let a = member(&ns, "a", fast().bus_capacity(8)).await;
     let b = member(&ns, "b", fast()).await;
-    for m in [&a, &b] {
-        assert!(
-            m.wait_for_members(&["a", "b"], WAIT).await,
-            "{:?}",
-            m.members()
-        );
-    }
+    common::all_see(&[&a, &b], &["a", "b"]).await;
     let mut slow = a.subscribe(SubscriptionFilter::All).await.unwrap();
     // A reader that keeps up (or counts what it missed too) tells when all 40 arrived.
     let mut fast_reader = a.subscribe(SubscriptionFilter::All).await.unwrap();

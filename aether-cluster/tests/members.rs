@@ -26,15 +26,7 @@ async fn asks_from_every_member_reach_the_one_owner() {
     let a = member(&ns, "a", fast()).await;
     let b = member(&ns, "b", fast()).await;
     let c = member(&ns, "c", fast()).await;
-    for m in [&a, &b, &c] {
-        assert!(
-            m.wait_for_members(&["a", "b", "c"], Duration::from_secs(5))
-                .await,
-            "{} sees {:?}",
-            m.node(),
-            m.members()
-        );
-    }
+    common::all_see(&[&a, &b, &c], &["a", "b", "c"]).await;
     let actors = ids(30);
     for id in &actors {
         for m in [&a, &b, &c] {
@@ -131,14 +123,7 @@ async fn join_and_graceful_leave_lose_nothing_and_fail_nothing() {
     }
     let a = member(&ns, "a", fast()).await;
     let b = member(&ns, "b", fast()).await;
-    assert!(
-        a.wait_for_members(&["a", "b"], Duration::from_secs(5))
-            .await
-    );
-    assert!(
-        b.wait_for_members(&["a", "b"], Duration::from_secs(5))
-            .await
-    );
+    common::all_see(&[&a, &b], &["a", "b"]).await;
     let actors = Arc::new(ids(40));
     let acked = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
@@ -176,10 +161,7 @@ async fn join_and_graceful_leave_lose_nothing_and_fail_nothing() {
     };
     wait_for_load(100).await;
     let c = member(&ns, "c", fast()).await;
-    assert!(
-        a.wait_for_members(&["a", "b", "c"], Duration::from_secs(5))
-            .await
-    );
+    common::all_see(&[&a], &["a", "b", "c"]).await;
     wait_for_load(100).await;
     assert!(c.served_shards() > 0, "the joiner serves some shards");
     // A's own load stops, then A leaves while B keeps sending.
@@ -188,10 +170,7 @@ async fn join_and_graceful_leave_lose_nothing_and_fail_nothing() {
     let errors = worker_a.await.unwrap();
     assert!(errors.is_empty(), "asks through a failed: {errors:?}");
     a.leave().await;
-    assert!(
-        b.wait_for_members(&["b", "c"], Duration::from_secs(5))
-            .await
-    );
+    common::all_see(&[&b], &["b", "c"]).await;
     wait_for_load(100).await;
     for (stop, worker) in workers {
         stop.store(true, Ordering::Relaxed);
@@ -226,10 +205,7 @@ async fn a_member_that_stops_heartbeating_fails_over() {
     }
     let a = member(&ns, "a", fast()).await;
     let b = member(&ns, "b", fast()).await;
-    assert!(
-        a.wait_for_members(&["a", "b"], Duration::from_secs(5))
-            .await
-    );
+    common::all_see(&[&a], &["a", "b"]).await;
     let id = (0..100)
         .map(|i| format!("f{i}"))
         .find(|id| a.actor::<Counter>(id).owner().as_deref() == Some("b"))
@@ -338,10 +314,7 @@ async fn a_durable_subscription_sees_every_members_events_and_namespaces_are_apa
     };
     let a = member(&ns, "a", fast()).await;
     let b = member(&ns, "b", fast()).await;
-    assert!(
-        a.wait_for_members(&["a", "b"], Duration::from_secs(5))
-            .await
-    );
+    common::all_see(&[&a], &["a", "b"]).await;
     let other_ns = common::fresh_namespace("feed-other");
     let other_a = member(&other_ns, "a", fast()).await;
     assert_eq!(other_a.members(), ["a"]);

@@ -157,3 +157,16 @@ pub async fn cleanup(namespace: &str) {
     aether_cluster::delete_buckets(&store).await;
     let _ = store.delete_namespace().await;
 }
+
+/// Waits until each of `members` sees exactly `nodes` placed (10 s at most), failing with
+/// what it sees instead.
+pub async fn all_see(members: &[&Cluster], nodes: &[&str]) {
+    for m in members {
+        assert!(
+            m.wait_for_members(nodes, Duration::from_secs(10)).await,
+            "{} sees {:?}, not {nodes:?}",
+            m.node(),
+            m.members()
+        );
+    }
+}
