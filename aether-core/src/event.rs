@@ -100,7 +100,32 @@ pub enum EventData<'a> {
     Json(&'a str),
 }
 
-impl EventData<'_> {
+impl<'a> EventData<'a> {
+    /// The payload decoded into `T`, straight from the JSON text when the store lends
+    /// text (no [`serde_json::Value`] is built). `T` may borrow strings of the text.
+    ///
+    /// # Errors
+    ///
+    /// When the payload does not have the shape of `T`.
+    ///
+    /// ```
+    /// use aether_core::EventData;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Deposited { amount: u64 }
+    ///
+    /// let text = EventData::Json(r#"{"amount":5}"#);
+    /// let value = serde_json::json!({"amount": 7});
+    /// assert_eq!(text.decode::<Deposited>().unwrap().amount, 5);
+    /// assert_eq!(EventData::Value(&value).decode::<Deposited>().unwrap().amount, 7);
+    /// ```
+    pub fn decode<T: serde::Deserialize<'a>>(&self) -> Result<T, serde_json::Error> {
+        match *self {
+            EventData::Value(value) => T::deserialize(value),
+            EventData::Json(text) => serde_json::from_str(text),
+        }
+    }
+
     /// The payload as a [`serde_json::Value`] (parsed when it is JSON text).
     ///
     /// # Errors

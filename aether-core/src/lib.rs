@@ -57,9 +57,9 @@ pub use depth::{check_payload_depth, json_depth, PayloadTooDeep, MAX_PAYLOAD_DEP
 pub use error::{BoxError, StoreError, VersionConflictError};
 pub use event::{ActorSnapshot, Event, EventData, EventRef, Timestamp};
 pub use feed::{
-    actor_type_of, follow, validate_feed_read, validate_projection_name, CheckpointStore,
-    EventFeed, FeedError, FeedEvent, FeedFilter, FeedPage, ParsePositionError, Position,
-    ACTOR_TYPE_SEPARATOR,
+    actor_type_of, follow, validate_feed_read, validate_projection_name, CheckpointStore, Decoded,
+    EventFeed, EventIdentity, FeedDecode, FeedError, FeedEvent, FeedFilter, FeedItem, FeedPage,
+    FeedVisitor, ItemPage, ParsePositionError, Position, VisitedPage, ACTOR_TYPE_SEPARATOR,
 };
 pub use memory::InMemoryStore;
 pub use projection::{AtLeastOnce, HandlerError, Projection, ProjectionSink, SinkError};

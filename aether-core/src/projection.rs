@@ -21,12 +21,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{CheckpointStore, FeedError, FeedEvent, Position};
+use crate::{CheckpointStore, FeedError, FeedEvent, FeedItem, Position};
 
 /// The error a projection's handler returns: any error, boxed.
 pub type HandlerError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// A read model fed at least once with every event of the feed its filter lets through.
+///
+/// `E` is what the handler is given: the owned [`FeedEvent`] (the default), or
+/// [`Decoded<T>`](crate::Decoded), the projection's own type decoded on the thread that
+/// reads the feed ([`FeedDecode`](crate::FeedDecode)), which is the faster way to catch
+/// up on a long history.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -56,10 +61,10 @@ pub type HandlerError = Box<dyn StdError + Send + Sync + 'static>;
 /// # });
 /// ```
 #[async_trait]
-pub trait Projection: Send + 'static {
+pub trait Projection<E: FeedItem = FeedEvent>: Send + 'static {
     /// Applies one event to the read model. An error stops the projection at this event
     /// (nothing is skipped); the runner reports the projection, position, actor and event.
-    async fn handle(&mut self, event: &FeedEvent) -> Result<(), HandlerError>;
+    async fn handle(&mut self, event: &E) -> Result<(), HandlerError>;
 
     /// Empties the read model, before a rebuild from the start of the feed. The default
     /// does nothing.
@@ -122,8 +127,12 @@ impl From<FeedError> for SinkError {
 
 /// Where a projection's batches and checkpoint commit. The runner calls it from one task,
 /// one call at a time.
+///
+/// `E` is the item a batch holds: the owned [`FeedEvent`] (the default), or a
+/// [`Decoded<T>`](crate::Decoded) that the runner decodes from the events the store lends
+/// ([`EventFeed::visit_feed`](crate::EventFeed::visit_feed)).
 #[async_trait]
-pub trait ProjectionSink: Send + 'static {
+pub trait ProjectionSink<E: FeedItem = FeedEvent>: Send + 'static {
     /// The position of the last event handled, to resume after (`None`: from the start).
     async fn checkpoint(&mut self, projection: &str) -> Result<Option<Position>, FeedError>;
 
@@ -132,7 +141,7 @@ pub trait ProjectionSink: Send + 'static {
     async fn commit(
         &mut self,
         projection: &str,
-        events: &[FeedEvent],
+        events: &[E],
         to: Position,
     ) -> Result<(), SinkError>;
 
@@ -143,7 +152,7 @@ pub trait ProjectionSink: Send + 'static {
     async fn commit_shared(
         &mut self,
         projection: &str,
-        events: Arc<[FeedEvent]>,
+        events: Arc<[E]>,
         to: Position,
     ) -> Result<(), SinkError> {
         self.commit(projection, &events, to).await
@@ -191,7 +200,12 @@ impl<P, C> AtLeastOnce<P, C> {
 }
 
 #[async_trait]
-impl<P: Projection, C: CheckpointStore> ProjectionSink for AtLeastOnce<P, C> {
+impl<E, P, C> ProjectionSink<E> for AtLeastOnce<P, C>
+where
+    E: FeedItem,
+    P: Projection<E>,
+    C: CheckpointStore,
+{
     async fn checkpoint(&mut self, projection: &str) -> Result<Option<Position>, FeedError> {
         self.checkpoints.load_checkpoint(projection).await
     }
@@ -199,7 +213,7 @@ impl<P: Projection, C: CheckpointStore> ProjectionSink for AtLeastOnce<P, C> {
     async fn commit(
         &mut self,
         projection: &str,
-        events: &[FeedEvent],
+        events: &[E],
         to: Position,
     ) -> Result<(), SinkError> {
         for event in events {
@@ -207,7 +221,7 @@ impl<P: Projection, C: CheckpointStore> ProjectionSink for AtLeastOnce<P, C> {
                 .handle(event)
                 .await
                 .map_err(|source| SinkError::Handler {
-                    position: event.position,
+                    position: event.position(),
                     source,
                 })?;
         }

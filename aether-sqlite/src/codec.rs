@@ -5,7 +5,7 @@
 //! blocking thread. A row that cannot be decoded becomes
 //! [`StoreError::Serialization`] naming its actor and version, never a panic.
 
-use aether_core::{ActorSnapshot, Event, StoreError, Timestamp};
+use aether_core::{ActorSnapshot, Event, EventData, EventRef, StoreError, Timestamp};
 use chrono::DateTime;
 use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::Row;
@@ -118,34 +118,47 @@ pub(crate) fn decode_event(
     decode().map_err(|reason| StoreError::serialization(actor_id, version, reason))
 }
 
-/// [`decode_event`] with the JSON of `data` left unparsed: the event (its `data` is
-/// `null`) and the column's text, for a reader that parses many of them at once.
-pub(crate) fn decode_event_deferred<'r>(
+/// Column `idx` as text borrowed from the row (`None` for NULL when `nullable`).
+fn text_column<'r>(
     row: &'r Row<'_>,
-    actor_id: &str,
+    idx: usize,
+    name: &str,
+    nullable: bool,
+) -> Result<Option<&'r str>, String> {
+    match row
+        .get_ref(idx)
+        .map_err(|e| format!("column {name}: {e}"))?
+    {
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| format!("column {name} is not UTF-8: {e}")),
+        ValueRef::Null if nullable => Ok(None),
+        other => Err(format!(
+            "column {name} holds {:?}, not text",
+            other.data_type()
+        )),
+    }
+}
+
+/// [`decode_event`] borrowing from the row: the columns as `&str`, the payload as its
+/// JSON text (not parsed, so not checked to be JSON here).
+pub(crate) fn decode_event_ref<'r>(
+    row: &'r Row<'_>,
+    actor_id: &'r str,
     version: i64,
-) -> Result<(Event, &'r str), StoreError> {
-    let decode = || -> Result<(Event, &'r str), String> {
-        let data = match row.get_ref(6).map_err(|e| format!("column data: {e}"))? {
-            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
-                .map_err(|e| format!("column data holds invalid JSON: {e}"))?,
-            other => {
-                return Err(format!(
-                    "column data holds {:?}, not JSON text",
-                    other.data_type()
-                ))
-            }
-        };
-        let event = Event {
-            id: column(row, 3, "id")?,
-            event_type: column(row, 4, "event_type")?,
-            actor_id: actor_id.to_owned(),
-            command_id: column(row, 5, "command_id")?,
+) -> Result<EventRef<'r>, StoreError> {
+    let decode = || -> Result<EventRef<'r>, String> {
+        let required =
+            |idx, name| text_column(row, idx, name, false).map(|text| text.unwrap_or_default());
+        Ok(EventRef {
+            id: required(3, "id")?,
+            event_type: required(4, "event_type")?,
+            actor_id,
+            command_id: text_column(row, 5, "command_id", true)?,
             version,
-            data: serde_json::Value::Null,
+            data: EventData::Json(required(6, "data")?),
             timestamp: timestamp_columns(row, 7, 8)?,
-        };
-        Ok((event, data))
+        })
     };
     decode().map_err(|reason| StoreError::serialization(actor_id, version, reason))
 }

@@ -11,12 +11,14 @@
 //! [`FeedSignal`] after each committed group, or by the poll interval for commits of
 //! other processes.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aether_core::{
-    submit_write, validate_feed_read, validate_projection_name, CheckpointStore, EventFeed,
-    FeedError, FeedEvent, FeedFilter, FeedPage, Position, StoreError, ACTOR_TYPE_SEPARATOR,
+    submit_write, validate_feed_read, validate_projection_name, CheckpointStore, Event, EventData,
+    EventFeed, EventRef, FeedError, FeedEvent, FeedFilter, FeedPage, FeedVisitor, Position,
+    StoreError, VisitedPage, ACTOR_TYPE_SEPARATOR,
 };
 use async_trait::async_trait;
 use rusqlite::types::Value;
@@ -25,7 +27,7 @@ use tokio::sync::watch;
 
 mod parse;
 
-use crate::codec::decode_event_deferred;
+use crate::codec::decode_event_ref;
 use crate::writer::Request;
 use crate::SqliteStore;
 use parse::{set_data, JsonParser};
@@ -140,27 +142,24 @@ fn page_query(filter: &FeedFilter) -> (String, Vec<Value>) {
     (sql, params)
 }
 
-/// Reads one page, inside one read transaction. Also returns the highest seq of the
-/// file, as that transaction saw it.
-fn read_page(
+/// Runs the page query after `after` in one read transaction and gives its rows, in
+/// feed order, to `on_row` until it says stop. Returns the highest seq looked at (`None`
+/// when the file holds nothing after `after`) and the highest seq of the file, as that
+/// transaction saw it.
+fn scan_page(
     conn: &Connection,
     after: Position,
     filter: &FeedFilter,
     limit: usize,
-) -> Result<(FeedPage, u64), FeedError> {
+    mut on_row: impl FnMut(&rusqlite::Row<'_>) -> Result<ControlFlow<()>, FeedError>,
+) -> Result<(Option<i64>, u64), FeedError> {
     let backend = |e| FeedError::backend(after, e);
     let after_seq = i64::try_from(after.commit()).unwrap_or(i64::MAX);
     let tx = conn.unchecked_transaction().map_err(backend)?;
     let max = max_seq(&tx).map_err(backend)?;
     let max = i64::try_from(max).unwrap_or(i64::MAX);
     if max <= after_seq {
-        return Ok((
-            FeedPage {
-                events: Vec::new(),
-                next: after,
-            },
-            max as u64,
-        ));
+        return Ok((None, max as u64));
     }
     // Every seq in (after_seq, hi] present in this transaction is looked at; later
     // commits get higher seqs than `max` (see the crate docs, "Feed").
@@ -170,56 +169,110 @@ fn read_page(
         max.min(after_seq.saturating_add(FILTER_SCAN_WINDOW))
     };
     let (sql, filter_params) = page_query(filter);
-    let mut stmt = tx.prepare_cached(&sql).map_err(backend)?;
-    let mut params: Vec<Value> = vec![
-        Value::Integer(after_seq),
-        Value::Integer(hi),
-        Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)),
-    ];
-    params.extend(filter_params);
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(params))
-        .map_err(backend)?;
+    {
+        let mut stmt = tx.prepare_cached(&sql).map_err(backend)?;
+        let mut params: Vec<Value> = vec![
+            Value::Integer(after_seq),
+            Value::Integer(hi),
+            Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)),
+        ];
+        params.extend(filter_params);
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params))
+            .map_err(backend)?;
+        while let Some(row) = rows.next().map_err(backend)? {
+            if on_row(row)?.is_break() {
+                break;
+            }
+        }
+    }
+    tx.finish().map_err(backend)?;
+    Ok((Some(hi), max as u64))
+}
+
+/// Where a page read that took `taken` events, the last at `last`, goes on from: past
+/// what it looked at, unless it stopped at the limit or early (rows after the last one
+/// taken were not looked at).
+fn next_after(
+    after: Position,
+    hi: Option<i64>,
+    last: Position,
+    taken: usize,
+    limit: usize,
+) -> Position {
+    match hi {
+        None => after,
+        Some(_) if taken == limit => last,
+        Some(hi) => Position::new(hi as u64, 0),
+    }
+}
+
+/// Reads one page of owned events. Also returns the highest seq of the file, as the read
+/// transaction saw it.
+fn read_page(
+    conn: &Connection,
+    after: Position,
+    filter: &FeedFilter,
+    limit: usize,
+) -> Result<(FeedPage, u64), FeedError> {
     let mut events = Vec::with_capacity(limit.min(4_096));
     // A row that fails to decode ends the page; the JSON of the rows before it is
     // parsed first, so that the error reported is the first in feed order.
     let mut bad_row = None;
-    let parsed = {
-        let mut parser = JsonParser::new(limit);
-        while let Some(row) = rows.next().map_err(backend)? {
-            match decode_row(row) {
-                Ok((event, text)) => {
-                    events.push(event);
-                    parser.push(text);
-                }
-                Err(err) => {
-                    bad_row = Some(err);
-                    break;
-                }
-            }
+    let mut parser = JsonParser::new(limit);
+    let scanned = scan_page(conn, after, filter, limit, |row| match decode_row(row) {
+        Ok((event, text)) => {
+            events.push(event);
+            parser.push(text);
+            Ok(ControlFlow::Continue(()))
         }
-        parser.finish()
-    };
-    drop(rows);
-    drop(stmt);
-    tx.finish().map_err(backend)?;
+        Err(err) => {
+            bad_row = Some(err);
+            Ok(ControlFlow::Break(()))
+        }
+    });
+    let parsed = parser.finish();
+    let (hi, max) = scanned?;
     set_data(&mut events, parsed)?;
     if let Some(err) = bad_row {
         return Err(err);
     }
-    let next = if events.len() == limit {
-        // Only as far as the last event: rows after it were not looked at.
-        events.last().map_or(after, |e| e.position)
-    } else {
-        Position::new(hi as u64, 0)
-    };
-    Ok((FeedPage { events, next }, max as u64))
+    let last = events.last().map_or(after, |e| e.position);
+    let next = next_after(after, hi, last, events.len(), limit);
+    Ok((FeedPage { events, next }, max))
 }
 
-/// Decodes a row of [`page_query`], all but its JSON data (returned as text for
-/// [`parse_data`]): a serialization error names position, actor and version, never a
-/// panic.
-fn decode_row<'r>(row: &'r rusqlite::Row<'_>) -> Result<(FeedEvent, &'r str), FeedError> {
+/// Lends one page's events to `visitor`, borrowed from the rows. Returns where to read on
+/// from and the highest seq of the file, as the read transaction saw it.
+fn visit_page(
+    conn: &Connection,
+    after: Position,
+    filter: &FeedFilter,
+    limit: usize,
+    visitor: &mut dyn FeedVisitor,
+) -> Result<(Position, u64), FeedError> {
+    let (mut last, mut taken, mut stopped) = (after, 0, false);
+    let (hi, max) = scan_page(conn, after, filter, limit, |row| {
+        let (position, event) = decode_row_ref(row)?;
+        if visitor.visit(position, &event).is_break() {
+            stopped = true;
+            return Ok(ControlFlow::Break(()));
+        }
+        last = position;
+        taken += 1;
+        Ok(ControlFlow::Continue(()))
+    })?;
+    let next = if stopped {
+        last
+    } else {
+        next_after(after, hi, last, taken, limit)
+    };
+    Ok((next, max))
+}
+
+/// Decodes a row of [`page_query`] with every column borrowed (the JSON data as text,
+/// not parsed): a serialization error names position, actor and version, never a panic.
+fn decode_row_ref<'r>(row: &'r rusqlite::Row<'_>) -> Result<(Position, EventRef<'r>), FeedError> {
     // The query only returns seq > after >= 0.
     let seq: i64 = row.get(0).map_err(|e| FeedError::Serialization {
         position: Position::START,
@@ -228,7 +281,6 @@ fn decode_row<'r>(row: &'r rusqlite::Row<'_>) -> Result<(FeedEvent, &'r str), Fe
         reason: format!("column seq: {e}"),
     })?;
     let position = Position::new(seq as u64, 0);
-    // Borrowed from the row: the event gets the one copy.
     let actor_id = match row.get_ref(1) {
         Ok(rusqlite::types::ValueRef::Text(bytes)) => std::str::from_utf8(bytes).ok(),
         _ => None,
@@ -252,11 +304,31 @@ fn decode_row<'r>(row: &'r rusqlite::Row<'_>) -> Result<(FeedEvent, &'r str), Fe
         ));
     };
     let version = version.map_err(|e| fail(actor_id, 0, format!("column version: {e}")))?;
-    match decode_event_deferred(row, actor_id, version) {
-        Ok((event, data)) => Ok((FeedEvent { position, event }, data)),
+    match decode_event_ref(row, actor_id, version) {
+        Ok(event) => Ok((position, event)),
         Err(StoreError::Serialization { reason, .. }) => Err(fail(actor_id, version, reason)),
         Err(other) => Err(fail(actor_id, version, other.to_string())),
     }
+}
+
+/// Decodes a row of [`page_query`], all but its JSON data (returned as text for the
+/// [`JsonParser`]).
+fn decode_row<'r>(row: &'r rusqlite::Row<'_>) -> Result<(FeedEvent, &'r str), FeedError> {
+    let (position, lent) = decode_row_ref(row)?;
+    let data = match lent.data {
+        EventData::Json(text) => text,
+        EventData::Value(_) => "null",
+    };
+    let event = Event {
+        id: lent.id.to_owned(),
+        event_type: lent.event_type.to_owned(),
+        actor_id: lent.actor_id.to_owned(),
+        command_id: lent.command_id.map(str::to_owned),
+        version: lent.version,
+        data: serde_json::Value::Null,
+        timestamp: lent.timestamp,
+    };
+    Ok((FeedEvent { position, event }, data))
 }
 
 impl SqliteStore {
@@ -319,6 +391,27 @@ impl EventFeed for SqliteStore {
             .feed_read(after, move |conn| read_page(conn, after, &filter, limit))
             .await?;
         // Commits of other processes, seen here first, wake this process's waiters.
+        self.feed.raise(max);
+        Ok(page)
+    }
+
+    /// Lends each row, borrowed on the read connection's blocking thread: no owned
+    /// event, the payload as the stored JSON text.
+    async fn visit_feed(
+        &self,
+        after: Position,
+        filter: &FeedFilter,
+        limit: usize,
+        mut visitor: Box<dyn FeedVisitor>,
+    ) -> Result<VisitedPage, FeedError> {
+        validate_feed_read(limit)?;
+        let filter = filter.clone();
+        let (page, max) = self
+            .feed_read(after, move |conn| {
+                let (next, max) = visit_page(conn, after, &filter, limit, &mut *visitor)?;
+                Ok((VisitedPage { visitor, next }, max))
+            })
+            .await?;
         self.feed.raise(max);
         Ok(page)
     }

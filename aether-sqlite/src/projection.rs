@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aether_core::{
-    async_trait, validate_projection_name, FeedError, FeedEvent, HandlerError, Position,
+    async_trait, validate_projection_name, FeedError, FeedEvent, FeedItem, HandlerError, Position,
     ProjectionSink, SinkError,
 };
 use rusqlite::{Connection, DropBehavior, OptionalExtension, Transaction, TransactionBehavior};
@@ -33,10 +33,16 @@ use crate::{SqliteStore, Synchronous};
 /// [`SinkError::Store`] if it finds it ended.
 ///
 /// See the crate docs, "Exactly-once projections", for an example.
-pub trait SqliteProjection: Send + 'static {
+///
+/// `E` is what the handler is given: the owned [`FeedEvent`] (the default), or
+/// [`Decoded<T>`](aether_core::Decoded), the projection's own type decoded by
+/// [`FeedDecode`](aether_core::FeedDecode) from the row the store lends, on the thread
+/// that reads the feed while this one writes: the faster way to catch up (see the crate
+/// docs, "Exactly-once projections").
+pub trait SqliteProjection<E: FeedItem = FeedEvent>: Send + 'static {
     /// Applies one event to the read model, with the statements of `tx`. An error rolls
     /// back the whole batch (earlier events of it included) and its checkpoint.
-    fn handle(&mut self, tx: &Transaction<'_>, event: &FeedEvent) -> Result<(), HandlerError>;
+    fn handle(&mut self, tx: &Transaction<'_>, event: &E) -> Result<(), HandlerError>;
 
     /// Empties the read model, before a rebuild from the start of the feed, in the
     /// transaction that also deletes the checkpoint. The default does nothing.
@@ -91,7 +97,7 @@ impl SqliteStore {
     /// The sink opens its own connection to the file on first use (it does not use the
     /// store's writer or readers), so it works on after this store is closed, as long
     /// as the file is there.
-    pub fn exactly_once<P: SqliteProjection>(&self, projection: P) -> SqliteProjectionSink<P> {
+    pub fn exactly_once<P: Send + 'static>(&self, projection: P) -> SqliteProjectionSink<P> {
         // Its own counters: the lock waits of a sink are not the store's.
         let lock = WriteLock::new(self.busy_timeout, Arc::new(Counters::default()));
         SqliteProjectionSink {
@@ -113,9 +119,32 @@ impl<P> SqliteProjectionSink<P> {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// How durable each of the sink's commits is. Default: the store's
+    /// [`synchronous`](crate::SqliteStoreBuilder::synchronous) level
+    /// ([`Synchronous::Full`] unless set).
+    ///
+    /// [`Synchronous::Normal`] skips the `fsync` of every batch, which makes catching up
+    /// faster, and keeps the promise of the sink: a batch's rows and its checkpoint commit
+    /// together or not at all, at every level. What it gives up is that a commit survives
+    /// a power loss or an OS crash (a process crash loses nothing): the last batches may
+    /// then roll back, with their checkpoint, and the projection handles them again. A
+    /// read model rebuilt from the feed can usually afford that.
+    pub fn synchronous(self, level: Synchronous) -> Self {
+        {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.synchronous = level;
+            if let Some(conn) = &state.conn {
+                // Opened already (the sink was used): the level applies from now on.
+                let _ =
+                    conn.execute_batch(&format!("PRAGMA synchronous = {};", level.pragma_value()));
+            }
+        }
+        self
+    }
 }
 
-impl<P: SqliteProjection> SqliteProjectionSink<P> {
+impl<P: Send + 'static> SqliteProjectionSink<P> {
     /// Runs `f` on the sink's state on a blocking thread; `name` is the projection's, for
     /// errors.
     async fn run<T: Send + 'static>(
@@ -148,7 +177,7 @@ fn store_error(name: &str, source: impl std::error::Error + Send + Sync + 'stati
     SinkError::Store(FeedError::checkpoint(name, source))
 }
 
-impl<P: SqliteProjection> SinkState<P> {
+impl<P: Send + 'static> SinkState<P> {
     /// The sink's connection, opened the first time.
     fn connection(&mut self) -> rusqlite::Result<&Connection> {
         if self.conn.is_none() {
@@ -218,8 +247,12 @@ impl<P: SqliteProjection> SinkState<P> {
     }
 }
 
+/// Items must be `Clone` (`Decoded<T>` with `T: Clone`) for
+/// [`commit`](ProjectionSink::commit), which copies a borrowed batch to the blocking
+/// thread; the runner shares its batches instead
+/// ([`commit_shared`](ProjectionSink::commit_shared)).
 #[async_trait]
-impl<P: SqliteProjection> ProjectionSink for SqliteProjectionSink<P> {
+impl<E: FeedItem + Clone, P: SqliteProjection<E>> ProjectionSink<E> for SqliteProjectionSink<P> {
     async fn checkpoint(&mut self, projection: &str) -> Result<Option<Position>, FeedError> {
         let name = projection.to_owned();
         let result = self
@@ -238,7 +271,7 @@ impl<P: SqliteProjection> ProjectionSink for SqliteProjectionSink<P> {
     async fn commit(
         &mut self,
         projection: &str,
-        events: &[FeedEvent],
+        events: &[E],
         to: Position,
     ) -> Result<(), SinkError> {
         // The blocking thread needs a batch of its own: a copy. The runner shares its
@@ -249,7 +282,7 @@ impl<P: SqliteProjection> ProjectionSink for SqliteProjectionSink<P> {
     async fn commit_shared(
         &mut self,
         projection: &str,
-        events: Arc<[FeedEvent]>,
+        events: Arc<[E]>,
         to: Position,
     ) -> Result<(), SinkError> {
         let name = projection.to_owned();
@@ -259,7 +292,7 @@ impl<P: SqliteProjection> ProjectionSink for SqliteProjectionSink<P> {
                     projection
                         .handle(tx, event)
                         .map_err(|source| SinkError::Handler {
-                            position: event.position,
+                            position: event.position(),
                             source,
                         })?;
                 }

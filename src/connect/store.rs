@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use aether_core::{
     async_trait, ActorSnapshot, CheckpointStore, Event, EventFeed, EventRef, EventStore, FeedError,
-    FeedFilter, FeedPage, Position, SnapshotStore, StoreError,
+    FeedFilter, FeedPage, FeedVisitor, Position, SnapshotStore, StoreError, VisitedPage,
 };
 use aether_runtime::{Runtime, RuntimeBuilder};
 
@@ -194,6 +194,15 @@ impl EventFeed for AnyStore {
     }
     async fn wait_for_events(&self, after: Position) -> Result<(), FeedError> {
         self.store.wait_for_events(after).await
+    }
+    async fn visit_feed(
+        &self,
+        after: Position,
+        filter: &FeedFilter,
+        limit: usize,
+        visitor: Box<dyn FeedVisitor>,
+    ) -> Result<VisitedPage, FeedError> {
+        self.store.visit_feed(after, filter, limit, visitor).await
     }
 }
 

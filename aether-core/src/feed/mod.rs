@@ -50,6 +50,7 @@ mod filter;
 mod follow;
 mod page;
 mod position;
+mod visit;
 
 pub use checkpoint::{validate_projection_name, CheckpointStore};
 pub use error::{validate_feed_read, FeedError};
@@ -57,6 +58,7 @@ pub use filter::{actor_type_of, FeedFilter, ACTOR_TYPE_SEPARATOR};
 pub use follow::follow;
 pub use page::{FeedEvent, FeedPage};
 pub use position::{ParsePositionError, Position};
+pub use visit::{Decoded, EventIdentity, FeedDecode, FeedItem, FeedVisitor, ItemPage, VisitedPage};
 
 /// All of a store's events in one total order, readable from any [`Position`]: what
 /// projections, durable subscriptions and tools read. An optional trait beside
@@ -116,6 +118,59 @@ pub trait EventFeed: Send + Sync + 'static {
     /// else when a commit is signalled, else after the store's poll interval. A wake-up
     /// without new events is allowed; the reader reads again and waits again.
     async fn wait_for_events(&self, after: Position) -> Result<(), FeedError>;
+
+    /// Reads as [`read_feed`](EventFeed::read_feed) does, but lends each event to
+    /// `visitor` instead of returning it: borrowed from the store ([`EventRef`](crate::EventRef)), its
+    /// payload JSON text where the store keeps text, on the thread that reads. No owned
+    /// [`Event`](crate::Event) or parsed [`serde_json::Value`] is made, which is most of
+    /// the cost of a read while catching up. The visitor can end the page early (see
+    /// [`FeedVisitor::visit`]).
+    ///
+    /// The default reads a page with `read_feed` and lends its events: right for every
+    /// store, and what a store that parses its rows anyway (PostgreSQL's JSONB, NATS's
+    /// messages) keeps. The SQLite store lends its rows.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_feed`](EventFeed::read_feed). On an error the visitor is dropped.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// use aether_core::{EventFeed, EventRef, EventStore, FeedFilter, FeedVisitor, InMemoryStore, Position};
+    /// use aether_core::testkit::cases::event;
+    ///
+    /// /// Counts the events of each page.
+    /// struct Count(usize);
+    ///
+    /// impl FeedVisitor for Count {
+    ///     fn visit(&mut self, _: Position, _: &EventRef<'_>) -> ControlFlow<()> {
+    ///         self.0 += 1;
+    ///         ControlFlow::Continue(())
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = InMemoryStore::new();
+    /// store.save_event(&event("Account|1", 1)).await.unwrap();
+    /// let page = store
+    ///     .visit_feed(Position::START, &FeedFilter::all(), 100, Box::new(Count(0)))
+    ///     .await
+    ///     .unwrap();
+    /// let count: Box<dyn std::any::Any> = page.visitor;
+    /// assert_eq!(count.downcast::<Count>().unwrap().0, 1);
+    /// # });
+    /// ```
+    async fn visit_feed(
+        &self,
+        after: Position,
+        filter: &FeedFilter,
+        limit: usize,
+        mut visitor: Box<dyn FeedVisitor>,
+    ) -> Result<VisitedPage, FeedError> {
+        let page = self.read_feed(after, filter, limit).await?;
+        let next = visit::visit_page(&page, after, &mut *visitor);
+        Ok(VisitedPage { visitor, next })
+    }
 }
 
 macro_rules! forward_feed {
@@ -138,6 +193,15 @@ macro_rules! forward_feed {
             }
             async fn wait_for_events(&self, after: Position) -> Result<(), FeedError> {
                 (**self).wait_for_events(after).await
+            }
+            async fn visit_feed(
+                &self,
+                after: Position,
+                filter: &FeedFilter,
+                limit: usize,
+                visitor: Box<dyn FeedVisitor>,
+            ) -> Result<VisitedPage, FeedError> {
+                (**self).visit_feed(after, filter, limit, visitor).await
             }
         }
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::{
     ActorSnapshot, CheckpointStore, Event, EventFeed, EventStore, FeedError, FeedFilter, FeedPage,
-    Position, SnapshotStore, StoreError,
+    FeedVisitor, Position, SnapshotStore, StoreError, VisitedPage,
 };
 
 /// How long one store call of a conformance case may take before the case fails: 60 s,
@@ -217,6 +217,17 @@ impl<S: EventFeed> EventFeed for DeadlineStore<S> {
     async fn wait_for_events(&self, after: Position) -> Result<(), FeedError> {
         let call = self.inner.wait_for_events(after);
         self.bounded_feed("wait_for_events", after, call).await
+    }
+
+    async fn visit_feed(
+        &self,
+        after: Position,
+        filter: &FeedFilter,
+        limit: usize,
+        visitor: Box<dyn FeedVisitor>,
+    ) -> Result<VisitedPage, FeedError> {
+        let call = self.inner.visit_feed(after, filter, limit, visitor);
+        self.bounded_feed("visit_feed", after, call).await
     }
 }
 

@@ -90,8 +90,8 @@ mod saga;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use aether_core::{AtLeastOnce, Projection, ProjectionSink};
-use aether_core::{EventFeed, FeedFilter};
+pub use aether_core::{AtLeastOnce, Decoded, FeedDecode, Projection, ProjectionSink};
+use aether_core::{EventFeed, FeedFilter, FeedItem};
 pub use error::ProjectionError;
 pub use handle::{ProjectionHandle, ProjectionPhase, ProjectionStatus};
 pub use saga::{spawn_process_manager, Commands, ProcessManager, Saga, Sent};
@@ -152,7 +152,18 @@ impl ProjectionOptions {
 ///
 /// The name identifies the projection's checkpoint: two projections must not share one,
 /// and a projection keeps its name across restarts to resume where it was.
-pub fn spawn<F, S>(
+///
+/// The sink's item type picks how the feed is read: a sink of [`FeedEvent`]s (the
+/// default of [`ProjectionSink`]) gets owned events
+/// ([`read_feed`](EventFeed::read_feed)); a sink of [`Decoded<T>`] items gets the
+/// projection's own type `T`, decoded by [`FeedDecode`] from each event the store lends
+/// ([`visit_feed`](EventFeed::visit_feed)) on the thread that reads, which is the faster
+/// way to catch up (see "Catching up fast" above).
+///
+/// [`FeedEvent`]: aether_core::FeedEvent
+/// [`Decoded<T>`]: aether_core::Decoded
+/// [`FeedDecode`]: aether_core::FeedDecode
+pub fn spawn<F, S, E>(
     name: impl Into<String>,
     feed: Arc<F>,
     sink: S,
@@ -160,7 +171,8 @@ pub fn spawn<F, S>(
 ) -> ProjectionHandle<S>
 where
     F: EventFeed + ?Sized,
-    S: ProjectionSink,
+    S: ProjectionSink<E>,
+    E: FeedItem,
 {
     runner::spawn(name.into(), feed, sink, options)
 }

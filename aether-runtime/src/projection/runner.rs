@@ -1,10 +1,14 @@
 //! The projection task: load the checkpoint, read a page, commit it, wait for more;
 //! retry transient errors, stop on a handler error, obey the handle's requests.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aether_core::{EventFeed, FeedError, FeedEvent, FeedPage, Position, ProjectionSink, SinkError};
+use aether_core::{
+    EventFeed, EventIdentity, FeedError, FeedItem, HandlerError, ItemPage, Position,
+    ProjectionSink, SinkError,
+};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -22,7 +26,7 @@ use control::recv;
 /// stores).
 const LAG_EVERY: Duration = Duration::from_secs(1);
 
-pub(super) fn spawn<F, S>(
+pub(super) fn spawn<F, S, E>(
     name: String,
     feed: Arc<F>,
     sink: S,
@@ -30,7 +34,8 @@ pub(super) fn spawn<F, S>(
 ) -> ProjectionHandle<S>
 where
     F: EventFeed + ?Sized,
-    S: ProjectionSink,
+    S: ProjectionSink<E>,
+    E: FeedItem,
 {
     let (status, status_rx) = watch::channel(ProjectionStatus {
         name: name.clone(),
@@ -57,6 +62,7 @@ where
         skip: None,
         lag_measured: None,
         ahead: None,
+        items: PhantomData,
     };
     let task = tokio::spawn(runner.run().instrument(span));
     ProjectionHandle {
@@ -88,7 +94,7 @@ struct Skip {
     from_feed: bool,
 }
 
-struct Runner<F: ?Sized, S> {
+struct Runner<F: ?Sized, S, E> {
     name: String,
     feed: Arc<F>,
     sink: S,
@@ -100,10 +106,12 @@ struct Runner<F: ?Sized, S> {
     skip: Option<Skip>,
     lag_measured: Option<Instant>,
     /// The page after a position, read while the batch before it committed.
-    ahead: Option<(Position, Result<FeedPage, FeedError>)>,
+    ahead: Option<(Position, Result<ItemPage<E>, FeedError>)>,
+    /// What the sink commits: the owned feed event, or the projection's decoded type.
+    items: PhantomData<fn() -> E>,
 }
 
-impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
+impl<F: EventFeed + ?Sized, S: ProjectionSink<E>, E: FeedItem> Runner<F, S, E> {
     async fn run(mut self) -> S {
         'life: loop {
             let mut flow = self.load_checkpoint().await;
@@ -164,6 +172,8 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
         } else {
             self.options.batch_size
         };
+        // A handler-failed event to step over, when asked to (`skip_failed`).
+        let skip_event = self.skip.filter(|s| !s.from_feed).map(|s| s.position);
         let mut attempts = 0;
         // A page read ahead while the previous batch committed, if it starts here.
         let mut ahead = self
@@ -175,9 +185,14 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
             let read = match ahead.take() {
                 Some(read) => read,
                 None => {
-                    self.feed
-                        .read_feed(self.position, &self.options.filter, limit)
-                        .await
+                    E::read_items(
+                        &*self.feed,
+                        self.position,
+                        &self.options.filter,
+                        limit,
+                        skip_event,
+                    )
+                    .await
                 }
             };
             match read {
@@ -201,41 +216,54 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
                 }
             }
         };
-        if page.events.is_empty() && page.next <= self.position {
+        let ItemPage {
+            items,
+            next,
+            skipped,
+            failed,
+        } = page;
+        if items.is_empty() && failed.is_none() && next <= self.position {
             return self.wait_for_events().await;
         }
-        let full = page.events.len() >= limit;
-        let mut events = page.events;
+        let full = items.len() + usize::from(skipped.is_some()) >= limit;
+        if let Some(skipped) = skipped {
+            tracing::warn!(
+                position = %skipped.position,
+                actor_id = %skipped.actor_id,
+                version = skipped.version,
+                "skipping the event the projection failed on, as asked"
+            );
+        }
         if let Some(skip) = self.skip {
-            if let Some(i) = events.iter().position(|e| e.position == skip.position) {
-                let skipped = events.remove(i);
-                tracing::warn!(
-                    position = %skip.position,
-                    actor_id = %skipped.event.actor_id,
-                    version = skipped.event.version,
-                    "skipping the event the projection failed on, as asked"
-                );
-            }
-            if page.next >= skip.position {
+            if next >= skip.position {
                 self.skip = None;
             }
         }
         // Shared, not copied, with a sink that commits on another thread.
-        let events: Arc<[FeedEvent]> = events.into();
+        let events: Arc<[E]> = items.into();
+        if let Some((identity, source)) = failed {
+            // The event after `next` failed to decode: commit what came before it, then
+            // stop there as on a handler error.
+            if next > self.position {
+                if let Some(flow) = self.commit(events, next).await {
+                    return flow;
+                }
+            }
+            return Flow::Fail(self.handler_failed(identity, source));
+        }
         let committed = if full && self.skip.is_none() {
             // Catching up: read the next page while this batch commits (the sink's
             // transaction or checkpoint write), so reading and handling overlap.
             let feed = Arc::clone(&self.feed);
             let filter = self.options.filter.clone();
-            let next = page.next;
-            let read_ahead = async move { feed.read_feed(next, &filter, limit).await };
+            let read_ahead = async move { E::read_items(&*feed, next, &filter, limit, None).await };
             let (committed, read) = tokio::join!(self.commit(events, next), read_ahead);
             if committed.is_none() {
                 self.ahead = Some((next, read));
             }
             committed
         } else {
-            self.commit(events, page.next).await
+            self.commit(events, next).await
         };
         if let Some(flow) = committed {
             return flow;
@@ -252,7 +280,7 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
     }
 
     /// Commits a batch, retrying transient errors. `None` when it is done.
-    async fn commit(&mut self, events: Arc<[FeedEvent]>, to: Position) -> Option<Flow> {
+    async fn commit(&mut self, events: Arc<[E]>, to: Position) -> Option<Flow> {
         let mut attempts = 0;
         loop {
             match self
@@ -271,7 +299,15 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
                     return None;
                 }
                 Err(SinkError::Handler { position, source }) => {
-                    return Some(Flow::Fail(self.handler_error(&events, position, source)));
+                    let identity = identify(
+                        &*self.feed,
+                        &self.options.filter,
+                        self.position,
+                        &events,
+                        position,
+                    )
+                    .await;
+                    return Some(Flow::Fail(self.handler_failed(identity, source)));
                 }
                 Err(SinkError::Store(err)) if err.is_transient() => {
                     attempts += 1;
@@ -290,29 +326,14 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
         }
     }
 
-    fn handler_error(
-        &self,
-        events: &[FeedEvent],
-        position: Position,
-        source: aether_core::HandlerError,
-    ) -> ProjectionError {
-        let event = events.iter().find(|e| e.position == position);
-        let (actor_id, version, event_type, event_id) = match event {
-            Some(e) => (
-                e.event.actor_id.clone(),
-                e.event.version,
-                e.event.event_type.clone(),
-                e.event.id.clone(),
-            ),
-            None => (String::new(), 0, String::new(), String::new()),
-        };
+    fn handler_failed(&self, identity: EventIdentity, source: HandlerError) -> ProjectionError {
         ProjectionError::Handler {
             projection: self.name.clone(),
-            position,
-            actor_id,
-            version,
-            event_type,
-            event_id,
+            position: identity.position,
+            actor_id: identity.actor_id,
+            version: identity.version,
+            event_type: identity.event_type,
+            event_id: identity.event_id,
             source: Arc::from(source),
         }
     }
@@ -393,4 +414,32 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
             }
         }
     }
+}
+
+/// Who the event at `position` of a batch that started after `from` is: from
+/// the item when it carries it, else read again from the feed (a decoded item keeps
+/// only what its projection needs). Only the position, if even that read fails.
+async fn identify<F: EventFeed + ?Sized, E: FeedItem>(
+    feed: &F,
+    filter: &aether_core::FeedFilter,
+    from: Position,
+    events: &[E],
+    position: Position,
+) -> EventIdentity {
+    let item = events.iter().find(|e| e.position() == position);
+    if let Some(identity) = item.and_then(FeedItem::identity) {
+        return identity;
+    }
+    let again = feed.read_feed(from, filter, events.len().max(1)).await;
+    let found = again
+        .ok()
+        .and_then(|page| page.events.into_iter().find(|e| e.position == position))
+        .and_then(|e| e.identity());
+    found.unwrap_or_else(|| EventIdentity {
+        position,
+        actor_id: String::new(),
+        version: 0,
+        event_type: String::new(),
+        event_id: String::new(),
+    })
 }

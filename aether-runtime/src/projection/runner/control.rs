@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use aether_core::{EventFeed, FeedError, ProjectionSink, SinkError};
+use aether_core::{EventFeed, FeedError, FeedItem, ProjectionSink, SinkError};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Flow, Runner, Skip};
 use crate::projection::handle::Control;
 use crate::projection::{ProjectionError, ProjectionPhase};
 
-impl<F: EventFeed + ?Sized, S: ProjectionSink> Runner<F, S> {
+impl<F: EventFeed + ?Sized, S: ProjectionSink<E>, E: FeedItem> Runner<F, S, E> {
     /// Waits out a backoff after a transient error, serving requests meanwhile. `None`
     /// when it is time to try again.
     pub(super) async fn backoff(&mut self, error: FeedError, attempts: u32) -> Option<Flow> {
