@@ -215,6 +215,24 @@
 //! # }
 //! ```
 //!
+//! **Catching up fast.** Three things make a projection over a long history faster; the
+//! figures are in BENCHMARKS.md ("catch-up"):
+//!
+//! - Handle [`Decoded<T>`](aether_core::Decoded) instead of [`FeedEvent`]
+//!   (`impl SqliteProjection<Decoded<T>>`, `T` a
+//!   [`FeedDecode`](aether_core::FeedDecode) type): the runner then reads the feed with
+//!   [`visit_feed`](aether_core::EventFeed::visit_feed), which lends each row to `T`'s
+//!   decoder on the read connection's thread (the payload straight from its JSON text),
+//!   while the sink's thread writes the previous batch. No owned event is made.
+//! - Override [`SqliteProjection::handle_batch`] to prepare statements once per batch.
+//! - [`SqliteProjectionSink::synchronous`] with [`Synchronous::Normal`]: no `fsync` per
+//!   batch. A batch and its checkpoint still commit together; a power loss may roll back
+//!   the last few, which are then handled again.
+//!
+//! The sink's connection copies its WAL back into the file (checkpoints) on a thread of
+//! its own, as the store's writer does, past the store's
+//! [`wal_autocheckpoint`](SqliteStoreBuilder::wal_autocheckpoint) pages.
+//!
 //! The handlers' SQL is [`rusqlite`] **0.37** (SQLite compiled in), re-exported as
 //! [`aether_sqlite::rusqlite`](crate::rusqlite) so a projection need not name it in its
 //! own `Cargo.toml`. A handler must not end the transaction (`COMMIT`, `ROLLBACK`);

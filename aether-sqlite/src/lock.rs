@@ -100,6 +100,11 @@ impl WriteLock {
         }
     }
 
+    /// The counters the lock's waits go to.
+    pub(crate) fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
     /// Installs the polling busy handler on `conn`, the writer connection, and prepares
     /// the calling thread for it ([`enter`](WriteLock::enter)). A connection used from
     /// several threads in turn (the projection sink's, from tokio's blocking threads)

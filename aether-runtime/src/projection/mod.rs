@@ -70,6 +70,67 @@
 //!   `metrics` feature the gauge `aether_projection_lag{projection}` and the counter
 //!   `aether_projection_events_total{projection}` follow it.
 //!
+//! # Catching up fast
+//!
+//! A [`Projection`] of [`FeedEvent`](aether_core::FeedEvent)s gets an owned copy of
+//! every event: four strings and the payload parsed into a `serde_json::Value`, made on
+//! the thread that reads the feed and freed on the one that handles. Over millions of
+//! events that copy is most of the work. To skip it, decode only what the model needs:
+//! implement [`FeedDecode`] for a type of your own and handle [`Decoded<T>`] items
+//! (`impl Projection<Decoded<T>>`). The runner then reads the feed with
+//! [`visit_feed`](aether_core::EventFeed::visit_feed): the store lends each event (on
+//! SQLite, the row itself, its payload as JSON text) to `T::decode` on the reading
+//! thread. A decode error stops the projection like a handler error, naming the event.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use aether_core::{
+//!     async_trait, AtLeastOnce, EventRef, EventStore, HandlerError, InMemoryStore,
+//! };
+//! use aether_runtime::projection::{self, Decoded, FeedDecode, Projection, ProjectionOptions};
+//! # use aether_core::testkit::cases::event;
+//!
+//! /// All a total needs of an event.
+//! struct Amount(i64);
+//!
+//! impl FeedDecode for Amount {
+//!     fn decode(event: &EventRef<'_>) -> Result<Self, HandlerError> {
+//!         #[derive(serde::Deserialize)]
+//!         struct Data {
+//!             #[serde(default)]
+//!             amount: i64,
+//!         }
+//!         Ok(Amount(event.data.decode::<Data>()?.amount))
+//!     }
+//! }
+//!
+//! #[derive(Default)]
+//! struct Total(i64);
+//!
+//! #[async_trait]
+//! impl Projection<Decoded<Amount>> for Total {
+//!     async fn handle(&mut self, event: &Decoded<Amount>) -> Result<(), HandlerError> {
+//!         self.0 += event.event.0;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let store = Arc::new(InMemoryStore::new());
+//! let mut deposit = event("Account|1", 1);
+//! deposit.data = serde_json::json!({"amount": 25});
+//! store.save_event(&deposit).await.unwrap();
+//!
+//! let sink = AtLeastOnce::new(Total::default(), store.clone());
+//! let running = projection::spawn("total", store.clone(), sink, ProjectionOptions::default());
+//! running.wait_for_head().await.unwrap();
+//! assert_eq!(running.stop().await.projection().0, 25);
+//! # });
+//! ```
+//!
+//! A type that implements `Projection` for both item types needs the item named:
+//! `projection::spawn::<_, _, Decoded<T>>(..)`.
+//!
 //! # Process managers
 //!
 //! A [`ProcessManager`] is a projection whose handler sends commands to actors (order
