@@ -8,7 +8,7 @@ use super::InMemoryStore;
 use crate::feed::validate_projection_name;
 use crate::{
     validate_feed_read, CheckpointStore, EventFeed, FeedError, FeedEvent, FeedFilter, FeedPage,
-    Position,
+    FeedVisitor, Position, VisitedPage,
 };
 
 /// The feed position of the log's `i`-th event (0-based): `i + 1`, so that
@@ -50,6 +50,38 @@ impl EventFeed for InMemoryStore {
             }
         }
         Ok(FeedPage { events, next })
+    }
+
+    /// Lends the log's records themselves (their payload is the stored JSON text), under
+    /// the log's lock: no copy of an event is made.
+    async fn visit_feed(
+        &self,
+        after: Position,
+        filter: &FeedFilter,
+        limit: usize,
+        mut visitor: Box<dyn FeedVisitor>,
+    ) -> Result<VisitedPage, FeedError> {
+        validate_feed_read(limit)?;
+        let log = self.log();
+        let start = first_index_after(after).min(log.len());
+        let (mut next, mut last, mut taken) = (after, after, 0);
+        for (i, record) in log.iter().enumerate().skip(start) {
+            let position = position_of(i);
+            if filter.matches_parts(&record.actor_id, record.event_type()) {
+                if visitor.visit(position, &record.lend()).is_break() {
+                    next = last;
+                    break;
+                }
+                last = position;
+                taken += 1;
+            }
+            next = next.max(position);
+            if taken == limit {
+                break;
+            }
+        }
+        drop(log);
+        Ok(VisitedPage { visitor, next })
     }
 
     async fn feed_head(&self) -> Result<Position, FeedError> {
