@@ -130,6 +130,7 @@ macro_rules! feed_conformance {
             feed_lists_every_event_once_in_save_order,
             feed_resumes_after_any_position,
             feed_filters_by_actor_type_and_event_type,
+            feed_visit_lends_what_read_feed_returns,
             feed_wait_wakes_up_on_new_events,
             feed_tailing_readers_see_every_event_once_while_writers_race,
             checkpoints_round_trip_per_projection

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aether_core::{
     async_trait, ActorSnapshot, CheckpointStore, Event, EventFeed, EventStore, FeedError,
-    FeedFilter, FeedPage, Position, SnapshotStore, StoreError,
+    FeedFilter, FeedPage, FeedVisitor, Position, SnapshotStore, StoreError, VisitedPage,
 };
 use aether_postgres::{PostgresStore, PostgresStoreBuilder};
 
@@ -238,6 +238,16 @@ impl EventFeed for TestStore {
     }
     async fn wait_for_events(&self, after: Position) -> Result<(), FeedError> {
         self.store.wait_for_events(after).await
+    }
+    // Forwarded so that the lending read tested is the store's own, not the default.
+    async fn visit_feed(
+        &self,
+        after: Position,
+        filter: &FeedFilter,
+        limit: usize,
+        visitor: Box<dyn FeedVisitor>,
+    ) -> Result<VisitedPage, FeedError> {
+        self.store.visit_feed(after, filter, limit, visitor).await
     }
 }
 

@@ -3,7 +3,7 @@
 
 use aether_core::{
     async_trait, ActorSnapshot, CheckpointStore, Event, EventFeed, EventStore, FeedError,
-    FeedFilter, FeedPage, Position, SnapshotStore, StoreError,
+    FeedFilter, FeedPage, FeedVisitor, Position, SnapshotStore, StoreError, VisitedPage,
 };
 use aether_sqlite::SqliteStore;
 use tempfile::TempDir;
@@ -56,6 +56,16 @@ impl EventFeed for TempStore {
     }
     async fn wait_for_events(&self, after: Position) -> Result<(), FeedError> {
         self.store.wait_for_events(after).await
+    }
+    // Forwarded so that the lending read tested is the store's own, not the default.
+    async fn visit_feed(
+        &self,
+        after: Position,
+        filter: &FeedFilter,
+        limit: usize,
+        visitor: Box<dyn FeedVisitor>,
+    ) -> Result<VisitedPage, FeedError> {
+        self.store.visit_feed(after, filter, limit, visitor).await
     }
 }
 

@@ -43,6 +43,9 @@
 //! needs an empty store of its own):
 //! [`feed_of_an_empty_store_is_empty`], [`feed_lists_every_event_once_in_save_order`],
 //! [`feed_resumes_after_any_position`], [`feed_filters_by_actor_type_and_event_type`],
+//! [`feed_visit_lends_what_read_feed_returns`] (the lending read,
+//! [`EventFeed::visit_feed`](crate::EventFeed::visit_feed), and the
+//! [`Decoded`](crate::Decoded) items read through it, give what `read_feed` gives),
 //! [`feed_wait_wakes_up_on_new_events`],
 //! [`feed_tailing_readers_see_every_event_once_while_writers_race`] (8 writers, two
 //! tailing readers: every event seen once, none skipped, in the stored order),

@@ -12,8 +12,10 @@ use crate::{
 };
 
 mod racing;
+mod visit;
 
 pub use racing::*;
+pub use visit::*;
 
 /// How long a reader may take to see an event once it is stored, in these cases: far
 /// above any store's poll interval.
