@@ -29,9 +29,10 @@ pub use aether_core::{
 /// [`projection`].
 pub mod feed {
     pub use aether_core::{
-        actor_type_of, follow, AtLeastOnce, CheckpointStore, EventFeed, FeedError, FeedEvent,
-        FeedFilter, FeedPage, HandlerError, ParsePositionError, Position, Projection,
-        ProjectionSink, SinkError,
+        actor_type_of, follow, AtLeastOnce, CheckpointStore, Decoded, EventData, EventFeed,
+        EventIdentity, EventRef, FeedDecode, FeedError, FeedEvent, FeedFilter, FeedItem, FeedPage,
+        FeedVisitor, HandlerError, ItemPage, ParsePositionError, Position, Projection,
+        ProjectionSink, SinkError, VisitedPage,
     };
 }
 

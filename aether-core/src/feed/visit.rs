@@ -149,8 +149,8 @@ pub struct ItemPage<T> {
     pub items: Vec<T>,
     /// Where the next read starts.
     pub next: Position,
-    /// The event stepped over because it was at the `skip` position asked for.
-    pub skipped: Option<EventIdentity>,
+    /// The events stepped over because they were at positions of `skip`.
+    pub skipped: Vec<EventIdentity>,
     /// The event that failed to decode, and why: the page ends before it (`next` is the
     /// last item's position, or the position read from).
     pub failed: Option<(EventIdentity, HandlerError)>,
@@ -169,14 +169,15 @@ pub trait FeedItem: Sized + Send + Sync + 'static {
     /// [`Decoded`] does not, and a runner reads the event again to name it in an error).
     fn identity(&self) -> Option<EventIdentity>;
 
-    /// Reads at most `limit` items after `after` matching `filter`, stepping over the
-    /// event at `skip` (reported in [`ItemPage::skipped`]).
+    /// Reads at most `limit` events after `after` matching `filter`, as items, stepping
+    /// over the events at the positions of `skip` (reported in [`ItemPage::skipped`]; they
+    /// count towards `limit`).
     async fn read_items<F: EventFeed + ?Sized>(
         feed: &F,
         after: Position,
         filter: &FeedFilter,
         limit: usize,
-        skip: Option<Position>,
+        skip: &[Position],
     ) -> Result<ItemPage<Self>, FeedError>;
 }
 
@@ -198,14 +199,14 @@ impl FeedItem for FeedEvent {
         after: Position,
         filter: &FeedFilter,
         limit: usize,
-        skip: Option<Position>,
+        skip: &[Position],
     ) -> Result<ItemPage<Self>, FeedError> {
         let page = feed.read_feed(after, filter, limit).await?;
-        let mut items = page.events;
-        let skipped = skip
-            .and_then(|skip| items.iter().position(|e| e.position == skip))
-            .map(|i| items.remove(i))
-            .and_then(|e| e.identity());
+        let (skipped, items): (Vec<_>, Vec<_>) = page
+            .events
+            .into_iter()
+            .partition(|e| skip.contains(&e.position));
+        let skipped = skipped.iter().filter_map(FeedItem::identity).collect();
         Ok(ItemPage {
             items,
             next: page.next,
@@ -218,15 +219,15 @@ impl FeedItem for FeedEvent {
 /// The visitor that decodes a page into [`Decoded<T>`] items.
 struct Collect<T> {
     items: Vec<Decoded<T>>,
-    skip: Option<Position>,
-    skipped: Option<EventIdentity>,
+    skip: Vec<Position>,
+    skipped: Vec<EventIdentity>,
     failed: Option<(EventIdentity, HandlerError)>,
 }
 
 impl<T: FeedDecode> FeedVisitor for Collect<T> {
     fn visit(&mut self, position: Position, event: &EventRef<'_>) -> ControlFlow<()> {
-        if self.skip == Some(position) {
-            self.skipped = Some(EventIdentity::of(position, event));
+        if self.skip.contains(&position) {
+            self.skipped.push(EventIdentity::of(position, event));
             return ControlFlow::Continue(());
         }
         match T::decode(event) {
@@ -257,12 +258,12 @@ impl<T: FeedDecode> FeedItem for Decoded<T> {
         after: Position,
         filter: &FeedFilter,
         limit: usize,
-        skip: Option<Position>,
+        skip: &[Position],
     ) -> Result<ItemPage<Self>, FeedError> {
         let visitor = Box::new(Collect::<T> {
             items: Vec::with_capacity(limit.min(4_096)),
-            skip,
-            skipped: None,
+            skip: skip.to_vec(),
+            skipped: Vec::new(),
             failed: None,
         });
         let page = feed.visit_feed(after, filter, limit, visitor).await?;

@@ -59,7 +59,8 @@ where
         status,
         control: Some(control),
         position: Position::START,
-        skip: None,
+        skip_row: None,
+        skip_events: Vec::new(),
         lag_measured: None,
         ahead: None,
         items: PhantomData,
@@ -86,14 +87,6 @@ enum Flow {
     Stop,
 }
 
-/// A position to step over: the event a handler failed on (`from_feed: false`) or a row
-/// the feed cannot decode (`from_feed: true`, read one event at a time up to it).
-#[derive(Debug, Clone, Copy)]
-struct Skip {
-    position: Position,
-    from_feed: bool,
-}
-
 struct Runner<F: ?Sized, S, E> {
     name: String,
     feed: Arc<F>,
@@ -103,7 +96,12 @@ struct Runner<F: ?Sized, S, E> {
     /// `None` once the handle is gone.
     control: Option<mpsc::UnboundedReceiver<Control>>,
     position: Position,
-    skip: Option<Skip>,
+    /// A row the feed cannot decode, to step over as asked (`skip_failed`): read one
+    /// event at a time up to it, then move the checkpoint past it.
+    skip_row: Option<Position>,
+    /// Events a handler (or decoder) failed on, to step over as asked, until the
+    /// checkpoint is past them. Several when a batch fails again after a skip.
+    skip_events: Vec<Position>,
     lag_measured: Option<Instant>,
     /// The page after a position, read while the batch before it committed.
     ahead: Option<(Position, Result<ItemPage<E>, FeedError>)>,
@@ -166,20 +164,20 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink<E>, E: FeedItem> Runner<F, S, E> {
 
     /// One page: read, commit, or wait for events when there are none.
     async fn step(&mut self) -> Flow {
-        let skipping_row = self.skip.filter(|s| s.from_feed);
+        let skipping_row = self.skip_row;
         let limit = if skipping_row.is_some() {
             1
         } else {
             self.options.batch_size
         };
-        // A handler-failed event to step over, when asked to (`skip_failed`).
-        let skip_event = self.skip.filter(|s| !s.from_feed).map(|s| s.position);
         let mut attempts = 0;
         // A page read ahead while the previous batch committed, if it starts here.
         let mut ahead = self
             .ahead
             .take()
-            .filter(|(after, _)| *after == self.position && skipping_row.is_none())
+            .filter(|(after, _)| {
+                *after == self.position && skipping_row.is_none() && self.skip_events.is_empty()
+            })
             .map(|(_, page)| page);
         let page = loop {
             let read = match ahead.take() {
@@ -190,7 +188,7 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink<E>, E: FeedItem> Runner<F, S, E> {
                         self.position,
                         &self.options.filter,
                         limit,
-                        skip_event,
+                        &self.skip_events,
                     )
                     .await
                 }
@@ -198,7 +196,7 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink<E>, E: FeedItem> Runner<F, S, E> {
             match read {
                 Ok(page) => break page,
                 Err(FeedError::Serialization { position, .. })
-                    if skipping_row.is_some_and(|s| s.position == position) =>
+                    if skipping_row == Some(position) =>
                 {
                     return self.skip_row(position).await;
                 }
@@ -222,11 +220,11 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink<E>, E: FeedItem> Runner<F, S, E> {
             skipped,
             failed,
         } = page;
-        if items.is_empty() && failed.is_none() && next <= self.position {
+        if items.is_empty() && skipped.is_empty() && failed.is_none() && next <= self.position {
             return self.wait_for_events().await;
         }
-        let full = items.len() + usize::from(skipped.is_some()) >= limit;
-        if let Some(skipped) = skipped {
+        let full = items.len() + skipped.len() >= limit;
+        for skipped in &skipped {
             tracing::warn!(
                 position = %skipped.position,
                 actor_id = %skipped.actor_id,
@@ -234,10 +232,9 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink<E>, E: FeedItem> Runner<F, S, E> {
                 "skipping the event the projection failed on, as asked"
             );
         }
-        if let Some(skip) = self.skip {
-            if next >= skip.position {
-                self.skip = None;
-            }
+        if skipping_row.is_some_and(|row| next >= row) {
+            // The row read fine this time: nothing to step over.
+            self.skip_row = None;
         }
         // Shared, not copied, with a sink that commits on another thread.
         let events: Arc<[E]> = items.into();
@@ -251,12 +248,14 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink<E>, E: FeedItem> Runner<F, S, E> {
             }
             return Flow::Fail(self.handler_failed(identity, source));
         }
-        let committed = if full && self.skip.is_none() {
+        let nothing_to_skip =
+            self.skip_row.is_none() && self.skip_events.iter().all(|p| *p <= next);
+        let committed = if full && nothing_to_skip {
             // Catching up: read the next page while this batch commits (the sink's
             // transaction or checkpoint write), so reading and handling overlap.
             let feed = Arc::clone(&self.feed);
             let filter = self.options.filter.clone();
-            let read_ahead = async move { E::read_items(&*feed, next, &filter, limit, None).await };
+            let read_ahead = async move { E::read_items(&*feed, next, &filter, limit, &[]).await };
             let (committed, read) = tokio::join!(self.commit(events, next), read_ahead);
             if committed.is_none() {
                 self.ahead = Some((next, read));
@@ -290,6 +289,8 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink<E>, E: FeedItem> Runner<F, S, E> {
             {
                 Ok(()) => {
                     self.position = to;
+                    // Stepped over for good once the checkpoint is past them.
+                    self.skip_events.retain(|skip| *skip > to);
                     let n = events.len() as u64;
                     crate::obs::projection_events(&self.name, n);
                     self.status.send_modify(|s| {
@@ -346,7 +347,8 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink<E>, E: FeedItem> Runner<F, S, E> {
             match self.sink.skip_to(&self.name, position).await {
                 Ok(()) => {
                     self.position = position;
-                    self.skip = None;
+                    self.skip_row = None;
+                    self.skip_events.retain(|skip| *skip > position);
                     self.status.send_modify(|s| s.checkpoint = Some(position));
                     return Flow::Next;
                 }
@@ -430,11 +432,23 @@ async fn identify<F: EventFeed + ?Sized, E: FeedItem>(
     if let Some(identity) = item.and_then(FeedItem::identity) {
         return identity;
     }
-    let again = feed.read_feed(from, filter, events.len().max(1)).await;
-    let found = again
-        .ok()
-        .and_then(|page| page.events.into_iter().find(|e| e.position == position))
-        .and_then(|e| e.identity());
+    // The batch's page may have held more events than the batch has items (one stepped
+    // over by `skip_failed`): read on until past `position`, a few pages at most.
+    let mut after = from;
+    let mut found = None;
+    for _ in 0..4 {
+        let Ok(page) = feed.read_feed(after, filter, events.len() + 1).await else {
+            break;
+        };
+        if let Some(e) = page.events.iter().find(|e| e.position == position) {
+            found = e.identity();
+            break;
+        }
+        if page.events.is_empty() || page.next >= position {
+            break;
+        }
+        after = page.next;
+    }
     found.unwrap_or_else(|| EventIdentity {
         position,
         actor_id: String::new(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aether_core::{EventFeed, FeedError, FeedItem, ProjectionSink, SinkError};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Flow, Runner, Skip};
+use super::{Flow, Runner};
 use crate::projection::handle::Control;
 use crate::projection::{ProjectionError, ProjectionPhase};
 
@@ -69,7 +69,8 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink<E>, E: FeedItem> Runner<F, S, E> {
         tracing::info!("resetting the projection: emptying its read model, from the start");
         match self.sink.reset(&self.name).await {
             Ok(()) => {
-                self.skip = None;
+                self.skip_row = None;
+                self.skip_events.clear();
                 self.status.send_modify(|s| {
                     s.checkpoint = None;
                     s.lag = None;
@@ -113,10 +114,11 @@ impl<F: EventFeed + ?Sized, S: ProjectionSink<E>, E: FeedItem> Runner<F, S, E> {
                 }
                 Control::SkipFailed(reply) => match err.position() {
                     Some(position) => {
-                        self.skip = Some(Skip {
-                            position,
-                            from_feed: matches!(err, ProjectionError::Feed { .. }),
-                        });
+                        if matches!(err, ProjectionError::Feed { .. }) {
+                            self.skip_row = Some(position);
+                        } else if !self.skip_events.contains(&position) {
+                            self.skip_events.push(position);
+                        }
                         let _ = reply.send(Ok(position));
                         return Flow::Restart;
                     }
