@@ -5,10 +5,13 @@
 //!    100-event batches. The reference is a raw rusqlite scan of the same rows (every
 //!    column of `events` joined to `actors` for the actor id, as the store reads them;
 //!    strings read, JSON not parsed). Beside it: the whole feed read with `read_feed` in
-//!    pages, a projection runner into an in-memory read model (`AtLeastOnce`, checkpoints
-//!    in the same store) from the start to `wait_for_head()`, and an exactly-once
-//!    projection (`SqliteStore::exactly_once`) inserting one row per event; each at
-//!    batch sizes 256 (the default), 1,000 and 4,096.
+//!    pages; a projection runner into an in-memory read model (`AtLeastOnce`, checkpoints
+//!    in the same store) from the start to `wait_for_head()`, fed owned `FeedEvent`s or
+//!    `Decoded<Deposit>` items (`FeedDecode` on the lent rows, `visit_feed`); and an
+//!    exactly-once projection (`SqliteStore::exactly_once`) inserting one row per event,
+//!    owned or decoded (the decoded handler prepares its statement once per batch with
+//!    `handle_batch`), at the sink's `synchronous` FULL or NORMAL; at several batch sizes
+//!    (`MEM_RUNS`, `EO_RUNS`).
 //! 2. **Live lag** append → handler: 1,000 actors, each writing one event every 500 ms
 //!    straight through the store (`save_event`, versions 1, 2, …; 2,000 events/s in
 //!    total, phases spread evenly), the event's data carrying the append time (nanos since
@@ -25,8 +28,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aether_core::{
-    async_trait, AtLeastOnce, CheckpointStore, Event, EventFeed, EventStore, FeedEvent, FeedFilter,
-    HandlerError, InMemoryStore, Position, Projection,
+    async_trait, AtLeastOnce, CheckpointStore, Decoded, Event, EventFeed, EventRef, EventStore,
+    FeedDecode, FeedEvent, FeedFilter, HandlerError, InMemoryStore, Position, Projection,
+    SinkError,
 };
 use aether_runtime::projection::{self, ProjectionOptions};
 use aether_sqlite::rusqlite;
@@ -44,6 +48,23 @@ const ACTORS: usize = 1_000;
 const SEED_BATCH: usize = 100;
 /// The batch sizes tried for the feed reads and the projections.
 const BATCHES: [usize; 3] = [256, 1_000, 4_096];
+/// The in-memory projection runs: (decoded, batch size).
+const MEM_RUNS: [(bool, usize); 5] = [
+    (false, 256),
+    (false, 1_000),
+    (false, 4_096),
+    (true, 1_000),
+    (true, 4_096),
+];
+/// The exactly-once runs: (decoded, batch size, the sink's synchronous level).
+const EO_RUNS: [(bool, usize, Synchronous); 6] = [
+    (false, 1_000, Synchronous::Full),
+    (false, 4_096, Synchronous::Full),
+    (true, 1_000, Synchronous::Full),
+    (true, 4_096, Synchronous::Full),
+    (true, 1_000, Synchronous::Normal),
+    (true, 4_096, Synchronous::Normal),
+];
 /// Total append rate of the live rows, events/s.
 const LIVE_RATE: f64 = 2_000.0;
 
@@ -56,6 +77,16 @@ fn event(actor: &str, actor_no: usize, version: i64, data: serde_json::Value) ->
         version,
         data,
         timestamp: chrono::Utc::now(),
+    }
+}
+
+/// " (default)" for the runner's default batch size.
+fn default_mark(batch: usize) -> &'static str {
+    // The runner's default (`ProjectionOptions::batch_size`).
+    if batch == 4_096 {
+        " (default)"
+    } else {
+        ""
     }
 }
 
@@ -270,6 +301,71 @@ impl Projection for Totals {
     }
 }
 
+/// What the decoded projections take of an event (`FeedDecode`, on the reading thread):
+/// the actor, the version and the amount, from the row the store lends.
+#[derive(Clone)]
+struct Deposit {
+    actor: String,
+    version: i64,
+    amount: i64,
+}
+
+impl FeedDecode for Deposit {
+    fn decode(event: &EventRef<'_>) -> Result<Self, HandlerError> {
+        #[derive(serde::Deserialize)]
+        struct Data {
+            #[serde(default)]
+            amount: i64,
+        }
+        let data: Data = event.data.decode()?;
+        Ok(Deposit {
+            actor: event.actor_id.to_owned(),
+            version: event.version,
+            amount: data.amount,
+        })
+    }
+}
+
+/// Runs an at-least-once projection into a fresh [`Totals`] from the start of the feed
+/// to its head: (events, seconds) and the model.
+async fn in_memory<E: aether_core::FeedItem>(
+    store: Arc<SqliteStore>,
+    name: String,
+    batch: usize,
+) -> Result<((u64, f64), Totals), String>
+where
+    Totals: Projection<E>,
+{
+    let started = Instant::now();
+    let running = projection::spawn::<_, _, E>(
+        name,
+        Arc::clone(&store),
+        AtLeastOnce::new(Totals::default(), store),
+        ProjectionOptions::new().batch_size(batch),
+    );
+    running.wait_for_head().await.map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    let totals = running.stop().await.into_parts().0;
+    Ok(((totals.events, secs), totals))
+}
+
+/// The same read model as [`Totals`], fed decoded events.
+#[async_trait]
+impl Projection<Decoded<Deposit>> for Totals {
+    async fn handle(&mut self, event: &Decoded<Deposit>) -> Result<(), HandlerError> {
+        let e = &event.event;
+        self.events += 1;
+        self.amount += e.amount as u64;
+        match self.per_actor.get_mut(e.actor.as_str()) {
+            Some(count) => *count += 1,
+            None => {
+                self.per_actor.insert(e.actor.clone(), 1);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The exactly-once read model: one row per event in `table`.
 struct EventRows {
     insert: String,
@@ -289,6 +385,47 @@ impl SqliteProjection for EventRows {
             e.version,
             amount
         ])?;
+        Ok(())
+    }
+}
+
+/// The same rows, from decoded events, the statement prepared once per batch.
+impl SqliteProjection<Decoded<Deposit>> for EventRows {
+    fn handle(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        event: &Decoded<Deposit>,
+    ) -> Result<(), HandlerError> {
+        self.handle_batch(tx, std::slice::from_ref(event))
+            .map_err(Into::into)
+    }
+
+    fn handle_batch(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        events: &[Decoded<Deposit>],
+    ) -> Result<(), SinkError> {
+        let failed = |position, e: rusqlite::Error| SinkError::Handler {
+            position,
+            source: e.into(),
+        };
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        let mut insert = tx
+            .prepare_cached(&self.insert)
+            .map_err(|e| failed(first.position, e))?;
+        for event in events {
+            let e = &event.event;
+            insert
+                .execute(rusqlite::params![
+                    event.position.commit() as i64,
+                    e.actor,
+                    e.version,
+                    e.amount
+                ])
+                .map_err(|err| failed(event.position, err))?;
+        }
         Ok(())
     }
 }
@@ -314,7 +451,7 @@ fn catch_up(cfg: &Config) -> Result<Vec<Row>, String> {
     // The exactly-once models' tables, made before the store is opened again.
     {
         let conn = rusqlite::Connection::open(&path).map_err(|e| e.to_string())?;
-        for b in BATCHES {
+        for b in 0..EO_RUNS.len() {
             conn.execute_batch(&format!(
                 "CREATE TABLE model_{b} (seq INTEGER PRIMARY KEY, actor_id TEXT NOT NULL, \
                  version INTEGER NOT NULL, amount INTEGER NOT NULL)"
@@ -401,23 +538,20 @@ fn catch_up(cfg: &Config) -> Result<Vec<Row>, String> {
         rows.push(row);
     }
 
-    for batch in BATCHES {
+    for (decoded, batch) in MEM_RUNS {
         let s = Arc::clone(&store);
+        let name = format!(
+            "bench_mem_{batch}_{}",
+            if decoded { "decoded" } else { "owned" }
+        );
         let (r, totals) = rt
             .block_on(async move {
                 tokio::spawn(async move {
-                    let started = Instant::now();
-                    let running = projection::spawn(
-                        format!("bench_mem_{batch}"),
-                        Arc::clone(&s),
-                        AtLeastOnce::new(Totals::default(), Arc::clone(&s)),
-                        ProjectionOptions::new().batch_size(batch),
-                    );
-                    running.wait_for_head().await.map_err(|e| e.to_string())?;
-                    let secs = started.elapsed().as_secs_f64();
-                    let sink = running.stop().await;
-                    let totals = sink.into_parts().0;
-                    Ok::<_, String>(((totals.events, secs), totals))
+                    if decoded {
+                        in_memory::<Decoded<Deposit>>(s, name, batch).await
+                    } else {
+                        in_memory::<FeedEvent>(s, name, batch).await
+                    }
                 })
                 .await
             })
@@ -426,35 +560,48 @@ fn catch_up(cfg: &Config) -> Result<Vec<Row>, String> {
         black_box(totals.amount);
         let row = rate_row(
             &format!(
-                "projection at least once → in-memory model, batch {}",
-                thousands(batch)
+                "projection at least once → in-memory model, {}, batch {}{}",
+                if decoded { "decoded" } else { "owned events" },
+                thousands(batch),
+                default_mark(batch)
             ),
             r,
-            "sum + count per actor; checkpoint saved in the store after each batch".into(),
+            format!(
+                "sum + count per actor; checkpoint saved in the store after each batch; {}",
+                if decoded {
+                    "Decoded<Deposit> (actor, version, amount) made from the lent row"
+                } else {
+                    "each event a FeedEvent (read_feed)"
+                }
+            ),
         )
         .vs(base, "raw");
         crate::progress(Some(&row));
         rows.push(row);
     }
 
-    for batch in BATCHES {
+    for (i, &(decoded, batch, sync)) in EO_RUNS.iter().enumerate() {
         let s = Arc::clone(&store);
+        let table = format!("model_{i}");
         let r = rt
             .block_on(async move {
                 tokio::spawn(async move {
-                    let sink = s.exactly_once(EventRows {
-                        insert: format!(
-                            "INSERT INTO model_{batch} (seq, actor_id, version, amount) \
-                             VALUES (?1, ?2, ?3, ?4)"
-                        ),
-                    });
+                    let sink = s
+                        .exactly_once(EventRows {
+                            insert: format!(
+                                "INSERT INTO {table} (seq, actor_id, version, amount) \
+                                 VALUES (?1, ?2, ?3, ?4)"
+                            ),
+                        })
+                        .synchronous(sync);
+                    let name = format!("bench_eo_{i}");
+                    let options = ProjectionOptions::new().batch_size(batch);
                     let started = Instant::now();
-                    let running = projection::spawn(
-                        format!("bench_eo_{batch}"),
-                        Arc::clone(&s),
-                        sink,
-                        ProjectionOptions::new().batch_size(batch),
-                    );
+                    let running = if decoded {
+                        projection::spawn::<_, _, Decoded<Deposit>>(name, s, sink, options)
+                    } else {
+                        projection::spawn::<_, _, FeedEvent>(name, s, sink, options)
+                    };
                     running.wait_for_head().await.map_err(|e| e.to_string())?;
                     let secs = started.elapsed().as_secs_f64();
                     running.stop().await;
@@ -464,20 +611,25 @@ fn catch_up(cfg: &Config) -> Result<Vec<Row>, String> {
             })
             .map_err(|e| e.to_string())??;
         let n: i64 = rusqlite::Connection::open(&path)
-            .and_then(|c| {
-                c.query_row(&format!("SELECT count(*) FROM model_{batch}"), [], |r| {
-                    r.get(0)
-                })
-            })
+            .and_then(|c| c.query_row(&format!("SELECT count(*) FROM model_{i}"), [], |r| r.get(0)))
             .map_err(|e| e.to_string())?;
         let row = rate_row(
             &format!(
-                "projection exactly once → SQLite table, batch {}",
-                thousands(batch)
+                "projection exactly once → SQLite table, {}, batch {}{}, synchronous = {}",
+                if decoded { "decoded" } else { "owned events" },
+                thousands(batch),
+                default_mark(batch),
+                format!("{sync:?}").to_uppercase(),
             ),
             (n as u64, r),
-            "one INSERT per event + checkpoint, one transaction per batch (synchronous = FULL)"
-                .into(),
+            if decoded {
+                "one INSERT per event (prepared once per batch: handle_batch) + checkpoint, one \
+                 transaction per batch"
+            } else {
+                "one INSERT per event (prepare_cached per event) + checkpoint, one transaction \
+                 per batch"
+            }
+            .into(),
         )
         .vs(base, "raw");
         crate::progress(Some(&row));
