@@ -7,21 +7,21 @@
 #![cfg(feature = "sqlite")]
 
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aether::feed::{CheckpointStore, EventFeed, FeedError, FeedEvent, HandlerError, Position};
+use aether::feed::{CheckpointStore, EventFeed, FeedError, Position};
 use aether::projection::{
-    self, Decoded, FeedDecode, ProjectionError, ProjectionHandle, ProjectionOptions,
-    ProjectionPhase,
+    self, ProjectionError, ProjectionHandle, ProjectionOptions, ProjectionPhase,
 };
-use aether::sqlite::rusqlite::{params, Connection, Transaction};
-use aether::sqlite::{SqliteProjection, SqliteStore, Synchronous};
+use aether::sqlite::rusqlite::Connection;
+use aether::sqlite::{SqliteStore, Synchronous};
 use aether::{Event, EventStore};
-// `aether` does not re-export `EventRef`, which `FeedDecode::decode` takes.
-use aether_core::EventRef;
+#[path = "../aether-sqlite/tests/common/totals.rs"]
+mod totals;
+
 use serde_json::json;
+use totals::{rows, DecodedTotals, OwnedTotals};
 
 /// How long a projection may take to reach the head or fail: only a hang reaches it.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -49,99 +49,6 @@ fn movement(actor: &str, version: i64) -> Event {
         data: json!({ "amount": version * 10 + actor.len() as i64 }),
         timestamp: chrono::Utc::now(),
     }
-}
-
-/// Adds `amount` to `actor`'s row of `table` (total and count), creating the table.
-fn add(tx: &Transaction<'_>, table: &str, actor: &str, amount: i64) -> Result<(), HandlerError> {
-    tx.execute(
-        &format!(
-            "CREATE TABLE IF NOT EXISTS {table} \
-             (actor_id TEXT PRIMARY KEY, total INTEGER NOT NULL, n INTEGER NOT NULL)"
-        ),
-        [],
-    )?;
-    tx.execute(
-        &format!(
-            "INSERT INTO {table} (actor_id, total, n) VALUES (?1, ?2, 1) \
-             ON CONFLICT (actor_id) DO UPDATE SET total = total + ?2, n = n + 1"
-        ),
-        params![actor, amount],
-    )?;
-    Ok(())
-}
-
-/// Totals per actor of the owned events, in `table`.
-struct OwnedTotals {
-    table: &'static str,
-}
-
-impl SqliteProjection for OwnedTotals {
-    fn handle(&mut self, tx: &Transaction<'_>, event: &FeedEvent) -> Result<(), HandlerError> {
-        let amount = event.event.data["amount"]
-            .as_i64()
-            .ok_or_else(|| format!("no amount in {}", event.event.data))?;
-        add(tx, self.table, &event.event.actor_id, amount)
-    }
-}
-
-/// What the decoded projection reads of an event.
-#[derive(Debug, Clone, PartialEq)]
-struct Movement {
-    actor_id: String,
-    amount: i64,
-}
-
-impl FeedDecode for Movement {
-    fn decode(event: &EventRef<'_>) -> Result<Self, HandlerError> {
-        #[derive(serde::Deserialize)]
-        struct Data {
-            amount: i64,
-        }
-        let data: Data = event.data.decode()?;
-        Ok(Movement {
-            actor_id: event.actor_id.to_owned(),
-            amount: data.amount,
-        })
-    }
-}
-
-/// Totals per actor of the decoded events, in `table`.
-struct DecodedTotals {
-    table: &'static str,
-}
-
-impl SqliteProjection<Decoded<Movement>> for DecodedTotals {
-    fn handle(
-        &mut self,
-        tx: &Transaction<'_>,
-        item: &Decoded<Movement>,
-    ) -> Result<(), HandlerError> {
-        add(tx, self.table, &item.event.actor_id, item.event.amount)
-    }
-}
-
-/// The rows of `table` as another connection sees them: (actor, total, count).
-fn rows(path: &Path, table: &str) -> Vec<(String, i64, i64)> {
-    let conn = Connection::open(path).unwrap();
-    let exists: bool = conn
-        .query_row(
-            "SELECT count(*) > 0 FROM sqlite_schema WHERE name = ?1",
-            [table],
-            |r| r.get(0),
-        )
-        .unwrap();
-    if !exists {
-        return Vec::new();
-    }
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT actor_id, total, n FROM {table} ORDER BY actor_id"
-        ))
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
 }
 
 /// What `table` must hold for these events: (actor, total, count), by actor.
@@ -221,6 +128,7 @@ async fn exactly_once_decoded_projections_fill_the_table_of_the_owned_one() {
         store.clone(),
         store.exactly_once(DecodedTotals {
             table: "decoded_totals",
+            fail_at: None,
         }),
         fast(),
     );
@@ -230,6 +138,7 @@ async fn exactly_once_decoded_projections_fill_the_table_of_the_owned_one() {
         store
             .exactly_once(DecodedTotals {
                 table: "decoded_normal",
+                fail_at: None,
             })
             .synchronous(Synchronous::Normal),
         fast(),
@@ -303,6 +212,7 @@ async fn a_row_whose_data_is_not_json_stops_the_decoded_projection_naming_the_ev
         store.clone(),
         store.exactly_once(DecodedTotals {
             table: "decoded_totals",
+            fail_at: None,
         }),
         fast(),
     );

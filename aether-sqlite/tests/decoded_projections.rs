@@ -10,11 +10,11 @@ use std::ops::ControlFlow;
 
 use aether_core::{
     CheckpointStore, Decoded, Event, EventData, EventFeed, EventIdentity, EventRef, EventStore,
-    FeedDecode, FeedError, FeedEvent, FeedFilter, FeedItem, FeedVisitor, HandlerError, Position,
-    ProjectionSink, SinkError,
+    FeedError, FeedEvent, FeedFilter, FeedItem, FeedVisitor, Position, ProjectionSink, SinkError,
 };
-use aether_sqlite::rusqlite::{params, Connection, Transaction};
+use aether_sqlite::rusqlite::Connection;
 use aether_sqlite::{SqliteProjection, SqliteProjectionSink, SqliteStore, Synchronous};
+use common::totals::{rows, DecodedTotals, Movement, OwnedTotals};
 use common::TempStore;
 use serde_json::json;
 
@@ -24,103 +24,6 @@ fn movement(actor: &str, version: i64) -> Event {
     e.data = json!({ "amount": version * 10 + actor.len() as i64, "memo": "é \"q\"" });
     e.command_id = Some(format!("cmd-{actor}-{version}"));
     e
-}
-
-/// Adds `amount` to `actor`'s row of `table` (total and count), creating the table.
-fn add(tx: &Transaction<'_>, table: &str, actor: &str, amount: i64) -> Result<(), HandlerError> {
-    tx.execute(
-        &format!(
-            "CREATE TABLE IF NOT EXISTS {table} \
-             (actor_id TEXT PRIMARY KEY, total INTEGER NOT NULL, n INTEGER NOT NULL)"
-        ),
-        [],
-    )?;
-    tx.execute(
-        &format!(
-            "INSERT INTO {table} (actor_id, total, n) VALUES (?1, ?2, 1) \
-             ON CONFLICT (actor_id) DO UPDATE SET total = total + ?2, n = n + 1"
-        ),
-        params![actor, amount],
-    )?;
-    Ok(())
-}
-
-/// Totals per actor of the owned events, in `table`.
-struct OwnedTotals {
-    table: &'static str,
-}
-
-impl SqliteProjection for OwnedTotals {
-    fn handle(&mut self, tx: &Transaction<'_>, event: &FeedEvent) -> Result<(), HandlerError> {
-        let amount = event.event.data["amount"]
-            .as_i64()
-            .ok_or_else(|| format!("no amount in {}", event.event.data))?;
-        add(tx, self.table, &event.event.actor_id, amount)
-    }
-}
-
-/// What the decoded projection reads of an event.
-#[derive(Debug, Clone, PartialEq)]
-struct Movement {
-    actor_id: String,
-    amount: i64,
-}
-
-impl FeedDecode for Movement {
-    fn decode(event: &EventRef<'_>) -> Result<Self, HandlerError> {
-        // (No serde derive in this crate's tests: the payload as a JSON value.)
-        let data: serde_json::Value = event.data.decode()?;
-        let amount = data["amount"]
-            .as_i64()
-            .ok_or_else(|| format!("no amount in {data}"))?;
-        Ok(Movement {
-            actor_id: event.actor_id.to_owned(),
-            amount,
-        })
-    }
-}
-
-/// Totals per actor of the decoded events, in `table`; fails on the event at `fail_at`.
-struct DecodedTotals {
-    table: &'static str,
-    fail_at: Option<Position>,
-}
-
-impl SqliteProjection<Decoded<Movement>> for DecodedTotals {
-    fn handle(
-        &mut self,
-        tx: &Transaction<'_>,
-        item: &Decoded<Movement>,
-    ) -> Result<(), HandlerError> {
-        if Some(item.position) == self.fail_at {
-            return Err(format!("refusing the event at {}", item.position).into());
-        }
-        add(tx, self.table, &item.event.actor_id, item.event.amount)
-    }
-}
-
-/// The rows of `table` as another connection sees them: (actor, total, count).
-fn rows(path: &std::path::Path, table: &str) -> Vec<(String, i64, i64)> {
-    let conn = Connection::open(path).unwrap();
-    let exists: bool = conn
-        .query_row(
-            "SELECT count(*) > 0 FROM sqlite_schema WHERE name = ?1",
-            [table],
-            |r| r.get(0),
-        )
-        .unwrap();
-    if !exists {
-        return Vec::new();
-    }
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT actor_id, total, n FROM {table} ORDER BY actor_id"
-        ))
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
 }
 
 /// Runs `sink` to the head of the feed as the runner does, a page of `E` (read with

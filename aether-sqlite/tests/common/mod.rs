@@ -1,6 +1,8 @@
 //! Shared test helpers: a store that owns its temporary directory.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod totals;
+
 use aether_core::{
     async_trait, ActorSnapshot, CheckpointStore, Event, EventFeed, EventStore, FeedError,
     FeedFilter, FeedPage, FeedVisitor, Position, SnapshotStore, StoreError, VisitedPage,
