@@ -78,6 +78,11 @@ pub use visit::{Decoded, EventIdentity, FeedDecode, FeedItem, FeedVisitor, ItemP
 ///   store documents why it may hold it back for a while (PostgreSQL: while an older
 ///   transaction anywhere in the cluster is still open; its reads then wait a bounded
 ///   time for it). Held back is never skipped: it comes later, after the position.
+/// - **Lending reads agree.** [`visit_feed`](EventFeed::visit_feed) lends exactly the
+///   events `read_feed` would return from the same position, with the same `next`; a
+///   visitor that stops ends the page before the event it stopped at. (The default
+///   implementation is right by construction; a store that overrides it to lend its rows
+///   must keep this.)
 /// - **Wake-ups.** [`wait_for_events`](EventFeed::wait_for_events) returns soon after an
 ///   event is stored past `after` (in this process or, within the store's poll interval,
 ///   another), and otherwise after at most the poll interval; a reader then reads again.
