@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::Future;
 
 use aether_core::{
-    async_trait, FeedError, FeedEvent, HandlerError, Position, ProjectionSink, SinkError,
+    async_trait, FeedError, FeedEvent, FeedItem, HandlerError, Position, ProjectionSink, SinkError,
 };
 use deadpool_postgres::Transaction;
 use tokio_postgres::types::ToSql;
@@ -26,12 +26,15 @@ use crate::store::PostgresStore;
 /// The handler must do all its writes through `tx` (anything else is outside the
 /// transaction, and may be repeated or kept when a batch fails), and keep no state of its
 /// own that a rolled-back batch would leave changed.
+///
+/// `E` is what the handler is given: the owned [`FeedEvent`] (the default), or
+/// [`Decoded<T>`](aether_core::Decoded), the projection's own type decoded by
+/// [`FeedDecode`](aether_core::FeedDecode) from each event of the feed.
 #[async_trait]
-pub trait PostgresProjection: Send + 'static {
+pub trait PostgresProjection<E: FeedItem = FeedEvent>: Send + 'static {
     /// Applies one event to the read model, in `tx`. An error rolls the whole batch back
     /// (its effects and its checkpoint) and stops the projection at this event.
-    async fn handle(&mut self, tx: &Transaction<'_>, event: &FeedEvent)
-        -> Result<(), HandlerError>;
+    async fn handle(&mut self, tx: &Transaction<'_>, event: &E) -> Result<(), HandlerError>;
 
     /// Empties the read model, in `tx`, before a rebuild from the start of the feed; the
     /// checkpoint is deleted in the same transaction. The default does nothing.
@@ -73,7 +76,7 @@ impl<P> fmt::Debug for PostgresProjectionSink<P> {
 impl PostgresStore {
     /// An exactly-once sink that feeds `projection` in this store's database and keeps
     /// its checkpoint in the store's schema.
-    pub fn exactly_once<P: PostgresProjection>(&self, projection: P) -> PostgresProjectionSink<P> {
+    pub fn exactly_once<P: Send + 'static>(&self, projection: P) -> PostgresProjectionSink<P> {
         PostgresProjectionSink {
             store: self.clone(),
             projection,
@@ -141,7 +144,7 @@ async fn run(
 }
 
 #[async_trait]
-impl<P: PostgresProjection> ProjectionSink for PostgresProjectionSink<P> {
+impl<E: FeedItem, P: PostgresProjection<E>> ProjectionSink<E> for PostgresProjectionSink<P> {
     async fn checkpoint(&mut self, projection: &str) -> Result<Option<Position>, FeedError> {
         check_projection_name(projection)?;
         let rows = self
@@ -160,7 +163,7 @@ impl<P: PostgresProjection> ProjectionSink for PostgresProjectionSink<P> {
     async fn commit(
         &mut self,
         projection: &str,
-        events: &[FeedEvent],
+        events: &[E],
         to: Position,
     ) -> Result<(), SinkError> {
         check_projection_name(projection)?;
@@ -173,7 +176,7 @@ impl<P: PostgresProjection> ProjectionSink for PostgresProjectionSink<P> {
                 // roll back now so the connection goes back to the pool clean.
                 let _ = tx.rollback().await;
                 return Err(SinkError::Handler {
-                    position: event.position,
+                    position: event.position(),
                     source,
                 });
             }

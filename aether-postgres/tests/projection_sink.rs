@@ -4,8 +4,8 @@
 mod common;
 
 use aether_core::{
-    async_trait, CheckpointStore, EventFeed, EventStore, FeedEvent, FeedFilter, HandlerError,
-    Position, ProjectionSink, SinkError,
+    async_trait, CheckpointStore, Decoded, EventFeed, EventStore, FeedEvent, FeedFilter, FeedItem,
+    HandlerError, Position, ProjectionSink, SinkError,
 };
 use aether_postgres::driver::Transaction;
 use aether_postgres::PostgresProjection;
@@ -193,5 +193,98 @@ async fn a_failed_reset_changes_nothing() {
     assert_eq!(
         sink.checkpoint("bad").await.expect("checkpoint"),
         Some(Position::new(4, 2))
+    );
+}
+
+/// What [`DecodedCounts`] takes of an event: its actor, decoded from the lent event.
+#[derive(Debug, Clone)]
+struct Actor(String);
+
+impl aether_core::FeedDecode for Actor {
+    fn decode(event: &aether_core::EventRef<'_>) -> Result<Self, HandlerError> {
+        Ok(Actor(event.actor_id.to_owned()))
+    }
+}
+
+/// [`Counts`] fed decoded items; fails on the item at `fail_at`.
+struct DecodedCounts {
+    table: String,
+    fail_at: Option<Position>,
+}
+
+#[async_trait]
+impl PostgresProjection<Decoded<Actor>> for DecodedCounts {
+    async fn handle(
+        &mut self,
+        tx: &Transaction<'_>,
+        item: &Decoded<Actor>,
+    ) -> Result<(), HandlerError> {
+        tx.execute(
+            &format!(
+                "INSERT INTO {} (actor_id, n) VALUES ($1, 1) \
+                 ON CONFLICT (actor_id) DO UPDATE SET n = {}.n + 1",
+                self.table, self.table
+            ),
+            &[&item.event.0],
+        )
+        .await?;
+        if Some(item.position) == self.fail_at {
+            return Err(format!("refusing the item at {}", item.position).into());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decoded_batches_commit_with_their_checkpoint_or_not_at_all() {
+    let Some(test) = common::fresh_store().await else {
+        return;
+    };
+    let table = format!("\"{}\".counts", test.schema);
+    let admin = common::raw_client().await;
+    admin
+        .batch_execute(&format!(
+            "CREATE TABLE {table} (actor_id text PRIMARY KEY, n bigint NOT NULL)"
+        ))
+        .await
+        .expect("the read model's table");
+    for (actor, version) in [("Acc|a", 1), ("Acc|b", 1), ("Acc|a", 2)] {
+        test.save_event(&common::event(actor, version, json!({})))
+            .await
+            .expect("save");
+    }
+    let page = Decoded::<Actor>::read_items(&test, Position::START, &FeedFilter::all(), 100, &[])
+        .await
+        .expect("decoded items");
+    assert_eq!(page.items.len(), 3);
+    let to = page.next;
+
+    // A failing item rolls back the batch and its checkpoint.
+    let mut failing = test.store.exactly_once(DecodedCounts {
+        table: table.clone(),
+        fail_at: Some(page.items[1].position),
+    });
+    match failing.commit("decoded", &page.items, to).await {
+        Err(SinkError::Handler { position, .. }) => assert_eq!(position, page.items[1].position),
+        other => panic!("expected a handler error, got {other:?}"),
+    }
+    assert_eq!(counts(&admin, &table).await, [], "no read-model rows");
+    assert_eq!(test.load_checkpoint("decoded").await.expect("load"), None);
+
+    // Then the whole batch, and its checkpoint, commit together.
+    let mut sink = test.store.exactly_once(DecodedCounts {
+        table: table.clone(),
+        fail_at: None,
+    });
+    sink.commit("decoded", &page.items, to)
+        .await
+        .expect("commit");
+    assert_eq!(
+        counts(&admin, &table).await,
+        [("Acc|a".to_owned(), 2), ("Acc|b".to_owned(), 1)]
+    );
+    assert_eq!(
+        test.load_checkpoint("decoded").await.expect("load"),
+        Some(to)
     );
 }
