@@ -218,7 +218,7 @@
 //! **Catching up fast.** Three things make a projection over a long history faster; the
 //! figures are in BENCHMARKS.md ("catch-up"):
 //!
-//! - Handle [`Decoded<T>`](aether_core::Decoded) instead of [`FeedEvent`]
+//! - Handle [`Decoded<T>`](aether_core::Decoded) instead of [`FeedEvent`](aether_core::FeedEvent)
 //!   (`impl SqliteProjection<Decoded<T>>`, `T` a
 //!   [`FeedDecode`](aether_core::FeedDecode) type): the runner then reads the feed with
 //!   [`visit_feed`](aether_core::EventFeed::visit_feed), which lends each row to `T`'s
