@@ -62,12 +62,9 @@ async fn counts(client: &tokio_postgres::Client, table: &str) -> Vec<(String, i6
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn batches_commit_with_their_checkpoint_or_not_at_all() {
-    let Some(test) = common::fresh_store().await else {
-        return;
-    };
-    let table = format!("\"{}\".counts", test.schema);
+/// Creates the read model's table `"<schema>".counts`: its name, and a client to read it.
+async fn counts_table(schema: &str) -> (String, tokio_postgres::Client) {
+    let table = format!("\"{schema}\".counts");
     let admin = common::raw_client().await;
     admin
         .batch_execute(&format!(
@@ -75,6 +72,15 @@ async fn batches_commit_with_their_checkpoint_or_not_at_all() {
         ))
         .await
         .expect("the read model's table");
+    (table, admin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_commit_with_their_checkpoint_or_not_at_all() {
+    let Some(test) = common::fresh_store().await else {
+        return;
+    };
+    let (table, admin) = counts_table(&test.schema).await;
     for (actor, version) in [("Acc|a", 1), ("Acc|b", 1), ("Acc|a", 2), ("Acc|c", 1)] {
         test.save_event(&common::event(actor, version, json!({})))
             .await
@@ -240,14 +246,7 @@ async fn decoded_batches_commit_with_their_checkpoint_or_not_at_all() {
     let Some(test) = common::fresh_store().await else {
         return;
     };
-    let table = format!("\"{}\".counts", test.schema);
-    let admin = common::raw_client().await;
-    admin
-        .batch_execute(&format!(
-            "CREATE TABLE {table} (actor_id text PRIMARY KEY, n bigint NOT NULL)"
-        ))
-        .await
-        .expect("the read model's table");
+    let (table, admin) = counts_table(&test.schema).await;
     for (actor, version) in [("Acc|a", 1), ("Acc|b", 1), ("Acc|a", 2)] {
         test.save_event(&common::event(actor, version, json!({})))
             .await
