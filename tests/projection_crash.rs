@@ -7,6 +7,8 @@
 //!
 //! - **exactly once** (`SqliteStore::exactly_once`, the read model in the same file):
 //!   the model holds every event up to the checkpoint exactly once, and nothing else;
+//! - **exactly once, decoded** (the same, the projection handling `Decoded<Noted>` items
+//!   decoded from the lent rows, its sink at `synchronous = NORMAL`): the same promise;
 //! - **at least once** (`AtLeastOnce`, the read model a log file outside the database):
 //!   the model holds every event up to the checkpoint (none missing), and only events of
 //!   the feed.
@@ -30,12 +32,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether::feed::{
-    AtLeastOnce, CheckpointStore, EventFeed, FeedEvent, FeedFilter, HandlerError, Position,
-    Projection,
+    AtLeastOnce, CheckpointStore, Decoded, EventFeed, EventRef, FeedDecode, FeedEvent, FeedFilter,
+    HandlerError, Position, Projection,
 };
 use aether::projection::{self, ProjectionOptions, ProjectionPhase};
 use aether::sqlite::rusqlite::{params, Transaction};
-use aether::sqlite::{SqliteProjection, SqliteStore};
+use aether::sqlite::{SqliteProjection, SqliteStore, Synchronous};
 use aether::{Event, EventStore};
 use process_common::{say, Child, Rng};
 
@@ -72,6 +74,43 @@ impl SqliteProjection for Rows {
     }
 }
 
+/// What the decoded projection takes of an event: its id, and the version in its payload
+/// (which must agree with the event's).
+#[derive(Clone)]
+struct Noted {
+    id: String,
+}
+
+impl FeedDecode for Noted {
+    fn decode(event: &EventRef<'_>) -> Result<Self, HandlerError> {
+        #[derive(serde::Deserialize)]
+        struct Data {
+            v: i64,
+        }
+        let data: Data = event.data.decode()?;
+        if data.v != event.version {
+            return Err(format!(
+                "{}: payload v {} at version {}",
+                event.id, data.v, event.version
+            )
+            .into());
+        }
+        Ok(Noted {
+            id: event.id.to_owned(),
+        })
+    }
+}
+
+impl SqliteProjection<Decoded<Noted>> for Rows {
+    fn handle(&mut self, tx: &Transaction<'_>, e: &Decoded<Noted>) -> Result<(), HandlerError> {
+        tx.execute(
+            "INSERT INTO model (position, event_id) VALUES (?1, ?2)",
+            params![e.position.to_string(), e.event.id],
+        )?;
+        Ok(())
+    }
+}
+
 /// The at-least-once read model: a log file of event ids, appended to (a write reaches
 /// the OS before the checkpoint is saved, so a `kill -9` loses none).
 struct Log(std::fs::File);
@@ -88,17 +127,33 @@ impl Projection for Log {
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
     ExactlyOnce,
+    ExactlyOnceDecoded,
     AtLeastOnce,
+}
+
+impl Mode {
+    /// Whether the read model is the table of an exactly-once sink.
+    fn exactly_once(self) -> bool {
+        matches!(self, Mode::ExactlyOnce | Mode::ExactlyOnceDecoded)
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            Mode::ExactlyOnce => "exactly",
+            Mode::ExactlyOnceDecoded => "decoded",
+            Mode::AtLeastOnce => "atleast",
+        }
+    }
 }
 
 /// The child: `<mode>|<db path>|<log path>|<phase>` where phase is `catchup`, `live`
 /// (with a writer) or `finish` (run to the head, exit).
 fn child(spec: &str) {
     let parts: Vec<&str> = spec.split('|').collect();
-    let mode = if parts[0] == "exactly" {
-        Mode::ExactlyOnce
-    } else {
-        Mode::AtLeastOnce
+    let mode = match parts[0] {
+        "exactly" => Mode::ExactlyOnce,
+        "decoded" => Mode::ExactlyOnceDecoded,
+        _ => Mode::AtLeastOnce,
     };
     let (db, log, phase) = (PathBuf::from(parts[1]), PathBuf::from(parts[2]), parts[3]);
     process_common::child_tokio().block_on(async move {
@@ -118,7 +173,15 @@ fn child(spec: &str) {
         match mode {
             Mode::ExactlyOnce => {
                 let sink = store.exactly_once(Rows);
-                run(projection::spawn(NAME, store.clone(), sink, options), phase).await
+                let handle =
+                    projection::spawn::<_, _, FeedEvent>(NAME, store.clone(), sink, options);
+                run(handle, phase).await
+            }
+            Mode::ExactlyOnceDecoded => {
+                let sink = store.exactly_once(Rows).synchronous(Synchronous::Normal);
+                let handle =
+                    projection::spawn::<_, _, Decoded<Noted>>(NAME, store.clone(), sink, options);
+                run(handle, phase).await
             }
             Mode::AtLeastOnce => {
                 let file = std::fs::OpenOptions::new()
@@ -167,7 +230,7 @@ async fn run<S>(handle: projection::ProjectionHandle<S>, phase: &str) {
 fn model(mode: Mode, db: &Path, log: &Path) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
     match mode {
-        Mode::ExactlyOnce => {
+        Mode::ExactlyOnce | Mode::ExactlyOnceDecoded => {
             let conn = aether::sqlite::rusqlite::Connection::open(db).unwrap();
             let mut stmt = conn.prepare("SELECT event_id FROM model").unwrap();
             let ids = stmt.query_map([], |row| row.get::<_, String>(0)).unwrap();
@@ -217,11 +280,11 @@ async fn check(mode: Mode, db: &Path, log: &Path, round: &str) -> usize {
             "{round}: event {} is before the checkpoint but missing",
             e.id
         );
-        if mode == Mode::ExactlyOnce {
+        if mode.exactly_once() {
             assert_eq!(n, 1, "{round}: event {} applied {n} times", e.id);
         }
     }
-    if mode == Mode::ExactlyOnce {
+    if mode.exactly_once() {
         assert_eq!(
             model.values().sum::<usize>(),
             upto.len(),
@@ -251,11 +314,7 @@ fn crash_rounds(mode: Mode, test: &str) {
     conn.execute_batch("CREATE TABLE model (position TEXT NOT NULL, event_id TEXT NOT NULL)")
         .unwrap();
     drop(conn);
-    let tag = if mode == Mode::ExactlyOnce {
-        "exactly"
-    } else {
-        "atleast"
-    };
+    let tag = mode.tag();
     let spec = |phase: &str| format!("{tag}|{}|{}|{phase}", db.display(), log.display());
     let mut previous = 0;
     for round in 0..2 * ROUNDS_PER_PHASE {
@@ -319,6 +378,15 @@ fn exactly_once_projection_survives_repeated_sigkill() {
         return child(&spec);
     }
     crash_rounds(Mode::ExactlyOnce, TEST);
+}
+
+#[test]
+fn decoded_exactly_once_projection_survives_repeated_sigkill() {
+    const TEST: &str = "decoded_exactly_once_projection_survives_repeated_sigkill";
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        return child(&spec);
+    }
+    crash_rounds(Mode::ExactlyOnceDecoded, TEST);
 }
 
 #[test]
