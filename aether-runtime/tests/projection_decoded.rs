@@ -14,7 +14,8 @@ use aether_core::{
     FeedFilter, HandlerError, InMemoryStore, Position, Projection,
 };
 use aether_runtime::projection::{
-    self, Decoded, FeedDecode, ProjectionError, ProjectionOptions, ProjectionPhase,
+    self, Decoded, FeedDecode, ProjectionError, ProjectionHandle, ProjectionOptions,
+    ProjectionPhase,
 };
 use serde_json::json;
 
@@ -109,6 +110,21 @@ impl FeedDecode for Movement {
 /// The projection of decoded events.
 #[derive(Clone, Default)]
 struct Lent(Amounts);
+
+/// Runs `lent` as the at-least-once projection `name` over `store`.
+fn spawn_lent(
+    name: &str,
+    store: &Arc<InMemoryStore>,
+    lent: &Lent,
+    options: ProjectionOptions,
+) -> ProjectionHandle<AtLeastOnce<Lent, Arc<InMemoryStore>>> {
+    projection::spawn(
+        name,
+        store.clone(),
+        AtLeastOnce::new(lent.clone(), store.clone()),
+        options,
+    )
+}
 
 #[async_trait]
 impl Projection<Decoded<Movement>> for Lent {
@@ -213,12 +229,7 @@ async fn a_decoded_projection_reaches_the_read_model_of_the_owned_one() {
         AtLeastOnce::new(owned.clone(), store.clone()),
         fast(),
     );
-    let lent_run = projection::spawn(
-        "lent",
-        store.clone(),
-        AtLeastOnce::new(lent.clone(), store.clone()),
-        fast(),
-    );
+    let lent_run = spawn_lent("lent", &store, &lent, fast());
     within("owned to the head", owned_run.wait_for_head())
         .await
         .unwrap();
@@ -296,12 +307,7 @@ async fn a_decode_error_stops_at_the_event_naming_it_and_skip_failed_goes_past_i
 
     let lent = Lent::default();
     // Pages of 4: the bad event is the 3rd of the third page.
-    let running = projection::spawn(
-        "decode-fails",
-        store.clone(),
-        AtLeastOnce::new(lent.clone(), store.clone()),
-        fast().batch_size(4),
-    );
+    let running = spawn_lent("decode-fails", &store, &lent, fast().batch_size(4));
     let err = within("the projection fails", running.wait_for_head())
         .await
         .unwrap_err();
@@ -380,12 +386,7 @@ async fn a_handler_error_on_a_decoded_item_names_the_event() {
         .iter()
         .position(|e| e.event.actor_id == "Order|o" && e.event.version == 5)
         .unwrap();
-    let running = projection::spawn(
-        "handler-fails",
-        store.clone(),
-        AtLeastOnce::new(lent.clone(), store.clone()),
-        fast().batch_size(3),
-    );
+    let running = spawn_lent("handler-fails", &store, &lent, fast().batch_size(3));
     let err = within("the projection fails", running.wait_for_head())
         .await
         .unwrap_err();
@@ -418,10 +419,10 @@ async fn a_handler_error_on_a_decoded_item_is_named_through_a_filter() {
     let orders = feed(&store, &filter).await;
     let lent = Lent::default();
     *lent.0.poison.lock().unwrap() = Some(("Order|o".into(), 5));
-    let running = projection::spawn(
+    let running = spawn_lent(
         "filtered-fails",
-        store.clone(),
-        AtLeastOnce::new(lent.clone(), store.clone()),
+        &store,
+        &lent,
         fast().batch_size(3).filter(filter.clone()),
     );
     let err = within("the projection fails", running.wait_for_head())
@@ -452,12 +453,7 @@ async fn a_handler_error_on_a_decoded_item_is_named_after_a_skip_in_its_page() {
     let orders = feed(&store, &FeedFilter::all()).await;
     let lent = Lent::default();
     *lent.0.poison.lock().unwrap() = Some(("Order|o".into(), 2));
-    let running = projection::spawn(
-        "skip-then-fails",
-        store.clone(),
-        AtLeastOnce::new(lent.clone(), store.clone()),
-        fast().batch_size(3),
-    );
+    let running = spawn_lent("skip-then-fails", &store, &lent, fast().batch_size(3));
     let err = within("the projection fails", running.wait_for_head())
         .await
         .unwrap_err();

@@ -98,24 +98,22 @@ pub(crate) const EVENT_COLUMNS: &str =
     "version, prev_seq, actor_key, id, event_type, command_id, data, ts_secs, ts_nanos";
 
 /// Decodes the columns of [`EVENT_COLUMNS`] after `version`, `prev_seq` and `actor_key`
-/// (which the caller has read already).
+/// (which the caller has read already): [`decode_event_ref`], then owned, the payload
+/// parsed.
 pub(crate) fn decode_event(
     row: &Row<'_>,
     actor_id: &str,
     version: i64,
 ) -> Result<Event, StoreError> {
-    let decode = || -> Result<Event, String> {
-        Ok(Event {
-            id: column(row, 3, "id")?,
-            event_type: column(row, 4, "event_type")?,
-            actor_id: actor_id.to_owned(),
-            command_id: column(row, 5, "command_id")?,
-            version,
-            data: json_column(row, 6, "data")?,
-            timestamp: timestamp_columns(row, 7, 8)?,
+    decode_event_ref(row, actor_id, version)?
+        .to_event()
+        .map_err(|e| {
+            StoreError::serialization(
+                actor_id,
+                version,
+                format!("column data holds invalid JSON: {e}"),
+            )
         })
-    };
-    decode().map_err(|reason| StoreError::serialization(actor_id, version, reason))
 }
 
 /// Column `idx` as text borrowed from the row (`None` for NULL when `nullable`).
