@@ -8,10 +8,10 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use aether_runtime::{
-    bus, decode_event, projection, stored_actor_id, upcast, ActorConfig, ActorRef, ActorState,
-    AppliedCommand, AskError, AskOptions, BusError, Decision, DomainEvent, EventDecodeError,
-    EventSourced, NotDelivered, Published, Runtime, RuntimeBuilder, RuntimeStats, ShutdownTimeout,
-    StartError, StoredShape, Subscription, SubscriptionFilter, Upcasters,
+    bus, decode_event, decode_event_ref, projection, stored_actor_id, upcast, ActorConfig,
+    ActorRef, ActorState, AppliedCommand, AskError, AskOptions, BusError, Decision, DomainEvent,
+    EventDecodeError, EventSourced, NotDelivered, Published, Runtime, RuntimeBuilder, RuntimeStats,
+    ShutdownTimeout, StartError, StoredShape, Subscription, SubscriptionFilter, Upcasters,
 };
 
 pub mod connect;

@@ -89,7 +89,7 @@ pub use id::{stored_actor_id, ACTOR_ID_SEPARATOR};
 pub use idempotency::AppliedCommand;
 pub use options::AskOptions;
 pub use runtime::{Runtime, RuntimeStats};
-pub use upcast::{decode_event, StoredShape, Upcasters};
+pub use upcast::{decode_event, decode_event_ref, StoredShape, Upcasters};
 
 /// An actor's state can be written to and read from a snapshot: it is `Serialize` and
 /// `Deserialize`. Implemented for every such type; the bound of [`EventSourced`] that

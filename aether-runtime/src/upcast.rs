@@ -41,7 +41,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use aether_core::Event;
+use aether_core::{Event, EventData, EventRef};
 use serde_json::Value;
 
 use crate::actor::{DomainEvent, EventDecodeError};
@@ -184,6 +184,30 @@ impl Upcasters {
         self.decode_owned(StoredShape::new(event_type, data.clone()))
     }
 
+    /// [`decode`](Self::decode) of a payload lent by a store ([`EventData`]): without
+    /// steps it decodes straight from the lent value or JSON text; with steps the payload
+    /// is copied into the chain, which may rewrite it.
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`](Self::decode); also when lent JSON text does not parse.
+    pub fn decode_lent<E: DomainEvent>(
+        &self,
+        event_type: &str,
+        data: EventData<'_>,
+    ) -> Result<E, EventDecodeError> {
+        if self.is_empty() {
+            return match data {
+                EventData::Value(data) => E::from_data(event_type, data),
+                EventData::Json(text) => E::from_json(event_type, text),
+            };
+        }
+        let data = data
+            .to_value()
+            .map_err(|err| EventDecodeError::invalid_data(event_type, err))?;
+        self.decode_owned(StoredShape::new(event_type, data))
+    }
+
     /// [`decode`](Self::decode) of a shape the caller owns (no copy of the data).
     ///
     /// # Errors
@@ -220,6 +244,24 @@ pub fn decode_event<A: EventSourced>(event: &Event) -> Result<A::Event, EventDec
     A::upcasters().decode(&event.event_type, &event.data)
 }
 
+/// [`decode_event`] of an event lent by a store ([`EventRef`]: from
+/// [`visit_feed`](aether_core::EventFeed::visit_feed) or `replay_events`), decoded
+/// straight from its stored JSON text when `A` has no upcasters: what a
+/// [`FeedDecode`](aether_core::FeedDecode) type of a projection calls to get the actor's
+/// own event.
+///
+/// `A::upcasters()` is built on every call; a decoder of many events of an actor type
+/// with upcasters can keep the chain and call [`Upcasters::decode_lent`] instead.
+///
+/// # Errors
+///
+/// [`EventDecodeError`] when the event does not decode (after upcasting).
+pub fn decode_event_ref<A: EventSourced>(
+    event: &EventRef<'_>,
+) -> Result<A::Event, EventDecodeError> {
+    A::upcasters().decode_lent(event.event_type, event.data)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,5 +295,58 @@ mod tests {
             "{err}"
         );
         assert_eq!(format!("{chain:?}").matches("rename").count(), 2);
+    }
+
+    /// An event type of one variant: `Counted { n }`.
+    #[derive(Debug, PartialEq)]
+    struct Counted(i64);
+
+    impl DomainEvent for Counted {
+        fn event_type(&self) -> &str {
+            "Counted"
+        }
+        fn to_data(&self) -> Result<Value, serde_json::Error> {
+            Ok(json!({ "n": self.0 }))
+        }
+        fn from_data(event_type: &str, data: &Value) -> Result<Self, EventDecodeError> {
+            match (event_type, data["n"].as_i64()) {
+                ("Counted", Some(n)) => Ok(Counted(n)),
+                _ => Err(EventDecodeError::invalid_data(event_type, "not a Counted")),
+            }
+        }
+    }
+
+    #[test]
+    fn lent_payloads_decode_as_owned_ones_with_and_without_steps() {
+        let value = json!({ "n": 4 });
+        let text = value.to_string();
+        let lent = [EventData::Value(&value), EventData::Json(&text)];
+        let none = Upcasters::new();
+        let renamed = Upcasters::new()
+            .rename("Old", "Counted")
+            .map_data("Counted", |d| {
+                Ok(json!({ "n": d["n"].as_i64().unwrap_or(0) * 10 }))
+            });
+        for data in lent {
+            assert_eq!(
+                none.decode_lent::<Counted>("Counted", data).unwrap(),
+                Counted(4)
+            );
+            assert_eq!(
+                renamed.decode_lent::<Counted>("Old", data).unwrap(),
+                renamed.decode::<Counted>("Old", &value).unwrap()
+            );
+            assert_eq!(
+                renamed.decode_lent::<Counted>("Old", data).unwrap(),
+                Counted(40)
+            );
+        }
+        let err = none
+            .decode_lent::<Counted>("Counted", EventData::Json("{not json"))
+            .unwrap_err();
+        assert!(err.to_string().contains("Counted"), "{err}");
+        assert!(renamed
+            .decode_lent::<Counted>("Old", EventData::Json("{not json"))
+            .is_err());
     }
 }

@@ -5,15 +5,14 @@ use std::ops::ControlFlow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use aether_core::{ActorSnapshot, EventData, EventRef, StoreError};
+use aether_core::{ActorSnapshot, EventRef, StoreError};
 use tracing::warn;
 
 use super::lifecycle::{Actor, Reload};
 use super::supervision::panic_message;
-use crate::actor::{DomainEvent, EventDecodeError};
+use crate::actor::DomainEvent;
 use crate::error::{AskError, StartError};
 use crate::idempotency::Limits;
-use crate::upcast::StoredShape;
 use crate::EventSourced;
 
 impl<A: EventSourced> Actor<A> {
@@ -138,26 +137,10 @@ impl<A: EventSourced> Actor<A> {
         if version <= self.version {
             return Ok(());
         }
-        let upcasters = &self.registry.upcasters;
-        // Without upcasters the event decodes from the lent payload; with them the
-        // payload is copied into the chain, which may rewrite it.
-        let decoded = if upcasters.is_empty() {
-            match stored.data {
-                EventData::Value(data) => A::Event::from_data(stored.event_type, data),
-                EventData::Json(text) => A::Event::from_json(stored.event_type, text),
-            }
-        } else {
-            stored
-                .data
-                .to_value()
-                .map_err(|err| EventDecodeError::invalid_data(stored.event_type, err))
-                .and_then(|data| {
-                    upcasters.decode_owned(StoredShape {
-                        event_type: stored.event_type.to_owned(),
-                        data,
-                    })
-                })
-        };
+        let decoded = self
+            .registry
+            .upcasters
+            .decode_lent::<A::Event>(stored.event_type, stored.data);
         let event = decoded.map_err(|err| StartError::Decode {
             actor_id: self.stored_id.to_string(),
             version,
@@ -170,7 +153,7 @@ impl<A: EventSourced> Actor<A> {
                 actor_id: self.stored_id.to_string(),
                 version,
                 // The stored name (without upcasters), else the name it was read as.
-                event_type: if upcasters.is_empty() {
+                event_type: if self.registry.upcasters.is_empty() {
                     stored.event_type.to_owned()
                 } else {
                     event.event_type().to_owned()
